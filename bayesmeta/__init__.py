@@ -1,0 +1,37 @@
+"""bayesmeta: Bayesian meta-analysis of standardised mean differences.
+
+Light on import: PyMC, PyTensor, ArviZ and matplotlib load only when a fit, figure or report needs them.
+"""
+
+from importlib import import_module
+
+from . import datasets
+from .effects import EffectData
+from .errors import ConvergenceWarning, DataError, DataWarning, EstimationWarning
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it, imported on first use.
+_LAZY = {
+    "frequentist": "frequentist_methods",
+    "FrequentistResult": "frequentist_methods",
+    "leave_one_out": "frequentist_methods",
+    "egger_test": "frequentist_methods",
+    "fit": "model",
+    "Model": "model",
+    "compare": "comparison",
+    "from_estimate": "model",
+    "priors": None,
+}
+
+__all__ = ["EffectData", "DataError", "DataWarning", "ConvergenceWarning", "EstimationWarning", "datasets",
+           *_LAZY]
+
+
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'bayesmeta' has no attribute {name!r}")
+    module = import_module(f".{_LAZY[name] or name}", __name__)
+    value = module if _LAZY[name] is None else getattr(module, name)
+    globals()[name] = value
+    return value
