@@ -1,0 +1,570 @@
+"""Priors on the between-study SD tau and on the pooled effect mu.
+
+Every tau prior knows its log-density on tau (for the exact engine), its PyMC form, how to draw from it,
+its CDF and quantiles, and a sentence describing it. Prior strings (DESIGN.md):
+
+    flat  normal(m, s)  student_t(nu, m, s)                     -- on mu
+    halfnormal(s)  halfcauchy(s)  halft(nu, s)  exponential(rate)  uniform(a, b)
+    lognormal_tau2(m, s)   log tau^2 ~ N(m, s^2)
+    logt_tau2(m, s, nu)    log tau^2 ~ t_nu(m, s)
+    invgamma_tau(shape, scale)   tau ~ inverse gamma
+    jeffreys               Jeffreys prior for tau in the normal-normal model (improper; needs k >= 2)
+    rhodes(outcome, comparison, area)  turner(outcome, comparison)  bartos(subfield)   -- empirical
+
+Default tau prior for SMDs: half-normal(0.5). It puts 95% of its mass below tau = 0.98, i.e. it
+allows anything from no to very large heterogeneity on the SMD scale while ruling out implausible
+values, and it is the weakly informative choice discussed for SMD-type effects by Röver et al.
+(2021, Res Synth Methods 12:448-474, doi 10.1002/jrsm.1475); Williams, Rast & Bürkner (2018) used
+half-Cauchy(0.5) with similar effect. Bartoš et al.'s (2021) empirical Cochrane prior
+(inverse-gamma(1.71, 0.40), median 0.27) is similar in the bulk; check sensitivity with `sensitivity()`.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+DEFAULT_TAU_PRIOR = "halfnormal(0.5)"
+DEFAULT_MU_PRIOR = "flat"
+
+
+# --------------------------------------------------------------------------- tau priors
+class TauPrior:
+    """A prior on tau >= 0. Subclasses set `dist` (a frozen scipy distribution on tau) or override."""
+
+    name = "prior"
+    proper = True
+    dist = None
+
+    def logpdf(self, tau):
+        return self.dist.logpdf(tau)
+
+    def cdf(self, tau):
+        return self.dist.cdf(tau)
+
+    def ppf(self, q):
+        return self.dist.ppf(q)
+
+    def rvs(self, size, rng):
+        return self.dist.rvs(size=size, random_state=rng)
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return 0.0, math.inf
+
+    def pymc(self, name="tau", se=None):  # pragma: no cover - per subclass
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        if not self.proper:
+            return f"{self.label} (improper)"
+        q = self.ppf(np.array([0.5, 0.95]))
+        return f"{self.label} (prior median of tau {q[0]:.2f}, 95% of its mass below {q[1]:.2f})"
+
+    @property
+    def label(self) -> str:
+        return str(self)
+
+    def bind(self, data) -> "TauPrior":
+        """The prior for these data (only data-dependent priors such as Jeffreys' change)."""
+        return self
+
+    def __repr__(self):
+        return str(self)
+
+
+@dataclass(frozen=True, repr=False)
+class HalfNormal(TauPrior):
+    scale: float
+
+    def __post_init__(self):
+        _positive(self, scale=self.scale)
+
+    @property
+    def dist(self):
+        return stats.halfnorm(scale=self.scale)
+
+    def pymc(self, name="tau", se=None):
+        import pymc as pm
+        return pm.HalfNormal(name, sigma=self.scale)
+
+    def __str__(self):
+        return f"halfnormal({self.scale:g})"
+
+    @property
+    def label(self):
+        return f"half-normal prior on tau with scale {self.scale:g}"
+
+
+@dataclass(frozen=True, repr=False)
+class HalfCauchy(TauPrior):
+    scale: float
+
+    def __post_init__(self):
+        _positive(self, scale=self.scale)
+
+    @property
+    def dist(self):
+        return stats.halfcauchy(scale=self.scale)
+
+    def pymc(self, name="tau", se=None):
+        import pymc as pm
+        return pm.HalfCauchy(name, beta=self.scale)
+
+    def __str__(self):
+        return f"halfcauchy({self.scale:g})"
+
+    @property
+    def label(self):
+        return f"half-Cauchy prior on tau with scale {self.scale:g}"
+
+
+@dataclass(frozen=True, repr=False)
+class HalfT(TauPrior):
+    nu: float
+    scale: float
+
+    def __post_init__(self):
+        _positive(self, nu=self.nu, scale=self.scale)
+
+    def logpdf(self, tau):
+        tau = np.asarray(tau, float)
+        out = np.log(2) + stats.t.logpdf(tau / self.scale, self.nu) - np.log(self.scale)
+        return np.where(tau >= 0, out, -np.inf)
+
+    def cdf(self, tau):
+        return np.clip(2 * stats.t.cdf(np.asarray(tau, float) / self.scale, self.nu) - 1, 0, 1)
+
+    def ppf(self, q):
+        return self.scale * stats.t.ppf((1 + np.asarray(q, float)) / 2, self.nu)
+
+    def rvs(self, size, rng):
+        return np.abs(self.scale * stats.t.rvs(self.nu, size=size, random_state=rng))
+
+    def pymc(self, name="tau", se=None):
+        import pymc as pm
+        return pm.HalfStudentT(name, nu=self.nu, sigma=self.scale)
+
+    def __str__(self):
+        return f"halft({self.nu:g}, {self.scale:g})"
+
+    @property
+    def label(self):
+        return f"half-Student-t prior on tau with {self.nu:g} degrees of freedom and scale {self.scale:g}"
+
+
+@dataclass(frozen=True, repr=False)
+class Exponential(TauPrior):
+    rate: float
+
+    def __post_init__(self):
+        _positive(self, rate=self.rate)
+
+    @property
+    def dist(self):
+        return stats.expon(scale=1 / self.rate)
+
+    def pymc(self, name="tau", se=None):
+        import pymc as pm
+        return pm.Exponential(name, lam=self.rate)
+
+    def __str__(self):
+        return f"exponential({self.rate:g})"
+
+    @property
+    def label(self):
+        return f"exponential prior on tau with rate {self.rate:g}"
+
+
+@dataclass(frozen=True, repr=False)
+class Uniform(TauPrior):
+    lower: float
+    upper: float
+
+    def __post_init__(self):
+        if not 0 <= self.lower < self.upper < math.inf:
+            raise ValueError(f"uniform(a, b) on tau needs 0 <= a < b < inf, got ({self.lower}, {self.upper})")
+
+    @property
+    def dist(self):
+        return stats.uniform(self.lower, self.upper - self.lower)
+
+    @property
+    def support(self):
+        return self.lower, self.upper
+
+    def pymc(self, name="tau", se=None):
+        import pymc as pm
+        return pm.Uniform(name, lower=self.lower, upper=self.upper)
+
+    def __str__(self):
+        return f"uniform({self.lower:g}, {self.upper:g})"
+
+    @property
+    def label(self):
+        return f"uniform prior on tau between {self.lower:g} and {self.upper:g}"
+
+
+@dataclass(frozen=True, repr=False)
+class LogNormalTau2(TauPrior):
+    """log tau^2 ~ N(m, s^2), i.e. tau ~ log-normal(m/2, s/2) (Turner et al. 2015 form)."""
+
+    m: float
+    s: float
+    source: str = ""
+
+    def __post_init__(self):
+        _positive(self, s=self.s)
+
+    @property
+    def dist(self):
+        return stats.lognorm(s=self.s / 2, scale=math.exp(self.m / 2))
+
+    def pymc(self, name="tau", se=None):
+        import pymc as pm
+        return pm.LogNormal(name, mu=self.m / 2, sigma=self.s / 2)
+
+    def __str__(self):
+        return f"lognormal_tau2({self.m:g}, {self.s:g})"
+
+    @property
+    def label(self):
+        src = f" ({self.source})" if self.source else ""
+        return f"log-normal prior on tau^2, log tau^2 ~ N({self.m:g}, {self.s:g}^2){src}"
+
+
+@dataclass(frozen=True, repr=False)
+class LogTTau2(TauPrior):
+    """log tau^2 ~ t_nu(m, s), i.e. log tau ~ t_nu(m/2, s/2) (Rhodes et al. 2015 form)."""
+
+    m: float
+    s: float
+    nu: float = 5.0
+    source: str = ""
+
+    def __post_init__(self):
+        _positive(self, s=self.s, nu=self.nu)
+
+    @property
+    def _log_tau(self):
+        return stats.t(self.nu, loc=self.m / 2, scale=self.s / 2)
+
+    def logpdf(self, tau):
+        tau = np.asarray(tau, float)
+        with np.errstate(divide="ignore"):
+            logt = np.log(tau)
+        return np.where(tau > 0, self._log_tau.logpdf(logt) - logt, -np.inf)
+
+    def cdf(self, tau):
+        tau = np.asarray(tau, float)
+        with np.errstate(divide="ignore"):
+            return np.where(tau > 0, self._log_tau.cdf(np.log(tau)), 0.0)
+
+    def ppf(self, q):
+        return np.exp(self._log_tau.ppf(q))
+
+    def rvs(self, size, rng):
+        return np.exp(self._log_tau.rvs(size=size, random_state=rng))
+
+    def pymc(self, name="tau", se=None):
+        import pymc as pm
+        log_tau = pm.StudentT(f"log_{name}", nu=self.nu, mu=self.m / 2, sigma=self.s / 2)
+        return pm.Deterministic(name, pm.math.exp(log_tau))
+
+    def __str__(self):
+        return f"logt_tau2({self.m:g}, {self.s:g}, {self.nu:g})"
+
+    @property
+    def label(self):
+        src = f" ({self.source})" if self.source else ""
+        return f"log-t prior on tau^2, log tau^2 ~ t_{self.nu:g}({self.m:g}, {self.s:g}){src}"
+
+
+@dataclass(frozen=True, repr=False)
+class InvGammaTau(TauPrior):
+    shape: float
+    scale: float
+    source: str = ""
+
+    def __post_init__(self):
+        _positive(self, shape=self.shape, scale=self.scale)
+
+    @property
+    def dist(self):
+        return stats.invgamma(self.shape, scale=self.scale)
+
+    def pymc(self, name="tau", se=None):
+        import pymc as pm
+        return pm.InverseGamma(name, alpha=self.shape, beta=self.scale)
+
+    def __str__(self):
+        return f"invgamma_tau({self.shape:g}, {self.scale:g})"
+
+    @property
+    def label(self):
+        src = f" ({self.source})" if self.source else ""
+        return f"inverse-gamma prior on tau with shape {self.shape:g} and scale {self.scale:g}{src}"
+
+
+@dataclass(frozen=True, repr=False)
+class Jeffreys(TauPrior):
+    """Jeffreys prior p(tau) ∝ sqrt(sum (tau / (s_i^2 + tau^2))^2) (Bodnar et al. 2017; R bayesmeta).
+
+    Improper (∝ 1/tau for large tau): the posterior is proper for k >= 2 with a flat prior on mu.
+    """
+
+    v: tuple | None = None
+    proper = False
+
+    def bind(self, data):
+        return Jeffreys(tuple(np.asarray(data.vi, float)))
+
+    def _need_data(self):
+        if self.v is None:
+            raise ValueError("the Jeffreys prior depends on the standard errors: call .bind(data) first")
+        return np.asarray(self.v)
+
+    def logpdf(self, tau):
+        v = self._need_data()
+        tau = np.asarray(tau, float)[..., None]
+        with np.errstate(divide="ignore"):
+            return 0.5 * np.log(np.sum((tau / (v + tau**2)) ** 2, axis=-1))
+
+    def cdf(self, tau):
+        # Only used for the mass below a tiny tau (density ~ tau sqrt(sum 1/v^2) there); unnormalised.
+        v = self._need_data()
+        return 0.5 * np.asarray(tau, float) ** 2 * math.sqrt(np.sum(1 / v**2))
+
+    def ppf(self, q):
+        raise ValueError("the Jeffreys prior is improper: it has no quantiles")
+
+    def rvs(self, size, rng):
+        raise ValueError("the Jeffreys prior is improper: it cannot be sampled")
+
+    def pymc(self, name="tau", se=None):
+        import pymc as pm
+        v = self._need_data() if se is None else se**2
+        tau = pm.HalfFlat(name)
+        pm.Potential("jeffreys_tau", 0.5 * pm.math.log(pm.math.sum((tau / (v + tau**2)) ** 2)))
+        return tau
+
+    def __str__(self):
+        return "jeffreys"
+
+    @property
+    def label(self):
+        return "Jeffreys prior on tau (improper, depends on the standard errors)"
+
+
+# --------------------------------------------------------------------------- mu priors
+@dataclass(frozen=True)
+class MuPrior:
+    """flat (improper uniform), normal(m, s) or student_t(nu, m, s) on mu."""
+
+    kind: str = "flat"
+    m: float = 0.0
+    s: float = math.inf
+    nu: float = math.inf
+    source: str = ""
+
+    @property
+    def proper(self):
+        return self.kind != "flat"
+
+    def logpdf(self, mu):
+        if self.kind == "normal":
+            return stats.norm.logpdf(mu, self.m, self.s)
+        if self.kind == "student_t":
+            return stats.t.logpdf(mu, self.nu, self.m, self.s)
+        raise ValueError("a flat prior has no normalised density")
+
+    def rvs(self, size, rng):
+        if self.kind == "normal":
+            return rng.normal(self.m, self.s, size)
+        if self.kind == "student_t":
+            return self.m + self.s * rng.standard_t(self.nu, size)
+        raise ValueError("a flat prior cannot be sampled")
+
+    def pymc(self, name="mu"):
+        import pymc as pm
+        if self.kind == "normal":
+            return pm.Normal(name, mu=self.m, sigma=self.s)
+        if self.kind == "student_t":
+            return pm.StudentT(name, nu=self.nu, mu=self.m, sigma=self.s)
+        return pm.Flat(name)
+
+    def __str__(self):
+        return {"flat": "flat", "normal": f"normal({self.m:g}, {self.s:g})",
+                "student_t": f"student_t({self.nu:g}, {self.m:g}, {self.s:g})"}[self.kind]
+
+    def describe(self) -> str:
+        src = f" ({self.source})" if self.source else ""
+        return {"flat": "flat (improper uniform) prior on mu",
+                "normal": f"normal prior on mu with mean {self.m:g} and SD {self.s:g}",
+                "student_t": f"Student-t prior on mu with {self.nu:g} degrees of freedom, location {self.m:g} "
+                             f"and scale {self.s:g}"}[self.kind] + src
+
+
+# --------------------------------------------------------------------------- empirical priors
+def _table(name) -> pd.DataFrame:
+    with resources.files("bayesmeta.prior_tables").joinpath(name).open("r", encoding="utf-8") as fh:
+        return pd.read_csv(fh)
+
+
+def _pick(table: pd.DataFrame, column: str, wanted: str | None, default: str) -> pd.DataFrame:
+    """Rows whose `column` matches `wanted` (exactly, else as a case-insensitive substring)."""
+    wanted = default if wanted is None else wanted
+    exact = table[table[column].str.lower() == wanted.lower()]
+    if len(exact):
+        return exact
+    part = table[table[column].str.lower().str.contains(wanted.lower(), regex=False)]
+    choices = sorted(set(part[column])) if len(part) else sorted(set(table[column]))
+    if len(set(part[column])) != 1:
+        raise ValueError(f"{column} {wanted!r} is {'ambiguous' if len(part) else 'unknown'}; choose one of: "
+                         + "; ".join(choices))
+    return part
+
+
+def rhodes(outcome: str | None = None, comparison: str | None = None, area: str | None = None) -> LogTTau2:
+    """Rhodes, Turner & Higgins (2015, J Clin Epidemiol 68:52-60) empirical prior for SMDs:
+    log tau^2 ~ t5(location, scale). No arguments: their general (marginal) prior t5(-3.44, 2.59).
+
+    Two cells are flagged as suspect in the source table (an additive pattern in the published table
+    implies other values): mental health / non-pharmacological / other area (-3.85, pattern implies
+    -2.85) and internal and external structure-related / pharmacological vs placebo / cancer (-0.13,
+    sign may be +0.13). They are used as published, with a warning.
+    """
+    table = _table("rhodes2015_smd_logtau2_t5.csv")
+    if outcome is None and comparison is None and area is None:
+        row = table.iloc[0]
+    else:
+        rows = _pick(table[table["outcome"] != "any (marginal)"], "outcome", outcome, "various subjectively")
+        rows = _pick(rows, "comparison", comparison, "pharmacological vs. placebo / control")
+        row = _pick(rows, "medical.area", area, "other").iloc[0]
+        if isinstance(row["flag"], str) and row["flag"]:
+            import warnings
+            warnings.warn(f"Rhodes et al. 2015 prior for {row['outcome']} / {row['comparison']} / "
+                          f"{row['medical.area']} is flagged as suspect: {row['flag']}", UserWarning, stacklevel=2)
+    where = ("general" if row["outcome"] == "any (marginal)"
+             else f"{row['outcome']}; {row['comparison']}; {row['medical.area']}")
+    return LogTTau2(float(row["location_log_tau2"]), float(row["scale_log_tau2"]), float(row["df"]),
+                    source=f"Rhodes et al. 2015, {where}")
+
+
+def turner(outcome: str | None = None, comparison: str | None = None) -> LogNormalTau2:
+    """Turner et al. (2015, Stat Med 34:984-998) empirical prior for log odds ratios: log tau^2 ~ N(mu, sigma^2).
+    No arguments: the general prior N(-2.56, 1.74^2)."""
+    table = _table("turner2015_lor_logtau2_normal.csv")
+    if outcome is None and comparison is None:
+        row = table.iloc[0]
+    else:
+        rows = _pick(table[table["outcome"] != "any (marginal)"], "outcome", outcome, "subjective outcomes")
+        row = _pick(rows, "comparison", comparison, "pharmacological vs. placebo / control").iloc[0]
+    where = "general" if row["outcome"] == "any (marginal)" else f"{row['outcome']}; {row['comparison']}"
+    return LogNormalTau2(float(row["mu_log_tau2"]), float(row["sigma_log_tau2"]),
+                         source=f"Turner et al. 2015, {where}")
+
+
+def bartos(subfield: str | None = None, parameter: str = "tau"):
+    """Bartoš et al. (2021, Stat Med, doi 10.1002/sim.9170) empirical priors for SMDs by Cochrane subfield:
+    tau ~ inverse-gamma(shape, scale), mu ~ Student-t(df, 0, scale). No subfield: all of Cochrane."""
+    table = _table("bartos2021_smd.csv")
+    row = _pick(table, "subfield", subfield, "Cochrane (all)").iloc[0]
+    source = f"Bartoš et al. 2021, {row['subfield']}"
+    if parameter == "tau":
+        return InvGammaTau(float(row["tau_shape"]), float(row["tau_scale"]), source=source)
+    if pd.isna(row["mu_scale"]):
+        raise ValueError(f"Bartoš et al. give no prior on mu for {row['subfield']!r}")
+    return MuPrior("student_t", float(row["mu_location"]), float(row["mu_scale"]), float(row["mu_df"]), source)
+
+
+# --------------------------------------------------------------------------- parsing
+_TAU_FACTORIES = {
+    "halfnormal": HalfNormal, "half_normal": HalfNormal, "halfcauchy": HalfCauchy, "half_cauchy": HalfCauchy,
+    "halft": HalfT, "half_t": HalfT, "exponential": Exponential, "uniform": Uniform,
+    "lognormal_tau2": LogNormalTau2, "logt_tau2": LogTTau2, "invgamma_tau": InvGammaTau,
+    "jeffreys": Jeffreys, "rhodes": rhodes, "turner": turner, "bartos": bartos,
+}
+
+
+def _parse_call(text: str) -> tuple[str, list, dict]:
+    """'name(a, b, key=c)' -> (name, args, kwargs); arguments are numbers or strings (quoted or not)."""
+    text = text.strip()
+    if "(" not in text:
+        return text.lower(), [], {}
+    try:
+        node = ast.parse(text, mode="eval").body
+        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+            raise SyntaxError
+        return (node.func.id.lower(), [ast.literal_eval(a) for a in node.args],
+                {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords})
+    except (SyntaxError, ValueError):
+        name, _, rest = text.partition("(")
+        args = [a.strip().strip("'\"") for a in rest.rstrip(")").split(",") if a.strip()]
+        return name.strip().lower(), [_number_or_text(a) for a in args], {}
+
+
+def _number_or_text(a):
+    try:
+        return float(a)
+    except ValueError:
+        return a
+
+
+def tau_prior(spec) -> TauPrior:
+    """A TauPrior from a prior string (see the module docstring) or a TauPrior (returned as is)."""
+    if isinstance(spec, TauPrior):
+        return spec
+    if spec is None:
+        spec = DEFAULT_TAU_PRIOR
+    if not isinstance(spec, str):
+        raise ValueError(f"a tau prior is a prior string or a TauPrior, not {type(spec).__name__}")
+    name, args, kwargs = _parse_call(spec)
+    if name not in _TAU_FACTORIES:
+        raise ValueError(f"unknown tau prior {spec!r}; choose one of: " + ", ".join(
+            ["halfnormal(s)", "halfcauchy(s)", "halft(nu, s)", "exponential(rate)", "uniform(a, b)",
+             "lognormal_tau2(m, s)", "logt_tau2(m, s, nu)", "invgamma_tau(shape, scale)", "jeffreys",
+             "rhodes(outcome, comparison, area)", "turner(outcome, comparison)", "bartos(subfield)"]))
+    try:
+        return _TAU_FACTORIES[name](*args, **kwargs)
+    except TypeError as err:
+        raise ValueError(f"tau prior {spec!r}: wrong arguments ({err})") from None
+
+
+def mu_prior(spec) -> MuPrior:
+    """A MuPrior from 'flat', 'normal(m, s)', 'student_t(nu, m, s)', 'bartos(subfield)' or a MuPrior."""
+    if isinstance(spec, MuPrior):
+        return spec
+    if spec is None:
+        spec = DEFAULT_MU_PRIOR
+    name, args, kwargs = _parse_call(spec)
+    try:
+        if name in ("flat", "uniform"):
+            return MuPrior("flat")
+        if name == "normal":
+            prior = MuPrior("normal", *(float(a) for a in args), **kwargs)
+        elif name in ("student_t", "t"):
+            nu, m, s = (float(a) for a in args)
+            prior = MuPrior("student_t", m, s, nu)
+        elif name == "bartos":
+            return bartos(*args, parameter="mu", **kwargs)
+        else:
+            raise ValueError(f"unknown mu prior {spec!r}; choose flat, normal(m, s), student_t(nu, m, s) or "
+                             "bartos(subfield)")
+    except TypeError as err:
+        raise ValueError(f"mu prior {spec!r}: wrong arguments ({err})") from None
+    if not prior.s > 0:
+        raise ValueError(f"mu prior {spec!r}: the scale must be > 0")
+    return prior
+
+
+def _positive(obj, **values):
+    for key, value in values.items():
+        if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
+            raise ValueError(f"{type(obj).__name__}: {key} must be a positive number, got {value!r}")
