@@ -13,13 +13,13 @@ Formulas (treatment = arm 1 minus control = arm 2):
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
-
 from .errors import DataError, DataWarning
 
 MEASURES = ("SMD", "SMD_RevMan", "d", "MD", "generic")
@@ -43,7 +43,8 @@ COMMON_COLUMNS = {
 def hedges_j(m):
     """Exact small-sample correction J(m) = Gamma(m/2) / (sqrt(m/2) Gamma((m-1)/2)), m = n1+n2-2."""
     m = np.asarray(m, dtype=float)
-    return np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
+    lgamma = np.vectorize(math.lgamma, otypes=[float])  # stdlib: keeps scipy out of `import bayesmeta`
+    return np.exp(lgamma(m / 2) - 0.5 * np.log(m / 2) - lgamma((m - 1) / 2))
 
 
 def smd_from_summary(n1, mean1, sd1, n2, mean2, sd2, measure="SMD"):
@@ -303,7 +304,7 @@ class EffectData:
             if not lo[i] < est[i] < hi[i]:
                 raise DataError(f"row {i + 1} ({lab!r}), columns {lower!r}/{upper!r}: the interval "
                                 f"[{lo[i]}, {hi[i]}] does not contain the estimate {est[i]}")
-        se = (hi - lo) / (2 * stats.norm.ppf((1 + level) / 2))
+        se = (hi - lo) / (2 * NormalDist().inv_cdf((1 + level) / 2))
         return cls(est, se, labels, measure, _check_benefit(benefit), _moderators(df, moderators, labels),
                    outcome=outcome)
 

@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 from numpy.polynomial.legendre import leggauss
-from scipy import optimize, special
+from scipy import special
 
 LOG_2PI = math.log(2 * math.pi)
 _X10, _W10 = leggauss(10)
@@ -149,8 +149,15 @@ class ExactPosterior:
         self._ll0 = ll0[0]
 
     # ---------------------------------------------------------------- tau
+    def _cdf_in_panel(self, j, u):
+        """P(log tau <= u | y) for u inside panel j (arrays): panel sums plus a 20-point rule on [a_j, u]."""
+        a = self.panels[j, 0]
+        nodes, w = self._panel_rule(a, u, _X20, _W20)
+        part = np.sum(np.exp(self._log_f(nodes.ravel())[0].reshape(nodes.shape) - self.log_evidence) * w, axis=1)
+        return self._panel_mass[j] + part
+
     def tau_cdf(self, t):
-        """P(tau <= t | y), exact to quadrature accuracy (panel sums plus a Gauss rule on the last piece)."""
+        """P(tau <= t | y), exact to quadrature accuracy."""
         t = float(t)
         if len(self.panels) == 0:
             return float(t >= self.tau[0])
@@ -160,24 +167,44 @@ class ExactPosterior:
             return self._tail * float(self.tau_prior.cdf(t) / self.tau_prior.cdf(self.tau_lo))
         u = math.log(t)
         j = int(np.searchsorted(self.panels[:, 0], u, side="right") - 1)
-        if j >= len(self.panels):
+        if u >= self.panels[-1, 1]:
             return 1.0
-        a, b = self.panels[j]
-        if u >= b:
-            return float(self._panel_mass[j + 1])
-        nodes, w = self._panel_rule(np.array([a]), np.array([u]), _X20, _W20)
-        part = np.sum(np.exp(self._log_f(nodes.ravel())[0] - self.log_evidence) * w.ravel())
-        return float(self._panel_mass[j] + part)
+        return float(self._cdf_in_panel(np.array([j]), np.array([u]))[0])
 
     def tau_ppf(self, q):
-        """Quantile of tau | y by Brent's method on `tau_cdf` (to 1e-12 in log tau)."""
+        """Quantiles of tau | y at probabilities q (array): safeguarded Newton in log tau, vectorised,
+        to 1e-13 in probability."""
+        q = np.atleast_1d(np.asarray(q, float))
         if len(self.panels) == 0:
-            return float(self.tau[0])
-        if q <= self._tail:
-            return float(self.tau_prior.ppf(q / self._tail * self.tau_prior.cdf(self.tau_lo)))
-        j = int(np.searchsorted(self._panel_mass, q) - 1)
-        a, b = self.panels[min(max(j, 0), len(self.panels) - 1)]
-        return math.exp(optimize.brentq(lambda u: self.tau_cdf(math.exp(u)) - q, a, b, xtol=1e-12, rtol=1e-13))
+            return np.full(q.shape, self.tau[0])
+        out = np.empty(q.shape)
+        tail = q <= self._tail
+        if tail.any():
+            out[tail] = self.tau_prior.ppf(q[tail] / self._tail * self.tau_prior.cdf(self.tau_lo))
+        qq = q[~tail]
+        j = np.clip(np.searchsorted(self._panel_mass, qq) - 1, 0, len(self.panels) - 1)
+        lo, hi = self.panels[j, 0].copy(), self.panels[j, 1].copy()
+        m_lo, m_hi = self._panel_mass[j], self._panel_mass[j + 1]
+        u = lo + (hi - lo) * np.clip((qq - m_lo) / np.maximum(m_hi - m_lo, 1e-300), 0, 1)
+        active = np.arange(len(qq))
+        for _ in range(100):
+            ja, ua = j[active], u[active]
+            err = self._cdf_in_panel(ja, ua) - qq[active]
+            dens = np.exp(self._log_f(ua)[0] - self.log_evidence)
+            lo[active] = np.where(err < 0, ua, lo[active])
+            hi[active] = np.where(err > 0, ua, hi[active])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = ua - err / dens
+            ok = (step >= lo[active]) & (step <= hi[active]) & np.isfinite(step)
+            converged = np.abs(err) < 1e-13
+            new_u = np.where(converged, ua, np.where(ok, step, (lo[active] + hi[active]) / 2))
+            u[active] = new_u
+            done = converged | (np.abs(new_u - ua) < 1e-12)
+            active = active[~done]
+            if active.size == 0:
+                break
+        out[~tail] = np.exp(u)
+        return out
 
     # ---------------------------------------------------------------- normal mixtures
     def components(self, quantity: str, index: int | None = None):
@@ -186,8 +213,10 @@ class ExactPosterior:
             return self.m, np.sqrt(self.var)
         if quantity == "theta_new":
             return self.m, np.sqrt(self.var + self.tau**2)
-        if quantity == "theta":
-            v, yi = self.v[index], self.y[index]
+        if quantity == "theta":  # index None: all studies, arrays (k, nodes)
+            v, yi = (self.v, self.y) if index is None else (self.v[index], self.y[index])
+            if index is None:
+                v, yi = v[:, None], yi[:, None]
             shrink = v / (v + self.tau**2)
             return yi - shrink * (yi - self.m), np.sqrt(v * (1 - shrink) + shrink**2 * self.var)
         raise ValueError(f"no normal mixture for {quantity!r}")
@@ -203,21 +232,30 @@ class ExactPosterior:
         return np.sum(self.weight * special.ndtr((x[..., None] - means) / sds), axis=-1)
 
     def mixture_ppf(self, q, means, sds):
-        """Quantiles of several mixtures at once: means/sds (Q, N), q (Q,). Safeguarded Newton."""
+        """Quantiles of several mixtures at once: means/sds (Q, N), q (Q,). Safeguarded Newton, stopped
+        when |F - q| < 1e-14 or the step is below 1e-13 relative."""
         means, sds, q = np.atleast_2d(means), np.atleast_2d(sds), np.atleast_1d(np.asarray(q, float))
         mean, sd = self.mixture_moments(means, sds)
         lo, hi = np.min(means - 40 * sds, axis=1), np.max(means + 40 * sds, axis=1)
         x = mean + sd * special.ndtri(q)
+        active = np.arange(len(q))
         for _ in range(200):
-            z = (x[:, None] - means) / sds
-            f = np.sum(self.weight * special.ndtr(z), axis=1) - q
-            dens = np.sum(self.weight * np.exp(-0.5 * z**2) / (sds * math.sqrt(2 * math.pi)), axis=1)
-            lo, hi = np.where(f < 0, x, lo), np.where(f > 0, x, hi)
-            if np.all(np.abs(f) < 1e-13):
-                break
+            ma, sa, xa = means[active], sds[active], x[active]
+            z = (xa[:, None] - ma) / sa
+            f = np.sum(self.weight * special.ndtr(z), axis=1) - q[active]
+            dens = np.sum(self.weight * np.exp(-0.5 * z**2) / (sa * math.sqrt(2 * math.pi)), axis=1)
+            lo[active] = np.where(f < 0, xa, lo[active])
+            hi[active] = np.where(f > 0, xa, hi[active])
             with np.errstate(divide="ignore", invalid="ignore"):
-                step = x - f / dens
-            x = np.where((step > lo) & (step < hi) & np.isfinite(step), step, (lo + hi) / 2)
+                step = xa - f / dens
+            ok = (step >= lo[active]) & (step <= hi[active]) & np.isfinite(step)
+            converged = np.abs(f) < 1e-14
+            new_x = np.where(converged, xa, np.where(ok, step, (lo[active] + hi[active]) / 2))
+            x[active] = new_x
+            done = converged | (np.abs(new_x - xa) < 1e-13 * (1 + np.abs(xa)))
+            active = active[~done]
+            if active.size == 0:
+                break
         return x
 
     # ---------------------------------------------------------------- draws

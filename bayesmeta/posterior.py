@@ -30,23 +30,34 @@ class Fit:
     """A fitted normal-normal model. Build with `bm.fit(...)`."""
 
     def __init__(self, spec, engine, idata, seed, exact=None, settings=None):
-        self.spec, self.engine, self.idata, self.seed = spec, engine, idata, seed
+        self.spec, self.engine, self.seed = spec, engine, seed
+        self._idata = idata  # a DataTree, or a function that makes it on first use
         self.exact = exact
         self.settings = settings or {}
         self._s2 = typical_variance(spec.data.vi) if spec.data.k > 1 else float(spec.data.vi[0])
+        self._tau_quantiles = {}
 
     # ---------------------------------------------------------------- construction
     @classmethod
     def from_exact(cls, spec, exact, seed, draws=1000, chains=4):
+        """Exact summaries at once; `idata` (i.i.d. draws, seeded) is made when first used."""
         from .exact import conditional_mu
 
-        rng = np.random.default_rng(seed)
-        tau = exact.sample_tau(draws * chains, rng)
-        m, var, _ = conditional_mu(tau, spec.data.y, spec.data.vi, spec.mu_prior)
-        mu = rng.normal(m, np.sqrt(var))
-        shape = (chains, draws)
-        tree = _datatree(spec, mu.reshape(shape), tau.reshape(shape), rng)
-        return cls(spec, "exact", tree, seed, exact=exact, settings=dict(draws=draws, chains=chains))
+        def make_tree():
+            rng = np.random.default_rng(seed)
+            tau = exact.sample_tau(draws * chains, rng)
+            m, var, _ = conditional_mu(tau, spec.data.y, spec.data.vi, spec.mu_prior)
+            mu = rng.normal(m, np.sqrt(var))
+            return _datatree(spec, mu.reshape(chains, draws), tau.reshape(chains, draws), rng)
+
+        return cls(spec, "exact", make_tree, seed, exact=exact, settings=dict(draws=draws, chains=chains))
+
+    @property
+    def idata(self):
+        """ArviZ DataTree: posterior, prior, posterior/prior predictive, observed and constant data."""
+        if callable(self._idata):
+            self._idata = self._idata()
+        return self._idata
 
     @classmethod
     def from_mcmc(cls, spec, draws, seed, settings):
@@ -99,7 +110,10 @@ class Fit:
         if self.exact is None:
             return np.quantile(self.draws(quantity), q)
         if quantity in ("tau", "tau2", "I2"):
-            tau = np.array([self.exact.tau_ppf(p) for p in q])
+            key = q.tobytes()
+            if key not in self._tau_quantiles:  # tau, tau2 and I2 share the quantiles of tau
+                self._tau_quantiles[key] = self.exact.tau_ppf(q)
+            tau = self._tau_quantiles[key]
             return {"tau": tau, "tau2": tau**2, "I2": 100 * tau**2 / (tau**2 + self._s2)}[quantity]
         means, sds = self._components(quantity)
         return self.exact.mixture_ppf(q, np.broadcast_to(means, (len(q), len(means))),
@@ -133,9 +147,11 @@ class Fit:
             raise ValueError(f"kind must be 'eti' or 'hdi', not {kind!r}")
         if self.exact is None:
             return _hdi_of_draws(self.draws(quantity), ci)
+        edge = 1e-12  # stay inside (0, 1): the mixture quantiles at 0 and 1 are infinite
         width = lambda p: float(np.diff(self.ppf(quantity, [p, p + ci]))[0])  # noqa: E731
-        res = optimize.minimize_scalar(width, bounds=(0.0, 1 - ci), method="bounded", options={"xatol": 1e-9})
-        p = 0.0 if width(0.0) <= res.fun else res.x
+        res = optimize.minimize_scalar(width, bounds=(edge, 1 - ci - edge), method="bounded",
+                                       options={"xatol": 1e-9})
+        p = 0.0 if quantity in ("tau", "tau2", "I2") and width(0.0) <= res.fun else res.x
         lo, hi = self.ppf(quantity, [p, p + ci])
         return float(lo), float(hi)
 
@@ -149,15 +165,28 @@ class Fit:
 
     def _row(self, quantity, ci, kind):
         mean, sd = self.moments(quantity)
-        lo, hi = self.interval(quantity, ci, kind)
-        return dict(mean=mean, sd=sd, median=float(self.ppf(quantity, [0.5])[0]), lower=lo, upper=hi)
+        if kind == "eti":
+            lo, median, hi = self.ppf(quantity, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
+        else:
+            (lo, hi), median = self.interval(quantity, ci, kind), self.ppf(quantity, [0.5])[0]
+        return dict(mean=mean, sd=sd, median=float(median), lower=float(lo), upper=float(hi))
 
     def shrinkage(self, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
         """Per study: observed y and se, and the posterior mean, sd and interval of its effect theta_i."""
-        rows = []
-        for label, y, se in zip(self.data.study, self.data.y, self.data.se):
-            rows.append(dict(study=label, y=y, se=se, **self._row(f"theta[{label}]", ci, kind)))
-        return pd.DataFrame(rows).set_index("study").drop(columns="median")
+        data = self.data
+        table = pd.DataFrame({"y": data.y, "se": data.se}, index=pd.Index(data.study, name="study"))
+        if self.exact is not None and kind == "eti":  # all studies in one vectorised mixture solve
+            means, sds = self.exact.components("theta")
+            table["mean"], table["sd"] = self.exact.mixture_moments(means, sds)
+            k = data.k
+            q = np.repeat([(1 - ci) / 2, (1 + ci) / 2], k)
+            bounds = self.exact.mixture_ppf(q, np.tile(means, (2, 1)), np.tile(sds, (2, 1)))
+            table["lower"], table["upper"] = bounds[:k], bounds[k:]
+            return table
+        rows = [self._row(f"theta[{label}]", ci, kind) for label in data.study]
+        for col in ("mean", "sd", "lower", "upper"):
+            table[col] = [r[col] for r in rows]
+        return table
 
     def prob(self, expression: str) -> float:
         """Posterior probability of 'mu < 0', 'theta_new <= -0.2', 'tau > 0.5', '-0.5 < mu < 0' ..."""

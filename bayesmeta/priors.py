@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 
 import numpy as np
@@ -86,7 +87,7 @@ class HalfNormal(TauPrior):
     def __post_init__(self):
         _positive(self, scale=self.scale)
 
-    @property
+    @cached_property
     def dist(self):
         return stats.halfnorm(scale=self.scale)
 
@@ -109,7 +110,7 @@ class HalfCauchy(TauPrior):
     def __post_init__(self):
         _positive(self, scale=self.scale)
 
-    @property
+    @cached_property
     def dist(self):
         return stats.halfcauchy(scale=self.scale)
 
@@ -166,7 +167,7 @@ class Exponential(TauPrior):
     def __post_init__(self):
         _positive(self, rate=self.rate)
 
-    @property
+    @cached_property
     def dist(self):
         return stats.expon(scale=1 / self.rate)
 
@@ -191,7 +192,7 @@ class Uniform(TauPrior):
         if not 0 <= self.lower < self.upper < math.inf:
             raise ValueError(f"uniform(a, b) on tau needs 0 <= a < b < inf, got ({self.lower}, {self.upper})")
 
-    @property
+    @cached_property
     def dist(self):
         return stats.uniform(self.lower, self.upper - self.lower)
 
@@ -222,7 +223,7 @@ class LogNormalTau2(TauPrior):
     def __post_init__(self):
         _positive(self, s=self.s)
 
-    @property
+    @cached_property
     def dist(self):
         return stats.lognorm(s=self.s / 2, scale=math.exp(self.m / 2))
 
@@ -251,7 +252,7 @@ class LogTTau2(TauPrior):
     def __post_init__(self):
         _positive(self, s=self.s, nu=self.nu)
 
-    @property
+    @cached_property
     def _log_tau(self):
         return stats.t(self.nu, loc=self.m / 2, scale=self.s / 2)
 
@@ -295,7 +296,7 @@ class InvGammaTau(TauPrior):
     def __post_init__(self):
         _positive(self, shape=self.shape, scale=self.scale)
 
-    @property
+    @cached_property
     def dist(self):
         return stats.invgamma(self.shape, scale=self.scale)
 
