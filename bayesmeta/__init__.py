@@ -20,7 +20,8 @@ _LAZY = {
     "fit": "model",
     "Model": "model",
     "compare": "comparison",
-    "from_estimate": "model",
+    "reference_priors": "comparison",
+    "from_estimate": "comparison",
     "priors": None,
 }
 

@@ -173,6 +173,28 @@ def freq(
 
 
 @app.command()
+def run(
+    analysis: Annotated[str, typer.Argument(help="analysis file, e.g. models/clbp_digital_pain.toml")],
+    out: Annotated[Optional[str], typer.Option(help="output folder (default output/NAME)")] = None,
+):
+    """Fit an analysis file and write report.html, report.md, tables, figures and the posterior."""
+    from rich.console import Console
+
+    from .analysis import run_analysis
+
+    console = Console(stderr=True)
+    with console.status(f"running {analysis} ..."):
+        result = run_guarded(lambda: run_analysis(analysis, out, progressbar=sys.stderr.isatty()))
+    console.print(f"wrote {len(result['files'])} files to {result['out']}/")
+    fit = result["fit"]
+    if fit is not None:
+        s = fit.summary()
+        typer.echo(f"mu {s.loc['mu', 'median']:.3f} [{s.loc['mu', 'lower']:.3f}, {s.loc['mu', 'upper']:.3f}], "
+                   f"tau {s.loc['tau', 'median']:.3f}; {s.attrs['interval']}")
+    typer.echo(f"report: {result['files']['report_html']}")
+
+
+@app.command()
 def datasets():
     """List the bundled data sets."""
     from . import datasets as ds

@@ -1,11 +1,263 @@
-"""Plain-language reports of a fit (text for now)."""
+"""Plain-language reports: the model and priors in words, the data, the posterior table, probability
+statements in the benefit direction, the frequentist results beside them, diagnostics, versions, seed.
+
+One content builder (`build_report`), three renderers: text, markdown and self-contained HTML (figures
+embedded as base64 PNG).
+"""
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
 
-def render_report(fit, format="text", **kwargs):
-    s = fit.summary()
-    lines = [fit.spec.describe(), ""]
-    for q, r in s.iterrows():
-        lines.append(f"{q}: mean {r['mean']:.3f}, 95% CrI [{r['lower']:.3f}, {r['upper']:.3f}]")
+import numpy as np
+import pandas as pd
+
+SIZE_WORDS = {0.2: "small", 0.5: "medium", 0.8: "large"}  # Cohen's benchmarks for SMDs
+
+
+@dataclass
+class Section:
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    figures: list[tuple[str, object]] = field(default_factory=list)  # (caption, Figure or PNG path)
+
+
+@dataclass
+class Report:
+    title: str
+    sections: list[Section]
+
+    def render(self, format: str = "text") -> str:  # noqa: A002
+        if format == "text":
+            return _text(self)
+        if format == "markdown":
+            return _markdown(self, figure_paths={})
+        if format == "html":
+            return _html(self)
+        raise ValueError("format must be 'text', 'markdown' or 'html'")
+
+
+def pct(p: float) -> str:
+    """A probability in words-friendly percent: 99.7%, <0.1%, >99.9%."""
+    if p > 0.999:
+        return ">99.9%"
+    if p < 0.001:
+        return "<0.1%"
+    return f"{100 * p:.1f}%"
+
+
+def probability_statements(fit, thresholds=(0.0, -0.2), intervention="the intervention") -> list[str]:
+    """Sentences such as 'There is a 99.7% probability that the intervention reduces pain intensity
+    (SMD < 0) and a 68.5% probability that the reduction is at least small (SMD <= -0.2).'"""
+    data = fit.data
+    outcome = data.outcome if data.outcome != "effect" else "the outcome"
+    m = data.measure if data.measure != "generic" else "effect"
+    if data.benefit is None:
+        return [f"P(mu {'<' if c <= 0 else '>'} {c:g}) = {pct(fit.prob(f'mu < {c:g}' if c <= 0 else f'mu > {c:g}'))} "
+                "(no benefit direction was declared)" for c in thresholds]
+    sign = -1 if data.benefit == "lower" else 1
+    verb, noun = ("reduces", "reduction") if sign < 0 else ("improves", "improvement")
+    op, op_eq = ("<", "<=") if sign < 0 else (">", ">=")
+    ordered = sorted({abs(c) for c in thresholds})
+    out = []
+    for quantity, subject in (("mu", f"{intervention} {verb} {outcome} on average"),
+                              ("theta_new", f"{intervention} {verb} {outcome} in a new study (a new setting)")):
+        parts = []
+        for c in ordered:
+            signed = sign * c
+            if c == 0:
+                p = fit.prob(f"{quantity} {op} 0")
+                parts.append(f"a {pct(p)} probability that {subject} ({m} {op} 0)")
+            else:
+                size = SIZE_WORDS.get(round(c, 6))
+                what = f"at least {size}" if size else f"at least {c:g} in size"
+                p = fit.prob(f"{quantity} {op_eq} {signed:g}")
+                parts.append(f"a {pct(p)} probability that the {noun} is {what} ({m} {op_eq} {signed:g})")
+        out.append("There is " + ", and ".join(parts) + ".")
+    return out
+
+
+def versions(engine: str) -> dict[str, str]:
+    """Versions of Python and the packages that made the numbers."""
+    names = ["bayesmeta", "numpy", "scipy", "pandas", "xarray", "arviz-base", "arviz-stats", "arviz-plots",
+             "matplotlib"] + (["pymc", "pytensor", "nutpie"] if engine == "mcmc" else [])
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def build_report(fit, freq=None, thresholds=(0.0, -0.2), intervention="the intervention", title=None,
+                 figures=None, ci: float = 0.95, notes=(), sensitivity=None) -> Report:
+    """The content of a report; `figures` maps captions to matplotlib Figures or PNG paths."""
+    from .comparison import compare
+
+    data = fit.data
+    freq_list = [] if freq is None else (list(freq) if isinstance(freq, (list, tuple)) else [freq])
+    title = title or f"Bayesian meta-analysis of {data.outcome if data.outcome != 'effect' else 'the effect'}"
+    direction = {"lower": "lower values (negative effects) favour the intervention",
+                 "higher": "higher values (positive effects) favour the intervention",
+                 None: "no benefit direction was declared"}[data.benefit]
+    sections = []
+    s_data = Section("Data", [
+        f"{data.k} studies; effect measure {data.measure} (treatment minus control); {direction}.", *notes])
+    studies = data.to_dataframe().set_index("study")
+    for col in ("n1", "n2"):
+        if col in studies:
+            studies[col] = studies[col].astype("Int64")
+    s_data.tables.append(("Studies (observed effects and standard errors)", studies))
+    sections.append(s_data)
+    model = Section("Model and priors", [fit.spec.describe(),
+                                         "Engine: " + ("exact (quadrature over tau, as R's bayesmeta; no Monte "
+                                                       "Carlo error in the summaries)" if fit.engine == "exact"
+                                                       else "MCMC (PyMC model, NUTS sampler)") + "."])
+    sections.append(model)
+    summ = fit.summary(ci=ci)
+    post = Section("Posterior", [f"Intervals are {summ.attrs['interval']}s. I2 is in percent; theta_new is the "
+                                 "effect expected in a new study (the predictive distribution)."])
+    post.tables.append(("Posterior summaries", summ))
+    post.tables.append(("Study effects after shrinkage", fit.shrinkage(ci=ci)))
+    sections.append(post)
+    sections.append(Section("Probability statements",
+                            probability_statements(fit, thresholds, intervention)))
+    if sensitivity is not None:
+        sec = Section("Sensitivity to the prior on tau", [
+            "The same model refitted with other priors on the heterogeneity tau (medians and 95% intervals)."])
+        sec.tables.append(("Prior sensitivity", sensitivity))
+        sections.append(sec)
+    if freq_list:
+        comp = compare(fit, freq_list, ci=ci)
+        freq_par = [f"{r.label}: {r.mu:.2f} ({r.level:.0%} CI {r.lower:.2f} to {r.upper:.2f}), p = {r.pvalue:.3g}; "
+                    f"tau2 = {r.tau2:.3f}, I2 = {r.I2:.0f}%" + (f"; prediction interval {r.pi_lower:.2f} to "
+                                                                f"{r.pi_upper:.2f}" if r.prediction else "")
+                    for r in freq_list]
+        sec = Section("Frequentist results beside the Bayesian", freq_par + [
+            "Bayesian estimates are posterior medians; frequentist tau2 intervals are Q-profile intervals."])
+        sec.tables.append(("Side by side", comp))
+        sections.append(sec)
+    diag = Section("Diagnostics", [])
+    if fit.engine == "mcmc":
+        d = fit.diagnostics()
+        diag.paragraphs.append(f"{fit.settings['chains']} chains x {fit.settings['draws']} draws after "
+                               f"{fit.settings['tune']} tuning steps ({fit.settings['sampler']}, target_accept "
+                               f"{fit.settings['target_accept']}); {fit.settings['divergences']} divergent "
+                               "transitions. R-hat should be below 1.01 and bulk/tail ESS above 400.")
+        diag.tables.append(("Convergence (ArviZ)", d))
+    else:
+        diag.paragraphs.append("Exact engine: p(tau | y) by adaptive Gauss-Legendre quadrature refined until the "
+                               f"integral is stable to 1e-11 ({len(fit.exact.tau)} nodes); summaries are exact "
+                               "normal mixtures; figures use i.i.d. posterior draws.")
+    try:
+        bf = fit.bayes_factors()
+        diag.tables.append(("Bayes factors (exact)", bf))
+    except ValueError as err:
+        diag.paragraphs.append(f"Bayes factors: {err}.")
+    sections.append(diag)
+    if figures:
+        sections.append(Section("Figures", figures=list(figures.items())))
+    vers = versions(fit.engine)
+    sections.append(Section("Reproducibility", [
+        f"Seed {fit.seed}. " + ", ".join(f"{k} {v}" for k, v in vers.items()) + "."]))
+    return Report(title, sections)
+
+
+def render_report(fit, format="text", **kwargs) -> str:  # noqa: A002
+    return build_report(fit, **kwargs).render(format)
+
+
+# --------------------------------------------------------------------------- renderers
+def _fmt_table(df: pd.DataFrame) -> pd.DataFrame:
+    def fmt(v):
+        if isinstance(v, (float, np.floating)):
+            if not np.isfinite(v):
+                return "NA"
+            return f"{v:.4g}" if abs(v) >= 1e4 or (v != 0 and abs(v) < 1e-3) else f"{v:.3f}"
+        return str(v)
+
+    return df.map(fmt)
+
+
+def _text(report: Report) -> str:
+    lines = [report.title, "=" * len(report.title), ""]
+    for sec in report.sections:
+        lines += [sec.title, "-" * len(sec.title)]
+        lines += [*sec.paragraphs]
+        for caption, table in sec.tables:
+            lines += ["", caption + ":", _fmt_table(table).to_string()]
+        for caption, _ in sec.figures:
+            lines.append(f"[figure: {caption}]")
+        lines.append("")
     return "\n".join(lines)
+
+
+def _markdown(report: Report, figure_paths: dict) -> str:
+    lines = [f"# {report.title}", ""]
+    for sec in report.sections:
+        lines += [f"## {sec.title}", ""]
+        for p in sec.paragraphs:
+            lines += [p, ""]
+        for caption, table in sec.tables:
+            lines += [f"**{caption}**", "", _fmt_table(table).to_markdown() if _has_tabulate() else
+                      _md_table(_fmt_table(table)), ""]
+        for caption, fig in sec.figures:
+            path = figure_paths.get(caption, fig if isinstance(fig, str) else None)
+            lines += [f"![{caption}]({path})" if path else f"*{caption}*", ""]
+    return "\n".join(lines)
+
+
+def _has_tabulate():
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    head = [df.index.name or ""] + [str(c) for c in df.columns]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows += ["| " + " | ".join([str(i)] + list(r)) + " |" for i, r in zip(df.index, df.to_numpy())]
+    return "\n".join(rows)
+
+
+def _png_base64(fig) -> str:
+    if isinstance(fig, str):
+        with open(fig, "rb") as fh:
+            return base64.b64encode(fh.read()).decode()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+_CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;
+margin-top:1.6em}table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em}th,td{border:1px solid #ccc;
+padding:.25em .6em;text-align:right}th:first-child,td:first-child{text-align:left}caption{text-align:left;
+font-weight:600;padding:.3em 0}figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.9em;color:#555}"""
+
+
+def _html(report: Report) -> str:
+    out = ["<!DOCTYPE html>", "<html lang='en'><head><meta charset='utf-8'>",
+           f"<title>{html.escape(report.title)}</title><style>{_CSS}</style></head><body>",
+           f"<h1>{html.escape(report.title)}</h1>"]
+    for sec in report.sections:
+        out.append(f"<h2>{html.escape(sec.title)}</h2>")
+        out += [f"<p>{html.escape(p)}</p>" for p in sec.paragraphs]
+        for caption, table in sec.tables:
+            t = _fmt_table(table).to_html(border=0, escape=True)
+            out.append(t.replace("<table class=\"dataframe\">", f"<table><caption>{html.escape(caption)}</caption>", 1))
+        for caption, fig in sec.figures:
+            out.append(f"<figure><img alt='{html.escape(caption)}' src='data:image/png;base64,{_png_base64(fig)}'>"
+                       f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    out.append("</body></html>")
+    return "\n".join(out)
