@@ -1,4 +1,9 @@
 #!/usr/bin/env bash
 # Test suite: set up the environment, then run every test (the slow MCMC ones included).
 source "$(dirname "$0")/env.sh"
+# The HTML report test renders in headless Chromium (Debian package); install it when missing.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
 python -m pytest -m "slow or not slow" "$@"

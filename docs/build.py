@@ -1,0 +1,34 @@
+"""Build the documentation: run every analysis file in models/ (their reports become the re-analysis
+pages' results), then `mkdocs build --strict`. Usage: python docs/build.py [--no-run]"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ROOT / "docs" / "pages"
+
+
+def run_models():
+    from bayesmeta.analysis import run_analysis
+
+    for model in sorted((ROOT / "models").glob("*.toml")):
+        out = PAGES / "reanalyses" / model.stem
+        run_analysis(model, out)
+        md = (out / "report.md").read_text(encoding="utf-8")
+        md = md.split("\n", 1)[1]  # the page has its own title
+        md = re.sub(r"^## ", "### ", md, flags=re.M)
+        md = md.replace("](figures/", f"]({model.stem}/figures/")
+        (out / "results.snippet").write_text(md, encoding="utf-8")
+        for name in ("report.md", "posterior.nc"):  # the page holds the report; keep the site small
+            (out / name).unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    if "--no-run" not in sys.argv:
+        run_models()
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    sys.exit(subprocess.call([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f",
+                              str(ROOT / "docs" / "mkdocs.yml")], cwd=ROOT, env=env))
