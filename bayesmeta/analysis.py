@@ -230,9 +230,7 @@ def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
     report = build_report(fit, freq=freq, thresholds=thresholds, intervention=a.get("intervention", "the intervention"),
                           title=a["title"], figures=figures, ci=ci, notes=notes, sensitivity=sensitivity)
     (out / "report.html").write_text(report.render("html"), encoding="utf-8")
-    from .report import _markdown
-
-    md = _markdown(report, {cap: str(Path(p).relative_to(out)) for cap, p in figures.items()})
+    md = report.to_markdown({cap: str(Path(p).relative_to(out)) for cap, p in figures.items()})
     (out / "report.md").write_text(md, encoding="utf-8")
     fit.summary(ci=ci).to_csv(out / "summary.csv")
     fit.shrinkage(ci=ci).to_csv(out / "shrinkage.csv")
@@ -325,11 +323,9 @@ def run_pooled_analysis(analysis: Analysis, out: Path) -> dict:
                 Section("Figures", figures=[("Posterior probability of benefit under three priors", str(png))]),
                 Section("Reproducibility", [", ".join(f"{k} {v}" for k, v in versions("exact").items()) + "."])]
     report = Report(a["title"], sections)
-    from .report import _markdown
-
     (out / "report.html").write_text(report.render("html"), encoding="utf-8")
-    (out / "report.md").write_text(_markdown(report, {"Posterior probability of benefit under three priors":
-                                                      "figures/pooled_probabilities.png"}), encoding="utf-8")
+    (out / "report.md").write_text(report.to_markdown({"Posterior probability of benefit under three priors":
+                                                       "figures/pooled_probabilities.png"}), encoding="utf-8")
     return {"fit": None, "freq": [], "out": out, "table": result,
             "files": {"report_html": out / "report.html", "report_md": out / "report.md",
                       "probabilities": out / "probabilities.csv", "figure_pooled": png}}

@@ -57,6 +57,29 @@ def conditional_mu(tau, y, v, mu_prior):
     return out_m, out_var, out_ll
 
 
+def safeguarded_newton(residual, x, lo, hi, ftol, xtol):
+    """Solve residual(x, rows) = 0 for many rows at once: Newton steps kept inside a shrinking bracket
+    [lo, hi] (bisection when a step leaves it). `residual(x, rows)` returns (F - target, dF/dx) for the
+    given row indices; a row stops when |F - target| < ftol or its step is below xtol (1 + |x|)."""
+    x, lo, hi = x.copy(), lo.copy(), hi.copy()
+    active = np.arange(len(x))
+    for _ in range(200):
+        xa = x[active]
+        err, dens = residual(xa, active)
+        lo[active] = np.where(err < 0, xa, lo[active])
+        hi[active] = np.where(err > 0, xa, hi[active])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = xa - err / dens
+        ok = (step >= lo[active]) & (step <= hi[active]) & np.isfinite(step)
+        converged = np.abs(err) < ftol
+        new_x = np.where(converged, xa, np.where(ok, step, (lo[active] + hi[active]) / 2))
+        x[active] = new_x
+        active = active[~(converged | (np.abs(new_x - xa) < xtol * (1 + np.abs(xa))))]
+        if active.size == 0:
+            break
+    return x
+
+
 class ExactPosterior:
     """p(tau | y) on an adaptive quadrature grid, and every summary as a mixture over it.
 
@@ -183,26 +206,15 @@ class ExactPosterior:
             out[tail] = self.tau_prior.ppf(q[tail] / self._tail * self.tau_prior.cdf(self.tau_lo))
         qq = q[~tail]
         j = np.clip(np.searchsorted(self._panel_mass, qq) - 1, 0, len(self.panels) - 1)
-        lo, hi = self.panels[j, 0].copy(), self.panels[j, 1].copy()
+        lo, hi = self.panels[j, 0], self.panels[j, 1]
         m_lo, m_hi = self._panel_mass[j], self._panel_mass[j + 1]
-        u = lo + (hi - lo) * np.clip((qq - m_lo) / np.maximum(m_hi - m_lo, 1e-300), 0, 1)
-        active = np.arange(len(qq))
-        for _ in range(100):
-            ja, ua = j[active], u[active]
-            err = self._cdf_in_panel(ja, ua) - qq[active]
-            dens = np.exp(self._log_f(ua)[0] - self.log_evidence)
-            lo[active] = np.where(err < 0, ua, lo[active])
-            hi[active] = np.where(err > 0, ua, hi[active])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = ua - err / dens
-            ok = (step >= lo[active]) & (step <= hi[active]) & np.isfinite(step)
-            converged = np.abs(err) < 1e-13
-            new_u = np.where(converged, ua, np.where(ok, step, (lo[active] + hi[active]) / 2))
-            u[active] = new_u
-            done = converged | (np.abs(new_u - ua) < 1e-12)
-            active = active[~done]
-            if active.size == 0:
-                break
+        start = lo + (hi - lo) * np.clip((qq - m_lo) / np.maximum(m_hi - m_lo, 1e-300), 0, 1)
+
+        def residual(u, rows):
+            return (self._cdf_in_panel(j[rows], u) - qq[rows],
+                    np.exp(self._log_f(u)[0] - self.log_evidence))
+
+        u = safeguarded_newton(residual, start, lo, hi, ftol=1e-13, xtol=1e-12)
         out[~tail] = np.exp(u)
         return out
 
@@ -237,26 +249,13 @@ class ExactPosterior:
         means, sds, q = np.atleast_2d(means), np.atleast_2d(sds), np.atleast_1d(np.asarray(q, float))
         mean, sd = self.mixture_moments(means, sds)
         lo, hi = np.min(means - 40 * sds, axis=1), np.max(means + 40 * sds, axis=1)
-        x = mean + sd * special.ndtri(q)
-        active = np.arange(len(q))
-        for _ in range(200):
-            ma, sa, xa = means[active], sds[active], x[active]
-            z = (xa[:, None] - ma) / sa
-            f = np.sum(self.weight * special.ndtr(z), axis=1) - q[active]
-            dens = np.sum(self.weight * np.exp(-0.5 * z**2) / (sa * math.sqrt(2 * math.pi)), axis=1)
-            lo[active] = np.where(f < 0, xa, lo[active])
-            hi[active] = np.where(f > 0, xa, hi[active])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = xa - f / dens
-            ok = (step >= lo[active]) & (step <= hi[active]) & np.isfinite(step)
-            converged = np.abs(f) < 1e-14
-            new_x = np.where(converged, xa, np.where(ok, step, (lo[active] + hi[active]) / 2))
-            x[active] = new_x
-            done = converged | (np.abs(new_x - xa) < 1e-13 * (1 + np.abs(xa)))
-            active = active[~done]
-            if active.size == 0:
-                break
-        return x
+
+        def residual(x, rows):
+            z = (x[:, None] - means[rows]) / sds[rows]
+            return (np.sum(self.weight * special.ndtr(z), axis=1) - q[rows],
+                    np.sum(self.weight * np.exp(-0.5 * z**2) / (sds[rows] * math.sqrt(2 * math.pi)), axis=1))
+
+        return safeguarded_newton(residual, mean + sd * special.ndtri(q), lo, hi, ftol=1e-14, xtol=1e-13)
 
     # ---------------------------------------------------------------- draws
     def sample_tau(self, n, rng):

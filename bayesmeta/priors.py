@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import ast
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from importlib import resources
 
@@ -80,59 +80,70 @@ class TauPrior:
         return str(self)
 
 
-@dataclass(frozen=True, repr=False)
-class HalfNormal(TauPrior):
-    scale: float
+class ParametricTauPrior(TauPrior):
+    """A tau prior given by named parameters: subclasses are dataclasses that declare `keyword` (the prior
+    string name), `template` (the label, with {parameter} fields), `positive` (parameters that must be > 0),
+    `dist` (a scipy distribution on tau) and `pymc`."""
+
+    keyword = ""
+    template = ""
+    positive: tuple = ()
 
     def __post_init__(self):
-        _positive(self, scale=self.scale)
+        _positive(self, **{k: getattr(self, k) for k in self.positive})
+
+    def _params(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
+
+    def __str__(self):
+        return f"{self.keyword}({', '.join(f'{v:g}' for v in self._params().values())})"
+
+    @property
+    def label(self):
+        source = getattr(self, "source", "")
+        return self.template.format(**self._params()) + (f" ({source})" if source else "")
+
+
+def _pm():
+    import pymc
+
+    return pymc
+
+
+@dataclass(frozen=True, repr=False)
+class HalfNormal(ParametricTauPrior):
+    scale: float
+    keyword, template, positive = "halfnormal", "half-normal prior on tau with scale {scale:g}", ("scale",)
 
     @cached_property
     def dist(self):
         return stats.halfnorm(scale=self.scale)
 
     def pymc(self, name="tau", se=None):
-        import pymc as pm
-        return pm.HalfNormal(name, sigma=self.scale)
-
-    def __str__(self):
-        return f"halfnormal({self.scale:g})"
-
-    @property
-    def label(self):
-        return f"half-normal prior on tau with scale {self.scale:g}"
+        return _pm().HalfNormal(name, sigma=self.scale)
 
 
 @dataclass(frozen=True, repr=False)
-class HalfCauchy(TauPrior):
+class HalfCauchy(ParametricTauPrior):
     scale: float
-
-    def __post_init__(self):
-        _positive(self, scale=self.scale)
+    keyword, template, positive = "halfcauchy", "half-Cauchy prior on tau with scale {scale:g}", ("scale",)
 
     @cached_property
     def dist(self):
         return stats.halfcauchy(scale=self.scale)
 
     def pymc(self, name="tau", se=None):
-        import pymc as pm
-        return pm.HalfCauchy(name, beta=self.scale)
-
-    def __str__(self):
-        return f"halfcauchy({self.scale:g})"
-
-    @property
-    def label(self):
-        return f"half-Cauchy prior on tau with scale {self.scale:g}"
+        return _pm().HalfCauchy(name, beta=self.scale)
 
 
 @dataclass(frozen=True, repr=False)
-class HalfT(TauPrior):
+class HalfT(ParametricTauPrior):
+    """|t_nu| scaled by `scale` (scipy has no half-t: density 2 t(x / s) / s)."""
+
     nu: float
     scale: float
-
-    def __post_init__(self):
-        _positive(self, nu=self.nu, scale=self.scale)
+    keyword, positive = "halft", ("nu", "scale")
+    template = "half-Student-t prior on tau with {nu:g} degrees of freedom and scale {scale:g}"
 
     def logpdf(self, tau):
         tau = np.asarray(tau, float)
@@ -149,44 +160,27 @@ class HalfT(TauPrior):
         return np.abs(self.scale * stats.t.rvs(self.nu, size=size, random_state=rng))
 
     def pymc(self, name="tau", se=None):
-        import pymc as pm
-        return pm.HalfStudentT(name, nu=self.nu, sigma=self.scale)
-
-    def __str__(self):
-        return f"halft({self.nu:g}, {self.scale:g})"
-
-    @property
-    def label(self):
-        return f"half-Student-t prior on tau with {self.nu:g} degrees of freedom and scale {self.scale:g}"
+        return _pm().HalfStudentT(name, nu=self.nu, sigma=self.scale)
 
 
 @dataclass(frozen=True, repr=False)
-class Exponential(TauPrior):
+class Exponential(ParametricTauPrior):
     rate: float
-
-    def __post_init__(self):
-        _positive(self, rate=self.rate)
+    keyword, template, positive = "exponential", "exponential prior on tau with rate {rate:g}", ("rate",)
 
     @cached_property
     def dist(self):
         return stats.expon(scale=1 / self.rate)
 
     def pymc(self, name="tau", se=None):
-        import pymc as pm
-        return pm.Exponential(name, lam=self.rate)
-
-    def __str__(self):
-        return f"exponential({self.rate:g})"
-
-    @property
-    def label(self):
-        return f"exponential prior on tau with rate {self.rate:g}"
+        return _pm().Exponential(name, lam=self.rate)
 
 
 @dataclass(frozen=True, repr=False)
-class Uniform(TauPrior):
+class Uniform(ParametricTauPrior):
     lower: float
     upper: float
+    keyword, template = "uniform", "uniform prior on tau between {lower:g} and {upper:g}"
 
     def __post_init__(self):
         if not 0 <= self.lower < self.upper < math.inf:
@@ -201,56 +195,36 @@ class Uniform(TauPrior):
         return self.lower, self.upper
 
     def pymc(self, name="tau", se=None):
-        import pymc as pm
-        return pm.Uniform(name, lower=self.lower, upper=self.upper)
-
-    def __str__(self):
-        return f"uniform({self.lower:g}, {self.upper:g})"
-
-    @property
-    def label(self):
-        return f"uniform prior on tau between {self.lower:g} and {self.upper:g}"
+        return _pm().Uniform(name, lower=self.lower, upper=self.upper)
 
 
 @dataclass(frozen=True, repr=False)
-class LogNormalTau2(TauPrior):
+class LogNormalTau2(ParametricTauPrior):
     """log tau^2 ~ N(m, s^2), i.e. tau ~ log-normal(m/2, s/2) (Turner et al. 2015 form)."""
 
     m: float
     s: float
     source: str = ""
-
-    def __post_init__(self):
-        _positive(self, s=self.s)
+    keyword, template, positive = "lognormal_tau2", "log-normal prior on tau^2, log tau^2 ~ N({m:g}, {s:g}^2)", ("s",)
 
     @cached_property
     def dist(self):
         return stats.lognorm(s=self.s / 2, scale=math.exp(self.m / 2))
 
     def pymc(self, name="tau", se=None):
-        import pymc as pm
-        return pm.LogNormal(name, mu=self.m / 2, sigma=self.s / 2)
-
-    def __str__(self):
-        return f"lognormal_tau2({self.m:g}, {self.s:g})"
-
-    @property
-    def label(self):
-        src = f" ({self.source})" if self.source else ""
-        return f"log-normal prior on tau^2, log tau^2 ~ N({self.m:g}, {self.s:g}^2){src}"
+        return _pm().LogNormal(name, mu=self.m / 2, sigma=self.s / 2)
 
 
 @dataclass(frozen=True, repr=False)
-class LogTTau2(TauPrior):
+class LogTTau2(ParametricTauPrior):
     """log tau^2 ~ t_nu(m, s), i.e. log tau ~ t_nu(m/2, s/2) (Rhodes et al. 2015 form)."""
 
     m: float
     s: float
     nu: float = 5.0
     source: str = ""
-
-    def __post_init__(self):
-        _positive(self, s=self.s, nu=self.nu)
+    keyword, positive = "logt_tau2", ("s", "nu")
+    template = "log-t prior on tau^2, log tau^2 ~ t_{nu:g}({m:g}, {s:g})"
 
     @cached_property
     def _log_tau(self):
@@ -274,43 +248,25 @@ class LogTTau2(TauPrior):
         return np.exp(self._log_tau.rvs(size=size, random_state=rng))
 
     def pymc(self, name="tau", se=None):
-        import pymc as pm
+        pm = _pm()
         log_tau = pm.StudentT(f"log_{name}", nu=self.nu, mu=self.m / 2, sigma=self.s / 2)
         return pm.Deterministic(name, pm.math.exp(log_tau))
 
-    def __str__(self):
-        return f"logt_tau2({self.m:g}, {self.s:g}, {self.nu:g})"
-
-    @property
-    def label(self):
-        src = f" ({self.source})" if self.source else ""
-        return f"log-t prior on tau^2, log tau^2 ~ t_{self.nu:g}({self.m:g}, {self.s:g}){src}"
-
 
 @dataclass(frozen=True, repr=False)
-class InvGammaTau(TauPrior):
+class InvGammaTau(ParametricTauPrior):
     shape: float
     scale: float
     source: str = ""
-
-    def __post_init__(self):
-        _positive(self, shape=self.shape, scale=self.scale)
+    keyword, positive = "invgamma_tau", ("shape", "scale")
+    template = "inverse-gamma prior on tau with shape {shape:g} and scale {scale:g}"
 
     @cached_property
     def dist(self):
         return stats.invgamma(self.shape, scale=self.scale)
 
     def pymc(self, name="tau", se=None):
-        import pymc as pm
-        return pm.InverseGamma(name, alpha=self.shape, beta=self.scale)
-
-    def __str__(self):
-        return f"invgamma_tau({self.shape:g}, {self.scale:g})"
-
-    @property
-    def label(self):
-        src = f" ({self.source})" if self.source else ""
-        return f"inverse-gamma prior on tau with shape {self.shape:g} and scale {self.scale:g}{src}"
+        return _pm().InverseGamma(name, alpha=self.shape, beta=self.scale)
 
 
 @dataclass(frozen=True, repr=False)

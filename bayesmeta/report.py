@@ -37,10 +37,14 @@ class Report:
         if format == "text":
             return _text(self)
         if format == "markdown":
-            return _markdown(self, figure_paths={})
+            return self.to_markdown()
         if format == "html":
             return _html(self)
         raise ValueError("format must be 'text', 'markdown' or 'html'")
+
+    def to_markdown(self, figure_paths: dict | None = None) -> str:
+        """Markdown; figures link to `figure_paths[caption]` (or to the path they were given as)."""
+        return _markdown(self, figure_paths or {})
 
 
 def pct(p: float) -> str:
@@ -67,7 +71,7 @@ def probability_statements(fit, thresholds=(0.0, -0.2), intervention="the interv
     ordered = sorted({abs(c) for c in thresholds})
     out = []
     for quantity, subject in (("mu", f"{intervention} {verb} {outcome} on average"),
-                              ("theta_new", f"{intervention} {verb} {outcome} in a new study (a new setting)")):
+                              ("theta_new", f"{intervention} {verb} {outcome} in a new study")):
         parts = []
         for c in ordered:
             signed = sign * c
@@ -177,6 +181,8 @@ def render_report(fit, format="text", **kwargs) -> str:  # noqa: A002
 # --------------------------------------------------------------------------- renderers
 def _fmt_table(df: pd.DataFrame) -> pd.DataFrame:
     def fmt(v):
+        if v is pd.NA or v is None:
+            return "NA"
         if isinstance(v, (float, np.floating)):
             if not np.isfinite(v):
                 return "NA"
@@ -206,20 +212,11 @@ def _markdown(report: Report, figure_paths: dict) -> str:
         for p in sec.paragraphs:
             lines += [p, ""]
         for caption, table in sec.tables:
-            lines += [f"**{caption}**", "", _fmt_table(table).to_markdown() if _has_tabulate() else
-                      _md_table(_fmt_table(table)), ""]
+            lines += [f"**{caption}**", "", _md_table(_fmt_table(table)), ""]
         for caption, fig in sec.figures:
             path = figure_paths.get(caption, fig if isinstance(fig, str) else None)
             lines += [f"![{caption}]({path})" if path else f"*{caption}*", ""]
     return "\n".join(lines)
-
-
-def _has_tabulate():
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _md_table(df: pd.DataFrame) -> str:
@@ -240,7 +237,7 @@ def _png_base64(fig) -> str:
 
 _CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;
-margin-top:1.6em}table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em}th,td{border:1px solid #ccc;
+margin-top:1.6em}table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.9em;display:block;overflow-x:auto;max-width:100%}th,td{border:1px solid #ccc;
 padding:.25em .6em;text-align:right}th:first-child,td:first-child{text-align:left}caption{text-align:left;
 font-weight:600;padding:.3em 0}figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:.9em;color:#555}"""

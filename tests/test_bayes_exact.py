@@ -237,3 +237,26 @@ def test_bad_prior_strings():
         priors.mu_prior("cauchy(0, 1)")
     with pytest.raises(ValueError, match="exact engine takes a flat or normal"):
         bm.fit(bm.datasets.effect_data("thirdwave"), mu_prior="student_t(3, 0, 1)")
+
+
+@pytest.mark.parametrize("name,tau_prior", [("eightschools", "halfcauchy(5)"), ("thirdwave", "rhodes()"),
+                                            ("fibromyalgia_pain", "halfnormal(0.5)")])
+def test_refining_the_grid_moves_no_reported_quantile(name, tau_prior, monkeypatch):
+    """The adaptive grid is converged: with twice the Gauss-Legendre order on every panel (other nodes,
+    a 1000 times tighter panel tolerance) every reported summary changes by less than 1e-6."""
+    from numpy.polynomial.legendre import leggauss
+
+    import bayesmeta.exact as exact
+
+    data = reference_data(name) if name == "eightschools" else bm.datasets.effect_data(name)
+    base = bm.fit(data, tau_prior=tau_prior, seed=1)
+    monkeypatch.setattr(exact, "_REL_TOL", exact._REL_TOL / 1000)
+    for attr, n in (("_X10", 20), ("_X20", 40)):
+        x, w = leggauss(n)
+        monkeypatch.setattr(exact, attr, x)
+        monkeypatch.setattr(exact, attr.replace("X", "W"), w)
+    fine = bm.fit(data, tau_prior=tau_prior, seed=1)
+    assert len(fine.exact.tau) > len(base.exact.tau)
+    diff = (fine.summary() - base.summary()).abs().to_numpy().max()
+    assert diff < 1e-6
+    assert (fine.shrinkage() - base.shrinkage()).abs().to_numpy().max() < 1e-6
