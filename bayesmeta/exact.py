@@ -124,17 +124,16 @@ class ExactPosterior:
         self.tau_lo = max(1e-6 * math.sqrt(v.min()), lo_s)
         spread = float(np.sqrt(np.var(y) + v.max())) + math.sqrt(v.max())
         u_lo = math.log(self.tau_lo)
-        u_hi = math.log(min(hi_s, 20 * spread)) if math.isfinite(hi_s) else math.log(20 * spread)
-        # Scan outwards until the integrand has fallen below 1e-18 of its maximum (or the support ends).
-        grid = np.arange(u_lo, u_hi + 0.25, 0.25)
+        u_limit = math.log(hi_s) if math.isfinite(hi_s) else 80.0  # tau = 5e34: nothing left beyond
+        u_hi = min(math.log(20 * spread), u_limit)
+        # Scan outwards until the integrand has fallen below 1e-18 of its maximum, or the support ends.
+        grid = np.append(np.arange(u_lo, u_hi, 0.25), u_hi)
         logf = self._log_f(grid)[0]
-        while not math.isfinite(hi_s) and (logf[-1] > np.nanmax(logf) - 42 or logf[-1] >= logf[-2]):
-            ext = np.arange(grid[-1] + 0.25, grid[-1] + 4.01, 0.25)
+        while grid[-1] < u_limit and (logf[-1] > np.nanmax(logf) - 42 or logf[-1] >= logf[-2]):
+            ext = np.append(np.arange(grid[-1] + 0.25, min(grid[-1] + 4, u_limit), 0.25), min(grid[-1] + 4, u_limit))
             grid, logf = np.concatenate([grid, ext]), np.concatenate([logf, self._log_f(ext)[0]])
-            if grid[-1] > 80:  # tau > 5e34: nothing left to integrate
-                break
         keep = np.flatnonzero(logf > np.nanmax(logf) - 42)
-        u_top = min(grid[min(keep[-1] + 1, len(grid) - 1)], math.log(hi_s) if math.isfinite(hi_s) else np.inf)
+        u_top = grid[min(keep[-1] + 1, len(grid) - 1)]
         self._shift = float(np.nanmax(logf))
         edges = np.linspace(u_lo, u_top, max(8, int(math.ceil((u_top - u_lo) / 1.0))) + 1)
         a, b = edges[:-1], edges[1:]

@@ -260,3 +260,13 @@ def test_refining_the_grid_moves_no_reported_quantile(name, tau_prior, monkeypat
     diff = (fine.summary() - base.summary()).abs().to_numpy().max()
     assert diff < 1e-6
     assert (fine.shrinkage() - base.shrinkage()).abs().to_numpy().max() < 1e-6
+
+
+def test_wide_bounded_prior_with_few_studies_is_not_truncated():
+    """uniform(0, 50) with k = 3: the posterior of tau reaches far beyond the data's spread."""
+    data = bm.datasets.effect_data("thirdwave").take([0, 1, 2])
+    fit = bm.fit(data, tau_prior="uniform(0, 50)", seed=1)
+    z = brute_integral(lambda t: 1.0, data, "uniform(0, 50)", upper=50.0)
+    q90 = float(fit.ppf("tau", [0.9])[0])
+    assert q90 > 5  # with the grid cut at 20 x the data spread (~19) this quantile was wrong
+    assert brute_integral(lambda t: 1.0, data, "uniform(0, 50)", upper=q90) / z == pytest.approx(0.9, abs=1e-8)
