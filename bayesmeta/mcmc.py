@@ -63,7 +63,7 @@ def _run(spec, seed, draws, chains, tune, target_accept, progressbar):
         post, stats = tree["posterior"].to_dataset(), tree["sample_stats"].to_dataset()
         diverging = stats["diverging"].values
         tree_depth = stats["depth"].values if "depth" in stats else None
-    else:  # pragma: no cover - exercised where nutpie is not installed
+    else:  # PyMC's own NUTS where nutpie is not installed
         import pymc as pm
 
         if key not in _COMPILED:

@@ -13,13 +13,11 @@ import re
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 
 from .frequentist_methods import typical_variance
 
 QUANTITIES = ("mu", "tau", "tau2", "I2", "theta_new")
-_NAMES = {"mu": "pooled effect mu", "tau": "between-study SD tau", "tau2": "between-study variance tau^2",
-          "I2": "I^2 (%)", "theta_new": "effect in a new study (predictive)"}
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _QUANT = r"mu|tau2|tau|I2|theta_new|theta\[[^\]]+\]"
 _SINGLE = re.compile(rf"^\s*({_QUANT})\s*(<=|>=|<|>)\s*({_NUMBER})\s*$")

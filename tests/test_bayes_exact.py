@@ -179,7 +179,7 @@ def test_bayes_factors_against_direct_marginal_likelihoods():
     data = bm.datasets.effect_data("fibromyalgia_pain")
     fit = bm.fit(data, tau_prior="halfnormal(0.5)", mu_prior="normal(0, 1)", seed=1)
     bf = fit.bayes_factors()
-    tp, mp = priors.tau_prior("halfnormal(0.5)"), priors.mu_prior("normal(0, 1)")
+    mp = priors.mu_prior("normal(0, 1)")
     y, v = data.y, data.vi
     full = brute_integral(lambda t: 1.0, data, "halfnormal(0.5)", "normal(0, 1)")
     # mu = 0 model: likelihood prod N(y_i | 0, v_i + tau^2), as g(tau) relative to L(tau) of the full model.

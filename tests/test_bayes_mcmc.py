@@ -67,3 +67,15 @@ def test_mcmc_student_t_mu_prior_and_common_model():
     common = bm.fit(data, model="common", engine="mcmc", seed=2)
     fe = bm.frequentist(data, method="FE")
     assert abs(common.moments("mu")[0] - fe.mu) < 4 * mcse(common, "mu", "mean")
+
+
+def test_pymc_sampler_without_nutpie(monkeypatch):
+    """Where nutpie is not installed, PyMC's own NUTS runs the same model, with the same answer."""
+    monkeypatch.setattr(mcmc, "_nutpie", lambda: None)
+    monkeypatch.setattr(mcmc, "_COMPILED", {})
+    data = bm.datasets.effect_data("fibromyalgia_pain")
+    fit = bm.fit(data, engine="mcmc", seed=3)
+    exact = bm.fit(data, seed=3)
+    assert fit.settings["sampler"] == "pymc" and fit.settings["divergences"] == 0
+    assert abs(fit.moments("mu")[0] - exact.moments("mu")[0]) < 4 * mcse(fit, "mu", "mean")
+    assert abs(np.median(fit.draws("tau")) - float(exact.ppf("tau", [0.5])[0])) < 4 * mcse(fit, "tau", 0.5)
