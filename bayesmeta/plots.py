@@ -52,10 +52,18 @@ def _benefit_sign(data):
 
 
 # --------------------------------------------------------------------------- forest plot
-def forest(fit, freq=None, order: str = "input", ci: float = 0.95, show_weights: bool = True, title=None):
+FOREST_COLUMNS = ("observed", "shrunken", "weight")
+
+
+def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FOREST_COLUMNS, title=None):
     """Bayesian forest plot: observed effects with CIs (squares sized by weight), shrunken posterior
     estimates with credible intervals, pooled mu, the predictive interval for a new study, and on request
-    the frequentist pooled result(s). order: "input", "effect" or "weight"."""
+    the frequentist pooled result(s). order: "input", "effect" or "weight"; columns: which of "observed",
+    "shrunken", "weight" to print on the right, in that order (weights are the first frequentist
+    result's, REML if none is given)."""
+    unknown = set(columns) - set(FOREST_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown forest plot column(s) {sorted(unknown)}; choose from {FOREST_COLUMNS}")
     from .frequentist_methods import frequentist
 
     plt = _plt()
@@ -113,18 +121,22 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, show_weights:
     tx.set_xlim(0, 1)
     tx.set_xticks([])
     tx.spines["bottom"].set_visible(False)
-    cols = [(0.0, "Observed [95% CI]"), (0.40, f"Shrunken [{ci:.0%} CrI]")] + ([(0.82, f"Weight ({weight_source.method})")] if show_weights else [])
-    for x, text in cols:
-        tx.text(x, top - 0.3, text, fontsize=8, fontweight="bold", va="center")
+    headers = {"observed": f"Observed [{ci:.0%} CI]", "shrunken": f"Shrunken [{ci:.0%} CrI]",
+               "weight": f"Weight ({weight_source.method})"}
+    xpos = dict(zip(columns, (0.0, 0.40, 0.82)))
+    for col, x in xpos.items():
+        tx.text(x, top - 0.3, headers[col], fontsize=8, fontweight="bold", va="center")
     for row, i in zip(rows, idx):
         s = shrink.iloc[i]
-        tx.text(0.0, row, f"{data.y[i]:.2f} [{data.y[i] - z * data.se[i]:.2f}, {data.y[i] + z * data.se[i]:.2f}]",
-                fontsize=8, va="center")
-        tx.text(0.40, row, f"{s['mean']:.2f} [{s['lower']:.2f}, {s['upper']:.2f}]", fontsize=8, va="center", color=BLUE)
-        if show_weights:
-            tx.text(0.82, row, f"{weights[i]:.1f}%", fontsize=8, va="center")
+        cells = {"observed": (f"{data.y[i]:.2f} [{data.y[i] - z * data.se[i]:.2f}, {data.y[i] + z * data.se[i]:.2f}]",
+                              "black"),
+                 "shrunken": (f"{s['mean']:.2f} [{s['lower']:.2f}, {s['upper']:.2f}]", BLUE),
+                 "weight": (f"{weights[i]:.1f}%", "black")}
+        for col, x in xpos.items():
+            tx.text(x, row, cells[col][0], fontsize=8, va="center", color=cells[col][1])
+    x_pooled = xpos.get("shrunken", xpos.get("observed", 0.0))
     for y_row, _, r in pooled_rows:
-        tx.text(0.40, y_row, f"{r['mean']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}]", fontsize=8, va="center",
+        tx.text(x_pooled, y_row, f"{r['mean']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}]", fontsize=8, va="center",
                 fontweight="bold")
     fig.suptitle(title or f"Bayesian random-effects meta-analysis, k = {data.k}; mu ~ {fit.spec.mu_prior}, "
                  f"tau ~ {fit.spec.tau_prior}", fontsize=10, x=0.02, ha="left")

@@ -72,6 +72,14 @@ def test_figures_have_the_promised_content(clbp):
     assert any("predictive" in lab for lab in labels)
     assert "< 0 favours the intervention" in fig.axes[0].get_xlabel()
     plots._plt().close(fig)
+    fig = plots.forest(fit, order="effect", columns=("weight", "observed"))
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels[: data.k] == [data.study[i] for i in np.argsort(data.y)]
+    headers = [t.get_text() for t in fig.axes[1].texts[:2]]
+    assert headers == ["Weight (REML)", "Observed [95% CI]"]
+    plots._plt().close(fig)
+    with pytest.raises(ValueError, match="unknown forest plot column"):
+        plots.forest(fit, columns=("pvalue",))
     fig = plots.density(fit, thresholds=(0, -0.2))
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert any(f"P(mu < 0) = {fit.prob('mu < 0'):.3f}" in t for t in texts)
