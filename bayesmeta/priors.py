@@ -391,6 +391,9 @@ def _pick(table: pd.DataFrame, column: str, wanted: str | None, default: str) ->
 def rhodes(outcome: str | None = None, comparison: str | None = None, area: str | None = None) -> LogTTau2:
     """Rhodes, Turner & Higgins (2015, J Clin Epidemiol 68:52-60) empirical prior for SMDs:
     log tau^2 ~ t5(location, scale). No arguments: their general (marginal) prior t5(-3.44, 2.59).
+    Names may be abbreviated (a unique case-insensitive substring); an argument left out defaults to
+    outcome "various subjectively measured outcomes", comparison "pharmacological vs. placebo / control",
+    area "other".
 
     Two cells are flagged as suspect in the source table (an additive pattern in the published table
     implies other values): mental health / non-pharmacological / other area (-3.85, pattern implies
