@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
+from statistics import NormalDist
 from pathlib import Path
 
 import pandas as pd
@@ -87,6 +88,9 @@ def load_analysis(path) -> Analysis:
         raise AnalysisError(f"{path}: 'data.benefit' is required (\"lower\" or \"higher\": which direction is benefit)")
     if ("dataset" in data) == ("file" in data):
         raise AnalysisError(f"{path}: give exactly one of 'data.dataset' (a bundled data set) or 'data.file' (a CSV)")
+    if "dataset" in data and data["dataset"] not in _bundled():
+        raise AnalysisError(f"{path}: 'data.dataset' {data['dataset']!r} is not a bundled data set "
+                            f"({', '.join(_bundled())})")
     if "file" in data and not (path.parent / data["file"]).exists():
         raise AnalysisError(f"{path}: 'data.file' {data['file']!r} not found (looked for "
                             f"{(path.parent / data['file']).resolve()})")
@@ -101,6 +105,12 @@ def load_analysis(path) -> Analysis:
             raise AnalysisError(f"{path}: 'report.thresholds[{i}]' must be a number, got {c!r}")
     _check_priors(path, spec.get("priors", {}))
     return Analysis(path, spec)
+
+
+def _bundled():
+    from .datasets import REGISTRY
+
+    return REGISTRY
 
 
 def _check_priors(path, priors_spec):
@@ -125,17 +135,11 @@ def load_table(analysis: Analysis) -> tuple[pd.DataFrame, list[str]]:
 
     d = analysis.spec["data"]
     notes = []
-    if "dataset" in d:
-        if d["dataset"] not in datasets.REGISTRY:
-            raise AnalysisError(f"{analysis.path}: 'data.dataset' {d['dataset']!r} is not a bundled data set "
-                                f"({', '.join(datasets.REGISTRY)})")
+    if "dataset" in d:  # the name and the file were checked by load_analysis
         table = datasets.load(d["dataset"])
         notes.append(f"Data: bundled data set '{d['dataset']}' ({table.attrs['source']}); {table.attrs['sign']}.")
     else:
-        file = (analysis.path.parent / d["file"]).resolve()
-        if not file.exists():
-            raise AnalysisError(f"{analysis.path}: 'data.file' {d['file']!r} not found (looked for {file})")
-        table = pd.read_csv(file)
+        table = pd.read_csv(analysis.path.parent / d["file"])
         notes.append(f"Data: {d['file']}.")
     n_rows = len(table)
     for column, value in d.get("select", {}).items():
@@ -219,9 +223,7 @@ def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
         except ValueError as err:  # e.g. no proper prior to draw
             notes.append(f"Figure '{name}' not drawn: {err}.")
             continue
-        png = out / "figures" / f"{name}.png"
-        fig.savefig(out / "figures" / f"{name}.svg", bbox_inches="tight")
-        plots.save(fig, png)
+        png = _write_figure(fig, out, name)
         figures[captions[name]] = str(png)
         written[f"figure_{name}"] = png
     if sensitivity is not None:
@@ -229,9 +231,7 @@ def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
         written["sensitivity"] = out / "sensitivity.csv"
     report = build_report(fit, freq=freq, thresholds=thresholds, intervention=a.get("intervention", "the intervention"),
                           title=a["title"], figures=figures, ci=ci, notes=notes, sensitivity=sensitivity)
-    (out / "report.html").write_text(report.render("html"), encoding="utf-8")
-    md = report.to_markdown({cap: str(Path(p).relative_to(out)) for cap, p in figures.items()})
-    (out / "report.md").write_text(md, encoding="utf-8")
+    _write_report(report, out, figures)
     fit.summary(ci=ci).to_csv(out / "summary.csv")
     fit.shrinkage(ci=ci).to_csv(out / "shrinkage.csv")
     compare(fit, freq, ci=ci).to_csv(out / "comparison.csv")
@@ -278,6 +278,7 @@ def run_pooled_analysis(analysis: Analysis, out: Path) -> dict:
     table, notes = load_table(analysis)
     important = p.get("important", 0.2)
     level = p.get("level", 0.95)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
     rows, lines = [], []
     for i, r in table.iterrows():
         label = " / ".join(str(r[c]) for c in p.get("label", []) if c in r) or f"row {i + 1}"
@@ -305,14 +306,12 @@ def run_pooled_analysis(analysis: Analysis, out: Path) -> dict:
                      f"{pct(neutral[f'P(benefit >= {important:g})'])}.")
     result = pd.DataFrame(rows)
     result.to_csv(out / "probabilities.csv", index=False)
-    fig = plots.pooled_probabilities(result, important)
-    png = out / "figures" / "pooled_probabilities.png"
-    fig.savefig(out / "figures" / "pooled_probabilities.svg", bbox_inches="tight")
-    plots.save(fig, png)
+    png = _write_figure(plots.pooled_probabilities(result, important), out, "pooled_probabilities")
+    caption = "Posterior probability of benefit under three priors"
     a = analysis.spec.get("analysis", {})
     s_priors = reference_priors(important)
     sections = [Section("Data", notes + [f"{len(table)} published pooled estimates; the standard error is recovered "
-                                         f"from each {level:.0%} CI as (upper - lower) / (2 x 1.96)."]),
+                                         f"from each {level:.0%} CI as (upper - lower) / (2 x {z:.3f})."]),
                 Section("Priors on the pooled effect", [
                     f"Sceptical: {s_priors['sceptical'].describe()} (5% prior probability of a benefit beyond "
                     f"{important:g} SMD). Neutral: flat. Enthusiastic: normal centred on a benefit of {important:g} "
@@ -320,12 +319,24 @@ def run_pooled_analysis(analysis: Analysis, out: Path) -> dict:
                 Section("Probability statements", lines),
                 Section("Posterior under each prior", tables=[("Posterior of the pooled effect", result.set_index(
                     ["review", "prior"]))]),
-                Section("Figures", figures=[("Posterior probability of benefit under three priors", str(png))]),
+                Section("Figures", figures=[(caption, str(png))]),
                 Section("Reproducibility", [", ".join(f"{k} {v}" for k, v in versions("exact").items()) + "."])]
-    report = Report(a["title"], sections)
-    (out / "report.html").write_text(report.render("html"), encoding="utf-8")
-    (out / "report.md").write_text(report.to_markdown({"Posterior probability of benefit under three priors":
-                                                       "figures/pooled_probabilities.png"}), encoding="utf-8")
+    _write_report(Report(a["title"], sections), out, {caption: str(png)})
     return {"fit": None, "freq": [], "out": out, "table": result,
             "files": {"report_html": out / "report.html", "report_md": out / "report.md",
                       "probabilities": out / "probabilities.csv", "figure_pooled": png}}
+
+
+def _write_figure(fig, out: Path, name: str) -> Path:
+    """figures/NAME.svg and figures/NAME.png in the output folder; returns the PNG's path."""
+    from . import plots
+
+    fig.savefig(out / "figures" / f"{name}.svg", bbox_inches="tight")
+    return plots.save(fig, out / "figures" / f"{name}.png")
+
+
+def _write_report(report, out: Path, figures: dict) -> None:
+    """report.html (figures embedded) and report.md (figures linked relative to the output folder)."""
+    (out / "report.html").write_text(report.render("html"), encoding="utf-8")
+    links = {caption: str(Path(png).relative_to(out)) for caption, png in figures.items()}
+    (out / "report.md").write_text(report.to_markdown(links), encoding="utf-8")

@@ -136,6 +136,8 @@ BAD = {
     "no data": ("[analysis]\ntitle='x'\n[data]\nbenefit='higher'\n", "give exactly one of 'data.dataset'"),
     "missing file": ("[analysis]\ntitle='x'\n[data]\nfile='nope.csv'\nbenefit='higher'\n", "'data.file' 'nope.csv' not found"),
     "not toml": ("[analysis\ntitle=", "not valid TOML"),
+    "unknown dataset": ("[analysis]\ntitle='x'\n[data]\ndataset='nope'\nbenefit='higher'\n",
+                        "'data.dataset' 'nope' is not a bundled data set"),
     "bad figure": ("[analysis]\ntitle='x'\n[data]\ndataset='thirdwave'\nbenefit='higher'\n[report]\nfigures=['pie']\n",
                    "unknown figure 'pie'"),
 }
