@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .effects import benefit_operator, benefit_sign
+
 FIGURES = ("forest", "density", "prior_posterior", "benefit", "funnel", "trace", "rank")
 SCHEMA = {
     "analysis": {"title": str, "intervention": str, "description": str},
@@ -245,7 +247,7 @@ def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
 
 
 def _probability_expressions(data, thresholds):
-    op = "<" if data.benefit == "lower" else ">"
+    op = benefit_operator(data.benefit)
     return [f"{q} {op} {c:g}" for q in ("mu", "theta_new") for c in thresholds]
 
 
@@ -291,8 +293,7 @@ def run_pooled_analysis(analysis: Analysis, out: Path) -> dict:
         if benefit is None:
             raise AnalysisError(f"{analysis.path}: row {i + 1} ({label!r}), column {p.get('benefit_from')!r}: "
                                 "cannot tell the benefit direction (want text starting 'negative' or 'positive')")
-        sign = -1 if benefit == "lower" else 1
-        op = "<" if sign < 0 else ">"
+        sign, op = benefit_sign(benefit), benefit_operator(benefit)
         for name, prior in reference_priors(important, benefit).items():
             post = from_estimate(est, lo, hi, level=level, prior=prior)
             c_lo, c_hi = post.interval(level)

@@ -8,6 +8,8 @@ from statistics import NormalDist
 
 import pandas as pd
 
+from .effects import benefit_sign
+from .frequentist_methods import as_results
 from .priors import MuPrior, mu_prior
 
 COLUMNS = ["estimate", "lower", "upper", "interval", "tau", "tau2", "tau2_lower", "tau2_upper", "I2", "pi_lower",
@@ -19,7 +21,7 @@ def compare(fit, freq, ci: float = 0.95) -> pd.DataFrame:
     interval (credible or confidence, named in `interval`), tau, tau^2 with its interval, I^2 and the
     prediction (Bayesian: predictive) interval. Bayesian point estimates are posterior medians of mu,
     tau and tau^2 (posterior means for I^2 are in fit.summary())."""
-    results = freq if isinstance(freq, (list, tuple)) else [freq]
+    results = as_results(freq)
     s = fit.summary(ci=ci)
     rows = {f"Bayesian ({fit.engine}; tau ~ {fit.spec.tau_prior}, mu ~ {fit.spec.mu_prior})": dict(
         estimate=s.loc["mu", "median"], lower=s.loc["mu", "lower"], upper=s.loc["mu", "upper"],
@@ -83,7 +85,7 @@ def reference_priors(important: float, benefit: str = "lower") -> dict[str, MuPr
     neutral = flat."""
     if not important > 0:
         raise ValueError("give the clinically important effect as a positive size, e.g. 0.2")
-    delta = -important if benefit == "lower" else important
+    delta = benefit_sign(benefit) * important
     s = important / NormalDist().inv_cdf(0.95)
     return {"sceptical": MuPrior("normal", 0.0, s), "neutral": MuPrior("flat"),
             "enthusiastic": MuPrior("normal", delta, s)}

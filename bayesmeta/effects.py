@@ -155,6 +155,16 @@ def _moderators(df, moderators, labels):
     return mods
 
 
+def benefit_sign(benefit) -> int:
+    """-1 where lower values favour the intervention ("lower"), +1 otherwise."""
+    return -1 if benefit == "lower" else 1
+
+
+def benefit_operator(benefit) -> str:
+    """The comparison that means benefit: "<" for benefit "lower", ">" otherwise."""
+    return "<" if benefit == "lower" else ">"
+
+
 def guess_column(df: pd.DataFrame, role: str) -> str | None:
     """The first of the common names for `role` (see COMMON_COLUMNS) that `df` has, else None."""
     return next((c for c in COMMON_COLUMNS[role] if c in df.columns), None)

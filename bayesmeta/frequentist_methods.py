@@ -398,6 +398,13 @@ def _prediction_kind(prediction, ci, method):
     return prediction
 
 
+def as_results(freq) -> list:
+    """None, one FrequentistResult or several, as a list."""
+    if freq is None:
+        return []
+    return list(freq) if isinstance(freq, (list, tuple)) else [freq]
+
+
 # --------------------------------------------------------------------------- sensitivity and small-study checks
 def leave_one_out(data: EffectData, **kwargs) -> pd.DataFrame:
     """The meta-analysis repeated with each study left out (keywords as `frequentist`)."""

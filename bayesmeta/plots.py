@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from .effects import benefit_operator, benefit_sign
+
 BLUE, ORANGE, GREY, GREEN, RED = "#1f4e79", "#d9822b", "#7f7f7f", "#2e7d32", "#b71c1c"
 
 
@@ -43,12 +45,8 @@ def direction_label(data, symbol="effect") -> str:
         data.measure, data.measure)
     if data.benefit is None:
         return measure
-    side = "<" if data.benefit == "lower" else ">"
+    side = benefit_operator(data.benefit)
     return f"{measure}; {side} 0 favours the intervention"
-
-
-def _benefit_sign(data):
-    return -1 if data.benefit == "lower" else 1
 
 
 # --------------------------------------------------------------------------- forest plot
@@ -64,13 +62,13 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FORES
     unknown = set(columns) - set(FOREST_COLUMNS)
     if unknown:
         raise ValueError(f"unknown forest plot column(s) {sorted(unknown)}; choose from {FOREST_COLUMNS}")
-    from .frequentist_methods import frequentist
+    from .frequentist_methods import as_results, frequentist
 
     plt = _plt()
     data = fit.data
     z = _z(ci)
     shrink = fit.shrinkage(ci=ci)
-    freq_list = [] if freq is None else (freq if isinstance(freq, (list, tuple)) else [freq])
+    freq_list = as_results(freq)
     weight_source = freq_list[0] if freq_list else frequentist(data, method="REML")
     weights = weight_source.weights.to_numpy()
     idx = np.arange(data.k)
@@ -166,7 +164,7 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=(0.0, -0.2), ci: flo
 
     pc = azp.plot_dist(fit.idata, var_names=list(quantities), kind="kde", ci_prob=ci, backend="matplotlib",
                        point_estimate="median")
-    sign = _benefit_sign(fit.data)
+    sign = benefit_sign(fit.data.benefit)
     shades = ("#c8e6c9", "#66bb6a", GREEN)  # lighter for the least demanding threshold
     for q in quantities:
         ax = pc.viz["plot"][q].item()
@@ -224,9 +222,9 @@ def prior_posterior(fit, quantities=("tau", "mu")):
 def benefit_curves(fit, max_effect: float = 1.0, n: int = 101):
     """P(mu beyond c) and P(theta_new beyond c) as c runs from 0 to `max_effect` in the benefit direction."""
     plt = _plt()
-    sign = _benefit_sign(fit.data)
+    sign = benefit_sign(fit.data.benefit)
     cs = np.linspace(0, max_effect, n)
-    op = "<" if sign < 0 else ">"
+    op = benefit_operator(fit.data.benefit)
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for q, colour, label in (("mu", BLUE, "pooled effect mu"), ("theta_new", ORANGE, "effect in a new study")):
         ax.plot(cs, [fit.prob(f"{q} {op} {sign * c:g}") for c in cs], color=colour, lw=2, label=label)

@@ -17,6 +17,8 @@ from importlib import metadata
 import numpy as np
 import pandas as pd
 
+from .effects import benefit_sign
+
 SIZE_WORDS = {0.2: "small", 0.5: "medium", 0.8: "large"}  # Cohen's benchmarks for SMDs
 
 
@@ -65,7 +67,7 @@ def probability_statements(fit, thresholds=(0.0, -0.2), intervention="the interv
     if data.benefit is None:
         return [f"P(mu {'<' if c <= 0 else '>'} {c:g}) = {pct(fit.prob(f'mu < {c:g}' if c <= 0 else f'mu > {c:g}'))} "
                 "(no benefit direction was declared)" for c in thresholds]
-    sign = -1 if data.benefit == "lower" else 1
+    sign = benefit_sign(data.benefit)
     verb, noun = ("reduces", "reduction") if sign < 0 else ("improves", "improvement")
     op, op_eq = ("<", "<=") if sign < 0 else (">", ">=")
     ordered = sorted({abs(c) for c in thresholds})
@@ -104,9 +106,10 @@ def build_report(fit, freq=None, thresholds=(0.0, -0.2), intervention="the inter
                  figures=None, ci: float = 0.95, notes=(), sensitivity=None) -> Report:
     """The content of a report; `figures` maps captions to matplotlib Figures or PNG paths."""
     from .comparison import compare
+    from .frequentist_methods import as_results
 
     data = fit.data
-    freq_list = [] if freq is None else (list(freq) if isinstance(freq, (list, tuple)) else [freq])
+    freq_list = as_results(freq)
     title = title or f"Bayesian meta-analysis of {data.outcome if data.outcome != 'effect' else 'the effect'}"
     direction = {"lower": "lower values (negative effects) favour the intervention",
                  "higher": "higher values (positive effects) favour the intervention",
