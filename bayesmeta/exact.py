@@ -137,26 +137,25 @@ class ExactPosterior:
         self._shift = float(np.nanmax(logf))
         edges = np.linspace(u_lo, u_top, max(8, int(math.ceil((u_top - u_lo) / 1.0))) + 1)
         a, b = edges[:-1], edges[1:]
-        done = []
+        done = []  # accepted panels: (a, b, integral, 20-point nodes' log f, m, var) -- kept, not recomputed
         for _ in range(_MAX_ROUNDS):
             coarse_u, coarse_w = self._panel_rule(a, b, _X10, _W10)
             fine_u, fine_w = self._panel_rule(a, b, _X20, _W20)
             fc = np.exp(self._log_f(coarse_u.ravel())[0] - self._shift).reshape(coarse_u.shape)
-            ff = np.exp(self._log_f(fine_u.ravel())[0] - self._shift).reshape(fine_u.shape)
-            ic, i_f = np.sum(fc * coarse_w, 1), np.sum(ff * fine_w, 1)
+            lf, mf, vf = (x.reshape(fine_u.shape) for x in self._log_f(fine_u.ravel()))
+            ic, i_f = np.sum(fc * coarse_w, 1), np.sum(np.exp(lf - self._shift) * fine_w, 1)
             total = sum(d[2] for d in done) + i_f.sum()
             bad = np.abs(i_f - ic) > _REL_TOL * total
-            done += [(a[j], b[j], i_f[j]) for j in np.flatnonzero(~bad)]
-            if not bad.any():
+            last_round = _ == _MAX_ROUNDS - 1
+            done += [(a[j], b[j], i_f[j], lf[j], mf[j], vf[j]) for j in np.flatnonzero(~bad | last_round)]
+            if not bad.any() or last_round:
                 break
             mid = (a[bad] + b[bad]) / 2
             a, b = np.concatenate([a[bad], mid]), np.concatenate([mid, b[bad]])
-        else:
-            done += [(a[j], b[j], i_f[j]) for j in range(len(a))]
-        done.sort()
+        done.sort(key=lambda d: d[0])
         self.panels = np.array([(d[0], d[1]) for d in done])
         u, w = self._panel_rule(self.panels[:, 0], self.panels[:, 1], _X20, _W20)
-        logf, m, var = self._log_f(u.ravel())
+        logf, m, var = (np.concatenate([d[k] for d in done]) for k in (3, 4, 5))
         # Mass below tau_lo: prior CDF times the (there constant) likelihood.
         m0, var0, ll0 = conditional_mu(np.array([0.0]), y, v, self.mu_prior)
         tail = float(self.tau_prior.cdf(self.tau_lo)) * math.exp(ll0[0] - self._shift) if lo_s == 0 else 0.0
@@ -168,7 +167,6 @@ class ExactPosterior:
         self.m, self.var = np.concatenate([m0, m]), np.concatenate([var0, var])
         self._tail = tail / total
         self._panel_mass = np.concatenate([[0.0], np.cumsum(mass.reshape(u.shape).sum(1))]) / total + self._tail
-        self._ll0 = ll0[0]
 
     # ---------------------------------------------------------------- tau
     def _cdf_in_panel(self, j, u):
