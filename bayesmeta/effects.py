@@ -77,9 +77,9 @@ def _labels(df: pd.DataFrame, study: str | None) -> np.ndarray:
         return np.array([f"Study {i + 1}" for i in range(len(df))], dtype=object)
     _require_columns(df, [study])
     col = df[study]
-    for label, value in zip(range(len(df)), col):
+    for i, value in enumerate(col):
         if pd.isna(value) or str(value).strip() == "":
-            raise DataError(f"row {label + 1}, column {study!r}: the study label is missing")
+            raise DataError(f"row {i + 1}, column {study!r}: the study label is missing")
     labels = np.array([str(v) for v in col], dtype=object)
     seen = {}
     for i, lab in enumerate(labels):
