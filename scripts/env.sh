@@ -20,7 +20,7 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys; sys.exit(
 fi
 if [ ! -f "$stamp" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test,fast,docs]"
+    "$VENV/bin/python" -m pip install --quiet -e "$ROOT[test,docs]"
     rm -f "$VENV"/.installed-* && touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
