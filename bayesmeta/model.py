@@ -1,73 +1,114 @@
-"""The model specification (data + likelihood + priors) and `fit`, which hands it to an engine."""
+"""The model specification (a family with its data, and the priors) and `fit`, which hands it to an engine."""
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import priors as _priors
 from .effects import EffectData
-
-ENGINES = ("exact", "mcmc")
-MODELS = ("random", "common")
+from .families import LinearFamily, NormalNormal, build_family
 
 
 @dataclass(frozen=True)
 class Model:
-    """Normal-normal hierarchical model: y_i ~ N(theta_i, se_i^2), theta_i ~ N(mu, tau^2).
+    """A family (which holds the data and the coefficient priors) and the prior on tau."""
 
-    model="common" fixes tau = 0 (the common-effect model). Priors are prior strings or objects.
-    """
-
-    data: EffectData
+    family: LinearFamily
     tau_prior: _priors.TauPrior
     mu_prior: _priors.MuPrior
-    model: str = "random"
+    beta_prior: _priors.MuPrior
+    tau_prior_note: str | None = None
+
+    @property
+    def data(self) -> EffectData:
+        """The data the model is fitted to (rows with missing moderators dropped where asked)."""
+        return self.family.data
+
+    @property
+    def model(self) -> str:
+        return self.family.effects
 
     @classmethod
-    def build(cls, data, tau_prior=None, mu_prior=None, model="random") -> "Model":
+    def build(cls, data, tau_prior=None, mu_prior=None, model="random", moderators=None, subgroup=None,
+              subgroup_tau="common", beta_prior=None, drop_missing=False) -> "Model":
         if not isinstance(data, EffectData):
             raise TypeError("fit() takes an EffectData; build one with bm.EffectData.from_dataframe(...)")
-        if model not in MODELS:
-            raise ValueError(f"model must be 'random' or 'common', not {model!r}")
-        tau = _priors.tau_prior(tau_prior).bind(data)
-        if not tau.proper and data.k < 2:
+        mu, beta = _priors.mu_prior(mu_prior), _priors.mu_prior(beta_prior)
+        family = build_family(data, model, moderators, subgroup, subgroup_tau, drop_missing, mu, beta)
+        tau = _priors.tau_prior(tau_prior)
+        if isinstance(tau, _priors.Jeffreys) and not isinstance(family, NormalNormal):
+            raise ValueError("the Jeffreys prior on tau is defined here for the normal-normal model only; choose a "
+                             "proper prior for meta-regression and subgroups")
+        tau = tau.bind(family.data)
+        if family.random and not tau.proper and family.data.k < 2:
             raise ValueError("an improper prior on tau needs at least 2 studies")
-        return cls(data, tau, _priors.mu_prior(mu_prior), model)
+        return cls(family, tau, mu, beta)
 
     def describe(self) -> str:
         """The model and its priors in words."""
-        if self.model == "common":
-            return (f"Common-effect model (tau = 0): y_i ~ N(mu, se_i^2), with a {self.mu_prior.describe()}.")
-        return ("Normal-normal random-effects model: y_i ~ N(theta_i, se_i^2), theta_i ~ N(mu, tau^2), "
-                f"with a {self.mu_prior.describe()} and a {self.tau_prior.describe()}.")
+        text = self.family.describe()
+        if self.family.random:
+            text += f", and a {self.tau_prior.describe()}"
+        return text + "."
+
+    def prior_draws(self, shape, rng) -> dict:
+        """Draws from the priors of tau and, where they are proper, of the coefficients (and of a new
+        study's effect in the normal-normal model), for the DataTree's prior group."""
+        fam, n = self.family, int(np.prod(shape))
+        out = {}
+        if fam.random and self.tau_prior.proper and len(fam.blocks) == 1:
+            out["tau"] = np.asarray(self.tau_prior.rvs(n, rng)).reshape(shape)
+        if all(p.proper for p in fam.coef_priors):
+            coef = np.stack([p.rvs(n, rng) for p in fam.coef_priors], axis=-1)
+            out[fam.coef_name] = coef.reshape(shape) if fam.coef_dim is None else coef.reshape(*shape, -1)
+            if fam.derived_draws() == ["theta_new"]:
+                out["theta_new"] = rng.normal(out["mu"], out.get("tau", 0.0))
+        return out
+
+
+def _count(value, name, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, not {value!r}")
+    return int(value)
+
+
+def check_seed(seed) -> int:
+    """A seed for every engine: None draws one (recorded in the fit); else a whole number in [0, 2^32)."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % 2**31)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be a whole number from 0 to 2^32 - 1, not {seed!r}")
+    return int(seed)
 
 
 def fit(data: EffectData, tau_prior=None, mu_prior=None, engine: str = "exact", seed: int | None = None,
-        model: str = "random", draws: int = 1000, chains: int = 4, tune: int = 1000,
-        target_accept: float = 0.9, progressbar: bool = False):
-    """Fit the normal-normal model and return a `Fit` (see bayesmeta.posterior).
+        model: str = "random", moderators: str | None = None, subgroup: str | None = None,
+        subgroup_tau: str = "common", beta_prior=None, drop_missing: bool = False, draws: int = 1000,
+        chains: int = 4, tune: int = 1000, target_accept: float = 0.9, progressbar: bool = False):
+    """Fit a Bayesian meta-analysis and return a `Fit` (see bayesmeta.posterior).
 
-    tau_prior: prior string or object (default half-normal(0.5), see bayesmeta.priors); mu_prior: "flat"
-    (default) or "normal(m, s)" ("student_t(nu, m, s)" with engine="mcmc"). engine: "exact" (quadrature,
-    with i.i.d. draws for plots) or "mcmc" (PyMC model sampled by nutpie). seed: same seed, same
-    numbers; None draws a seed and records it. draws x chains posterior draws on both engines.
+    tau_prior: prior string or object (default: see `priors.default_tau_prior`); mu_prior: "flat" (default)
+    or "normal(m, s)" ("student_t(nu, m, s)" with engine="mcmc"), the prior of mu, of the intercept of a
+    meta-regression and of each subgroup mean. model: "random" or "common" (tau = 0).
+    moderators: a formula such as "~ weeks + C(setting)" (meta-regression; `beta_prior`, default flat, is
+    the prior of the other coefficients; drop_missing=True drops rows with a missing moderator and lists
+    them). subgroup: a column (subgroup analysis), with subgroup_tau "common" (one tau) or "separate".
+    engine: "exact" (quadrature, with i.i.d. draws for figures) or "mcmc" (PyMC sampled by nutpie).
+    seed: same seed, same numbers; None draws a seed and records it. draws x chains posterior draws.
     """
+    from .engines import get_engine
     from .posterior import Fit
 
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be 'exact' or 'mcmc', not {engine!r}")
-    spec = Model.build(data, tau_prior, mu_prior, model)
-    seed = int(np.random.SeedSequence().entropy % 2**31) if seed is None else int(seed)
-    if engine == "exact":
-        from .exact import ExactPosterior
-
-        exact = ExactPosterior(data.y, data.vi, spec.tau_prior, spec.mu_prior,
-                               fixed_tau=0.0 if model == "common" else None)
-        return Fit.from_exact(spec, exact, seed=seed, draws=draws, chains=chains)
-    from .mcmc import sample
-
-    tree, settings = sample(spec, seed=seed, draws=draws, chains=chains, tune=tune, target_accept=target_accept,
-                            progressbar=progressbar)
-    return Fit.from_mcmc(spec, tree, seed=seed, settings=settings)
+    engine_cls = get_engine(engine)
+    seed = check_seed(seed)
+    draws, chains, tune = _count(draws, "draws", 1), _count(chains, "chains", 1), _count(tune, "tune", 0)
+    if not (isinstance(target_accept, numbers.Real) and 0 < target_accept < 1):
+        raise ValueError(f"target_accept must be between 0 and 1, not {target_accept!r}")
+    spec = Model.build(data, tau_prior, mu_prior, model, moderators, subgroup, subgroup_tau, beta_prior,
+                       drop_missing)
+    runner = engine_cls(draws=draws, chains=chains, tune=tune, target_accept=target_accept, progressbar=progressbar)
+    backend, settings = runner.run(spec, seed)
+    return Fit(spec, backend, engine, seed, settings)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import bayesmeta as bm
-from bayesmeta import mcmc
+from bayesmeta.engines import mcmc
 
 from .conftest import reference_data
 

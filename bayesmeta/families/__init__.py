@@ -1,0 +1,34 @@
+"""Model families as plug-ins: each declares its coefficients, quantities and blocks, builds its PyMC
+model (bayesmeta.engines.mcmc builds it generically from the blocks) and gives the exact engine its
+kernel. `build_family` picks the family from the arguments of `bm.fit`."""
+
+from __future__ import annotations
+
+from .base import Block, Heterogeneity, Linear, LinearFamily, Shrunken, typical_variance
+from .normal import NormalNormal
+from .regression import MetaRegression
+from .subgroups import Subgroups
+
+MODELS = ("random", "common")
+
+
+def build_family(data, model="random", moderators=None, subgroup=None, subgroup_tau="common",
+                 drop_missing=False, mu_prior=None, beta_prior=None) -> LinearFamily:
+    """The family for `bm.fit(data, model=..., moderators=..., subgroup=...)`."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
+    if moderators is not None and subgroup is not None:
+        raise ValueError("give moderators= or subgroup=, not both (a subgroup is the moderator '~ C(column)')")
+    common = dict(data=data, mu_prior=mu_prior, beta_prior=beta_prior, effects=model)
+    if moderators is not None:
+        if not isinstance(moderators, str):
+            raise ValueError(f"moderators must be a formula string such as '~ weeks + C(setting)', not "
+                             f"{type(moderators).__name__}")
+        return MetaRegression(**common, formula=moderators, drop_missing=drop_missing)
+    if subgroup is not None:
+        return Subgroups(**common, column=subgroup, tau_mode=subgroup_tau)
+    return NormalNormal(**common)
+
+
+__all__ = ["Block", "Heterogeneity", "Linear", "LinearFamily", "MetaRegression", "NormalNormal", "Shrunken",
+           "Subgroups", "build_family", "typical_variance"]

@@ -1,0 +1,248 @@
+"""What every model family shares: blocks of studies, the quantities a family declares, and the generic
+linear random-effects family that the normal-normal model, meta-regression and subgroup models are.
+
+A family with blocks b = 1..B: y_b ~ N(X_b beta_b, diag(v_b) + tau_b^2 I), theta_i = x_i' beta + u_i,
+u_i ~ N(0, tau^2). One block with one tau for the normal-normal model, meta-regression and subgroups with a
+common tau; one block per subgroup when each has its own tau. A quantity is one of
+
+    Linear(a, new)      a' beta + sum_j c_j e_j, e_j ~ N(0, tau_{b_j}^2) new-study deviations
+    Heterogeneity(b, t) tau_b, tau_b^2 or I^2_b = 100 tau_b^2 / (tau_b^2 + s_b^2) (monotone in tau_b)
+    Shrunken(i)         theta_i given y (the shrunken study effect)
+
+and every backend (quadrature or draws) knows how to answer cdf/ppf/moments/draws for each kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..errors import DataError
+
+
+@dataclass(frozen=True)
+class Block:
+    """Studies at positions `rows` of the data, with their design X and the prior of their coefficients
+    beta[coef] (mean and precision per coefficient; precision 0 = flat). common: tau fixed at 0."""
+
+    rows: np.ndarray
+    y: np.ndarray
+    v: np.ndarray
+    X: np.ndarray
+    coef: slice
+    prior_mean: np.ndarray
+    prior_precision: np.ndarray
+    common: bool = False
+
+
+@dataclass(frozen=True)
+class Linear:
+    """a' beta plus new-study deviations: `new` holds (block, slot, multiplier); terms with the same slot
+    are the same new study, different slots are independent new studies."""
+
+    a: np.ndarray
+    new: tuple = ()
+
+    def __add__(self, other):
+        return Linear(self.a + other.a, self.new + other.new)
+
+    def scaled(self, c):
+        return Linear(c * self.a, tuple((b, s, c * m) for b, s, m in self.new))
+
+    def new_terms(self) -> dict:
+        """{(block, slot): summed multiplier} of the new-study deviations."""
+        out = {}
+        for b, s, m in self.new:
+            out[(b, s)] = out.get((b, s), 0.0) + m
+        return {key: m for key, m in out.items() if m != 0}
+
+
+@dataclass(frozen=True)
+class Heterogeneity:
+    block: int
+    transform: str  # "tau", "tau2" or "I2"
+    s2: float = 1.0  # typical within-study variance of the block (for I2)
+
+    def from_tau(self, tau):
+        tau = np.asarray(tau, float)
+        return {"tau": tau, "tau2": tau**2, "I2": 100 * tau**2 / (tau**2 + self.s2)}[self.transform]
+
+    def to_tau(self, x: float) -> float:
+        """The tau at which the quantity equals x (nan below its range, inf above)."""
+        if self.transform == "tau":
+            return x if x >= 0 else np.nan
+        if self.transform == "tau2":
+            return np.sqrt(x) if x >= 0 else np.nan
+        if x < 0:
+            return np.nan
+        return np.sqrt(self.s2 * x / (100 - x)) if x < 100 else np.inf
+
+
+@dataclass(frozen=True)
+class Shrunken:
+    study: int
+
+
+def typical_variance(v, X=None) -> float:
+    """s^2 = (k - p) / tr(P), P = W - W X (X'WX)^-1 X'W, W = diag(1/v) (metafor; for X = 1 the
+    Higgins-Thompson (k - 1) sum w / ((sum w)^2 - sum w^2)). tr(P) = sum_i w_i (1 - h_ii) with the
+    leverage from the other studies alone, 1 - h_ii = 1 / (1 + w_i x_i' A_(-i)^-1 x_i), A_(-i) = sum over
+    j != i of w_j x_j x_j' (prefix plus suffix sums): no cancellation when one study has almost all weight."""
+    v = np.asarray(v, float)
+    k = len(v)
+    X = np.ones((k, 1)) if X is None else np.asarray(X, float)
+    p = X.shape[1]
+    if k <= p:
+        return float(np.mean(v))
+    w = 1 / v
+    scale = w.max()
+    ws = w / scale
+    outer = ws[:, None, None] * X[:, :, None] * X[:, None, :]
+    csum = np.cumsum(outer, axis=0)
+    before = np.concatenate([np.zeros((1, p, p)), csum[:-1]])
+    after = np.cumsum(outer[::-1], axis=0)[::-1]  # sums over j >= i from the end, not total - prefix
+    after = np.concatenate([after[1:], np.zeros((1, p, p))])
+    others = before + after
+    solved = np.linalg.solve(others, X[:, :, None])[..., 0]
+    lev_ratio = ws * np.einsum("ij,ij->i", X, solved)
+    trace = scale * np.sum(ws / (1 + lev_ratio))
+    return float((k - p) / trace)
+
+
+@dataclass
+class LinearFamily:
+    """Base of the families that are Gaussian given tau (see the module docstring).
+
+    Subclasses set `name`, `coef_name` (the PyMC/DataTree name of beta: "mu" or "beta") and `coef_dim`
+    (None for a scalar, else "term" or "group"), and in __post_init__ build `terms`, `coef_priors` (one
+    MuPrior per coefficient) and `blocks`; they resolve quantity names in `_quantity` and list the summary
+    rows in `summary_rows`. effects="common" fixes tau = 0.
+    """
+
+    data: object
+    mu_prior: object = None
+    beta_prior: object = None
+    effects: str = "random"
+    name: ClassVar[str] = "linear"
+    coef_name: ClassVar[str] = "beta"
+    coef_dim: ClassVar[str | None] = None
+    tau_dim = None  # "group" when each block has its own tau
+
+    # ---------------------------------------------------------------- construction helpers
+    def _block(self, rows, X, coef) -> Block:
+        rows = np.asarray(rows, int)
+        mean = np.array([p.m if p.kind == "normal" else 0.0 for p in self.coef_priors[coef]])
+        prec = np.array([1 / p.s**2 if p.kind == "normal" else 0.0 for p in self.coef_priors[coef]])
+        return Block(rows, self.data.y[rows], self.data.vi[rows], np.asarray(X, float), coef, mean, prec,
+                     self.effects == "common")
+
+    @property
+    def p(self) -> int:
+        return len(self.terms)
+
+    @property
+    def random(self) -> bool:
+        return not all(b.common for b in self.blocks)
+
+    def block_of(self, study: int) -> tuple[int, int]:
+        """(block, position within the block) of the study at data position `study`."""
+        for j, block in enumerate(self.blocks):
+            hit = np.flatnonzero(block.rows == study)
+            if hit.size:
+                return j, int(hit[0])
+        raise IndexError(study)
+
+    def check_exact(self):
+        """Raise ValueError where the exact engine cannot fit this family."""
+        if any(p.kind == "student_t" for p in self.coef_priors):
+            raise ValueError("the exact engine takes a flat or normal prior on mu and the coefficients; use engine='mcmc' "
+                             "for a Student-t prior")
+
+    # ---------------------------------------------------------------- quantities
+    def unit(self, j: int) -> np.ndarray:
+        a = np.zeros(self.p)
+        a[j] = 1.0
+        return a
+
+    def heterogeneity(self, transform: str, block: int = 0) -> Heterogeneity:
+        b = self.blocks[block]
+        return Heterogeneity(block, transform, typical_variance(b.v, b.X))
+
+    def study_index(self, label: str) -> int:
+        """Position of a study given by label or 1-based number."""
+        label = label.strip().strip("'\"")
+        labels = [str(s) for s in self.data.study]
+        if label in labels:
+            return labels.index(label)
+        if label.isdigit() and 1 <= int(label) <= len(labels):
+            return int(label) - 1
+        raise ValueError(f"no study {label!r}; studies are {labels}")
+
+    def quantity(self, name: str):
+        """The quantity called `name` (see the subclass for the names it knows)."""
+        base, arg = split_name(name)
+        if base == "theta" and arg is not None:
+            return Shrunken(self.study_index(arg))
+        return self._quantity(base, arg, name)
+
+    def _quantity(self, base, arg, name):  # pragma: no cover - per subclass
+        raise NotImplementedError
+
+    def unknown(self, name, known) -> ValueError:
+        return ValueError(f"no quantity {name!r} in the {self.name} model; quantities: {', '.join(known)}")
+
+    def summary_rows(self) -> list[str]:  # pragma: no cover - per subclass
+        raise NotImplementedError
+
+    def describe(self) -> str:  # pragma: no cover - per subclass
+        """The model in words, without the prior on tau (the Model adds it)."""
+        raise NotImplementedError
+
+    def coefficient_rows(self) -> list[str]:
+        return [self.coef_name] if self.coef_dim is None else [f"{self.coef_name}[{t}]" for t in self.terms]
+
+    def contrasts(self) -> list[str]:
+        """Differences worth summarising (subgroup models); none by default."""
+        return []
+
+    def derived_draws(self) -> list[str]:
+        """Quantities stored as draws in the DataTree besides coefficients, tau and theta."""
+        return []
+
+    def cache_key(self) -> tuple:
+        """What a compiled PyMC model depends on besides priors: family, shapes, block layout."""
+        return (self.name, self.data.k, self.terms, tuple(len(b.rows) for b in self.blocks),
+                tuple(b.common for b in self.blocks))
+
+    # ---------------------------------------------------------------- draws -> DataTree variables
+    def coefficient_variables(self, beta, tau) -> dict:
+        """Coefficients and heterogeneity as DataTree posterior variables from draws beta (S, p), tau (S, B):
+        {name: (array with a leading sample axis, dims after it)}."""
+        coef = beta[:, 0] if self.coef_dim is None else beta
+        out = {self.coef_name: (coef, [] if self.coef_dim is None else [self.coef_dim])}
+        for t in ("tau", "tau2", "I2"):
+            values = np.column_stack([self.heterogeneity(t, j).from_tau(tau[:, j]) for j in range(len(self.blocks))])
+            out[t] = (values[:, 0], []) if self.tau_dim is None else (values, [self.tau_dim])
+        return out
+
+    def coords(self) -> dict:
+        coords = {"study": [str(s) for s in self.data.study]}
+        if self.coef_dim:
+            coords[self.coef_dim] = list(self.terms) if self.coef_dim == "term" else list(self.groups)
+        return coords
+
+
+def split_name(name: str) -> tuple[str, str | None]:
+    """'beta[C(x)[T.b]]' -> ('beta', 'C(x)[T.b]'); 'mu' -> ('mu', None)."""
+    name = name.strip()
+    if "[" in name and name.endswith("]"):
+        base, _, rest = name.partition("[")
+        return base.strip(), rest[:-1]
+    return name, None
+
+
+def check_rows(data, need: int, what: str):
+    if data.k < need:
+        raise DataError(f"{what} needs at least {need} studies (the data have {data.k})")

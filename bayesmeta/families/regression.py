@@ -1,0 +1,56 @@
+"""Meta-regression: y_i ~ N(x_i' beta, v_i + tau^2), x_i from a model formula (formulaic), flat or normal
+priors on the coefficients (the intercept takes the prior on mu, the other coefficients `beta_prior`).
+Quantities: beta[term], tau, tau2, I2 (residual heterogeneity), theta[study]; `predictions(newdata)` gives
+the mean effect x0' beta and the effect of a new study x0' beta + e, e ~ N(0, tau^2), at given values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .base import Linear, LinearFamily
+
+
+@dataclass
+class MetaRegression(LinearFamily):
+    formula: str = ""
+    drop_missing: bool = False
+    name = "meta-regression"
+    coef_name = "beta"
+    coef_dim = "term"
+
+    def __post_init__(self):
+        from ..design import design_matrix
+
+        self.design = design_matrix(self.data, self.formula, drop_missing=self.drop_missing)
+        if len(self.design.dropped):
+            self.data = self.data.take(self.design.rows)
+        self.terms = tuple(self.design.terms)
+        self.coef_priors = [self.mu_prior if t == "intercept" else self.beta_prior for t in self.terms]
+        self.blocks = [self._block(np.arange(self.data.k), self.design.X, slice(0, self.p))]
+
+    def _quantity(self, base, arg, name):
+        if base == "beta" and arg is not None:
+            if arg.strip() not in self.terms:
+                raise ValueError(f"no coefficient {arg.strip()!r}; the coefficients are {list(self.terms)}")
+            return Linear(self.unit(self.terms.index(arg.strip())))
+        if arg is None and base in ("tau", "tau2", "I2"):
+            return self.heterogeneity(base)
+        if base in ("mu", "theta_new"):
+            raise ValueError(f"a meta-regression has no single {base}: use beta[term] for a coefficient, or "
+                             "fit.predict({...}) for the mean and new-study effect at given moderator values")
+        raise self.unknown(name, [f"beta[{t}]" for t in self.terms] + ["tau", "tau2", "I2", "theta[study]"])
+
+    def summary_rows(self):
+        return [f"beta[{t}]" for t in self.terms] + ["tau", "tau2", "I2"]
+
+    def predictions(self, newdata) -> list[tuple[Linear, Linear]]:
+        """(mean effect, new-study effect) at each row of moderator values `newdata`."""
+        X0 = np.atleast_2d(self.design.matrix(newdata))
+        return [(Linear(x), Linear(x, ((0, r, 1.0),))) for r, x in enumerate(X0)]
+
+    def describe(self) -> str:
+        priors = "; ".join(dict.fromkeys(p.describe() for p in self.coef_priors))
+        return (f"Random-effects meta-regression {self.formula}: y_i ~ N(x_i' beta, se_i^2 + tau^2) with "
+                f"coefficients {', '.join(self.terms)}; {priors}")

@@ -1,0 +1,129 @@
+"""Saving and loading fits: one netCDF file holds the posterior DataTree and, in its root attributes, what
+rebuilds the fit (data, family arguments, priors at full precision, engine, seed, settings).
+
+Loading an exact fit runs the quadrature again (milliseconds; the same exact numbers and the same seeded
+draws); loading an MCMC fit restores its saved draws of the coefficients and tau.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+FORMAT = "bayesmeta-fit/1"
+
+
+def prior_spec(prior) -> dict:
+    """A prior string that parses back to the same numbers, and its source."""
+    if getattr(prior, "kind", None) is not None:  # a prior on mu or the coefficients
+        text = {"flat": "flat", "normal": f"normal({prior.m!r}, {prior.s!r})",
+                "student_t": f"student_t({prior.nu!r}, {prior.m!r}, {prior.s!r})"}[prior.kind]
+    elif hasattr(prior, "_params"):
+        text = f"{prior.keyword}({', '.join(repr(float(v)) for v in prior._params().values())})"
+    else:
+        text = str(prior)
+    return {"spec": text, "source": getattr(prior, "source", "")}
+
+
+def _prior(parse, saved):
+    prior = parse(saved["spec"])
+    return dataclasses.replace(prior, source=saved["source"]) if saved["source"] else prior
+
+
+def _frame(df) -> str | None:
+    return None if df is None else df.to_json(orient="split", date_format="iso")
+
+
+def _read_frame(text):
+    return None if text is None else pd.read_json(io.StringIO(text), orient="split")
+
+
+def save_fit(fit, path) -> None:
+    from .families import MetaRegression, Subgroups
+
+    fam, data = fit.family, fit.data
+    args = dict(model=fam.effects, moderators=fam.formula if isinstance(fam, MetaRegression) else None,
+                subgroup=fam.column if isinstance(fam, Subgroups) else None,
+                subgroup_tau=fam.tau_mode if isinstance(fam, Subgroups) else "common")
+    record = dict(
+        format=FORMAT, engine=fit.engine, seed=fit.seed, settings=fit.settings, family=args,
+        tau_prior=prior_spec(fit.spec.tau_prior), mu_prior=prior_spec(fit.spec.mu_prior),
+        beta_prior=prior_spec(fit.spec.beta_prior), tau_prior_note=fit.spec.tau_prior_note,
+        data=dict(y=data.y.tolist(), se=data.se.tolist(), study=[str(s) for s in data.study], measure=data.measure,
+                  benefit=data.benefit, outcome=data.outcome, moderators=_frame(data.moderators.reset_index()),
+                  arms=_frame(data.arms)))
+    tree = fit.idata.copy()
+    tree.attrs["bayesmeta_fit"] = json.dumps(record, default=_json_default)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".partial")
+    tree.to_netcdf(tmp)
+    tmp.replace(path)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot save {type(obj).__name__}")
+
+
+def load(path):
+    """The fit saved by `Fit.save` (or written as fit.nc by `bayesmeta run`)."""
+    import xarray as xr
+
+    from . import priors
+    from .effects import EffectData
+    from .errors import DataError
+    from .model import Model
+    from .posterior import Fit
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        tree = xr.open_datatree(path)
+        record = json.loads(tree.attrs["bayesmeta_fit"])
+    except (OSError, ValueError, KeyError) as err:
+        raise DataError(f"{path}: not a saved bayesmeta fit ({type(err).__name__})") from None
+    if record.get("format") != FORMAT:
+        raise DataError(f"{path}: unknown fit format {record.get('format')!r} (this version reads {FORMAT})")
+    d = record["data"]
+    mods = _read_frame(d["moderators"])
+    mods = mods.set_index(mods.columns[0]) if mods is not None and len(mods.columns) else None
+    if mods is not None:
+        mods.index = pd.Index(d["study"], name="study")
+    data = EffectData(np.array(d["y"]), np.array(d["se"]), np.array(d["study"], dtype=object), d["measure"],
+                      d["benefit"], mods if mods is not None else pd.DataFrame(index=pd.Index(d["study"], name="study")),
+                      arms=_read_frame(d["arms"]), outcome=d["outcome"])
+    spec = Model.build(data, _prior(priors.tau_prior, record["tau_prior"]), _prior(priors.mu_prior, record["mu_prior"]),
+                       beta_prior=_prior(priors.mu_prior, record["beta_prior"]), **record["family"])
+    spec = dataclasses.replace(spec, tau_prior_note=record["tau_prior_note"])
+    settings, seed = record["settings"], record["seed"]
+    if record["engine"] == "exact":
+        from .engines import get_engine
+
+        backend, _ = get_engine("exact")(draws=settings["draws"], chains=settings["chains"]).run(spec, seed)
+    else:
+        backend = _draws_backend(spec, tree, settings)
+    fit = Fit(spec, backend, record["engine"], seed, settings)
+    return fit
+
+
+def _draws_backend(spec, tree, settings):
+    from .backends import DrawsBackend
+    from .engines.mcmc import _diagnostics
+
+    fam, post = spec.family, tree["posterior"]
+    coef = post[fam.coef_name].values
+    beta = coef[..., None] if fam.coef_dim is None else coef
+    tau = post["tau"].values if "tau" in post and fam.random else np.zeros((*beta.shape[:2], len(fam.blocks)))
+    tau = tau[..., None] if tau.ndim == 2 else tau
+    stats = {k: tree["sample_stats"][k].values for k in tree["sample_stats"].data_vars} if "sample_stats" in tree \
+        else None
+    return DrawsBackend(fam, beta, tau, settings["seed"], sample_stats=stats, diagnostics=_diagnostics)
