@@ -1,0 +1,352 @@
+"""The frequentist twin: inverse-variance random-effects meta-analysis and meta-regression as metafor's `rma()`
+does it, and subgroup analysis as RevMan 5 and R meta do it.
+
+With y_i effects, v_i sampling variances, X the design (a column of ones without moderators) and tau^2 from one
+of the estimators in `tau2.py`: w_i = 1/(v_i + tau^2), b = (X'WX)^-1 X'W y with covariance (X'WX)^-1.
+
+Knapp-Hartung (ci="hksj"; metafor `test="knha"`): the covariance is scaled by Q_E(tau^2)/(k-p) (not truncated at
+1), with t_{k-p} quantiles, and QM becomes an F(m, k-p) statistic. QM (Wald test of the moderators) tests every
+coefficient except the intercept (all of them when the model has no intercept column). QE is the test for
+residual heterogeneity, Q_E(0) with k-p df. R^2 (percent of tau^2 explained) = max(0, 100 (tau^2_RE - tau^2) /
+tau^2_RE), tau^2_RE from the intercept-only model by the same method; for FE models metafor's adjusted R^2 of
+the weighted regression, 100 (1 - (QE/(k-p)) / (Q/(k-1))), floored at 0; only for models whose column space
+holds the intercept.
+
+Prediction interval (no moderators): mu_hat +/- c sqrt(se^2 + tau^2) with c the normal quantile, or t_{k-1}
+under Knapp-Hartung (metafor `predict()`), or t_{k-2} with `prediction="hts"` (Higgins, Thompson, Spiegelhalter
+2009). Q-profile CI for tau^2: Q_E(tau^2) = chi^2_{k-p} quantiles.
+
+Subgroups (RevMan 5, R meta): `subgroup_tau="separate"` fits each subgroup alone (own tau^2); "common" fits the
+mixed-effects model `~ 0 + C(group)` with one tau^2 (R meta's tau.common = TRUE). Test for subgroup
+differences: Q_between = sum w_g (mu_g - mu_bar)^2, w_g = 1/se_g^2, mu_bar = sum w_g mu_g / sum w_g, chi^2 with
+G - 1 df (under z and common tau^2 this is the QM of `~ C(group)`).
+
+Extreme data: the computation runs on y/c and se/c with c a power of two in the middle of the data's range
+(exact in floating point; the results scale back exactly), so SEs of 1e-160 or 1e200 work; controls are in
+the units of tau^2 and scale with c^2. Data whose standard errors and effects span more than 100 orders of
+magnitude are refused with a DataError.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..design import INTERCEPT, design_matrix, subgroup_labels
+from ..effects import EffectData
+from ..errors import DataError, EstimationWarning
+from .result import FrequentistResult
+from .tau2 import DEFAULT_CONTROL, METHODS, estimate_tau2, q_profile_ci, q_statistic, typical_variance
+from .wls import EstimationError, WeightedFit
+
+CI_TYPES = ("z", "hksj")
+SUBGROUP_TAU = ("separate", "common")
+MAX_RANGE = 1e100  # largest ratio of the data's scale (largest SE or effect spread) to the smallest SE
+
+# Named presets: what RevMan 5 does, and what RevMan Web offers for Cochrane reviews now.
+PRESETS = {
+    "revman5": dict(method="DL", ci="z", prediction=None, measure="SMD_RevMan",
+                    describe="RevMan 5: DerSimonian-Laird random effects, Wald (z) CI, no prediction interval; "
+                             "SMD by RevMan's approximate Hedges' correction"),
+    "cochrane": dict(method="REML", ci="hksj", prediction="t",
+                     describe="Cochrane / RevMan Web: REML, Hartung-Knapp-Sidik-Jonkman CI, "
+                              "prediction interval with t(k-1)"),
+}
+
+
+# --------------------------------------------------------------------------- the main entry point
+def frequentist(data: EffectData, method: str = "REML", ci: str = "z", level: float = 0.95,
+                prediction: str | None = "default", control: dict | None = None, moderators: str | None = None,
+                subgroup: str | None = None, subgroup_tau: str = "separate",
+                drop_missing: bool = False) -> FrequentistResult:
+    """Random-effects (or common-effect, method="FE") meta-analysis of `data`, as metafor's `rma()`.
+
+    method: FE DL REML ML PM SJ HS HE EB, or a preset "revman5" / "cochrane" (see PRESETS).
+    ci: "z" (Wald) or "hksj" (Knapp-Hartung with t_{k-p}). prediction: "default" (normal under z, t_{k-1}
+    under hksj, as metafor `predict()`), "z", "t", "hts" (t_{k-2}) or None.
+    moderators: a formula such as "~ weeks + C(setting)" for a meta-regression (see `bayesmeta.design`);
+    drop_missing leaves out studies with a missing moderator (listed in `dropped`) instead of refusing them.
+    subgroup: a moderator column for a subgroup analysis, with `subgroup_tau` "separate" or "common".
+    control: threshold, tol, maxiter, tau2_max of the iterative estimators (metafor's defaults).
+    """
+    preset = None
+    if method in PRESETS:
+        preset, spec = method, PRESETS[method]
+        method, ci, prediction = spec["method"], spec["ci"], spec["prediction"]
+    _check_options(method, ci, level, subgroup_tau)
+    if subgroup is not None:
+        if moderators is not None:
+            raise ValueError("give either moderators (a meta-regression) or subgroup, not both")
+        return _subgroup_analysis(data, subgroup, subgroup_tau, preset, dict(
+            method=method, ci=ci, level=level, prediction=prediction, control=control))
+    design = None
+    if moderators is not None:
+        design = design_matrix(data, moderators, drop_missing)
+        data = data.take(design.rows)
+    if design is None or design.terms == (INTERCEPT,):
+        return _plain_result(data, method, ci, level, prediction, control, preset, moderators)
+    return _regression_result(data, design, method, ci, level, control, preset)
+
+
+def _check_options(method, ci, level, subgroup_tau):
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {', '.join(METHODS)} or a preset "
+                         f"({', '.join(PRESETS)})")
+    if ci not in CI_TYPES:
+        raise ValueError(f"ci must be 'z' or 'hksj', not {ci!r}")
+    if not (isinstance(level, (int, float)) and 0 < level < 1):
+        raise ValueError(f"level must be a probability between 0 and 1 (e.g. 0.95), not {level!r}")
+    if subgroup_tau not in SUBGROUP_TAU:
+        raise ValueError(f"subgroup_tau must be 'separate' or 'common', not {subgroup_tau!r}")
+
+
+def _inputs(data: EffectData):
+    """y and se as float arrays, every value finite and every SE positive (EffectData built directly skips
+    its own checks)."""
+    y, se = np.asarray(data.y, dtype=float), np.asarray(data.se, dtype=float)
+    for i in range(len(y)):
+        where = f"row {i + 1} ({data.study[i]!r})"
+        if not np.isfinite(y[i]):
+            raise DataError(f"{where}, column 'y': the effect {y[i]!r} is not a finite number")
+        if not (np.isfinite(se[i]) and se[i] > 0):
+            raise DataError(f"{where}, column 'se': the standard error {se[i]!r} must be a positive finite number")
+    return y, se
+
+
+def _scale_factor(y, se, labels) -> float:
+    """A power of two c in the middle of the data's range: the computation runs on y/c and se/c."""
+    lo = float(se.min())
+    spread = float(np.max(np.abs(y - np.median(y))))
+    hi = max(float(se.max()), spread)
+    if not hi / lo <= MAX_RANGE:
+        i_lo = int(np.argmin(se))
+        if se.max() / lo > MAX_RANGE:
+            i_hi = int(np.argmax(se))
+            raise DataError(f"row {i_hi + 1} ({labels[i_hi]!r}), column 'se': the standard error {se[i_hi]:.3g} is "
+                            f"more than 1e100 times the smallest (row {i_lo + 1}, {lo:.3g}); such data cannot be "
+                            "analysed in double precision: check the units")
+        raise DataError(f"column 'y': the effects spread over {spread:.3g} while the smallest standard error is "
+                        f"{lo:.3g} (row {i_lo + 1}), more than 1e100 times apart; check the units")
+    return 2.0 ** round(0.5 * (math.log2(lo) + math.log2(hi)))
+
+
+def _scaled_control(control, c):
+    out = {**DEFAULT_CONTROL, **(control or {})}
+    for key in ("threshold", "tol", "tau2_max"):
+        out[key] = out[key] / c**2
+    return out
+
+
+# --------------------------------------------------------------------------- the model fit
+def _fit(y, se, X, labels, method, ci, level, control, intercept=True, r2=False) -> SimpleNamespace:
+    """Everything `rma()` reports for effects y with SEs se on design X, in the units of y. `intercept`: the
+    first column of X is the intercept (QM then leaves it out)."""
+    c = _scale_factor(y, se, labels)
+    ys, vs, ctrl = y / c, (se / c) ** 2, _scaled_control(control, c)
+    k, p = X.shape
+    tau2, notes = estimate_tau2(ys, vs, method, ctrl, X)
+    fit = WeightedFit(X, 1 / (vs + tau2), ys)
+    vb = fit.vcov
+    df = k - p
+    if ci == "hksj":
+        if df < 1:
+            raise DataError(f"Knapp-Hartung needs at least {p + 1} studies (it has k - p = {df} degrees of freedom)")
+        vb = vb * fit.rss / df
+        dist = stats.t(df)
+    else:
+        dist = stats.norm()
+    se_b = np.sqrt(np.diag(vb))
+    if not np.all(se_b > 0):
+        raise EstimationError("Knapp-Hartung: the effects fit the model exactly (Q_E = 0), so its standard errors "
+                              "are 0; use ci='z'")
+    crit = dist.ppf(0.5 + level / 2)
+    stat = fit.b / se_b
+    out = SimpleNamespace(k=k, p=p, tau2=tau2 * c**2, notes=notes, b=fit.b * c, vb=vb * c**2, se=se_b * c,
+                          stat=stat, pvalue=2 * dist.sf(np.abs(stat)), lower=(fit.b - crit * se_b) * c,
+                          upper=(fit.b + crit * se_b) * c, weights=100 * fit.ws / np.sum(fit.ws))
+    btt = np.arange(1, p) if p > 1 and intercept else np.arange(p)
+    qm = float(fit.b[btt] @ np.linalg.solve(vb[np.ix_(btt, btt)], fit.b[btt]))
+    if ci == "hksj":
+        out.QM, out.QM_df = qm / len(btt), (len(btt), df)
+        out.QM_pvalue = float(stats.f.sf(out.QM, len(btt), df))
+    else:
+        out.QM, out.QM_df, out.QM_pvalue = qm, len(btt), float(stats.chi2.sf(qm, len(btt)))
+    out.QE = out.QE_pvalue = out.I2 = out.H2 = out.I2_lower = out.I2_upper = out.H2_lower = out.H2_upper = np.nan
+    out.tau2_lower = out.tau2_upper = np.nan
+    out.R2 = None
+    if df >= 1:
+        fe = WeightedFit(X, 1 / vs, ys)
+        out.QE = max(0.0, fe.rss)
+        out.QE_pvalue = float(stats.chi2.sf(out.QE, df))
+        if method == "FE":
+            out.I2 = max(0.0, 100 * (out.QE - df) / out.QE) if out.QE > 0 else 0.0
+            out.H2 = out.QE / df
+        else:
+            s2 = df / fe.tr_p
+            lo, hi = q_profile_ci(ys, vs, tau2, level, ctrl, X)
+            bounds = np.array([tau2, lo, hi])
+            out.I2, out.I2_lower, out.I2_upper = (float(x) for x in 100 * bounds / (bounds + s2))
+            out.H2, out.H2_lower, out.H2_upper = (float(x) for x in bounds / s2 + 1)
+            out.tau2_lower, out.tau2_upper = lo * c**2, hi * c**2
+        if r2:
+            out.R2 = _r_squared(ys, vs, method, ctrl, tau2, out.QE, df)
+    return out
+
+
+def _r_squared(y, v, method, control, tau2, qe, df):
+    """Percent of tau^2 explained by the moderators (metafor's R^2; see the module docstring)."""
+    k = len(y)
+    if method == "FE":
+        q0 = q_statistic(0.0, y, v)
+        return 0.0 if q0 == 0 else max(0.0, 100 * (1 - (qe / df) / (q0 / (k - 1))))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EstimationWarning)
+            tau2_re, _ = estimate_tau2(y, v, method, control)
+    except EstimationError:
+        return None
+    return 0.0 if tau2_re == 0 else max(0.0, 100 * (tau2_re - tau2) / tau2_re)
+
+
+def _coefficient_table(fit, terms) -> pd.DataFrame:
+    return pd.DataFrame(dict(estimate=fit.b, se=fit.se, statistic=fit.stat, pvalue=fit.pvalue, lower=fit.lower,
+                             upper=fit.upper), index=pd.Index(list(terms), name="term"))
+
+
+# --------------------------------------------------------------------------- results
+def _plain_result(data, method, ci, level, prediction, control, preset, moderators=None) -> FrequentistResult:
+    y, se = _inputs(data)
+    k = len(y)
+    if k == 1 and ci == "hksj":
+        raise DataError("Knapp-Hartung needs at least 2 studies (it has k - 1 = 0 degrees of freedom)")
+    fit = _fit(y, se, np.ones((k, 1)), data.study, method, ci, level, control)
+    if k == 1:
+        warnings.warn(fit.notes[0], EstimationWarning, stacklevel=3)
+    mu, se_mu = float(fit.b[0]), float(fit.se[0])
+    pred = _prediction_kind(prediction, ci, method)
+    pi_lo = pi_hi = float("nan")
+    if pred:
+        df = {"z": None, "t": k - 1, "hts": k - 2}[pred]
+        if df is not None and df < 1:
+            raise DataError(f"a {pred} prediction interval needs more studies (k = {k})")
+        crit = stats.norm.ppf(0.5 + level / 2) if df is None else stats.t.ppf(0.5 + level / 2, df)
+        half = crit * math.sqrt(se_mu**2 + fit.tau2)
+        pi_lo, pi_hi = mu - half, mu + half
+    return FrequentistResult(
+        k=k, method=method, ci=ci, mu=mu, se=se_mu, lower=float(fit.lower[0]), upper=float(fit.upper[0]),
+        pvalue=float(fit.pvalue[0]), tau2=fit.tau2, tau2_lower=float(fit.tau2_lower),
+        tau2_upper=float(fit.tau2_upper), I2=fit.I2, I2_lower=fit.I2_lower, I2_upper=fit.I2_upper, H2=fit.H2,
+        H2_lower=fit.H2_lower, H2_upper=fit.H2_upper, Q=float(fit.QE), Q_pvalue=float(fit.QE_pvalue),
+        pi_lower=float(pi_lo), pi_upper=float(pi_hi), prediction=pred, level=level,
+        weights=pd.Series(fit.weights, index=pd.Index(data.study, name="study"), name="weight_pct"),
+        measure=data.measure, preset=preset, notes=fit.notes,
+        coefficients=_coefficient_table(fit, (INTERCEPT,)),
+        vcov=pd.DataFrame(fit.vb, index=[INTERCEPT], columns=[INTERCEPT]), QM=fit.QM, QM_df=fit.QM_df,
+        QM_pvalue=fit.QM_pvalue, QE=float(fit.QE), QE_df=k - 1 if k > 1 else None, QE_pvalue=float(fit.QE_pvalue))
+
+
+def _regression_result(data, design, method, ci, level, control, preset) -> FrequentistResult:
+    y, se = _inputs(data)
+    fit = _fit(y, se, design.X, data.study, method, ci, level, control, intercept=design.terms[0] == INTERCEPT,
+               r2=design.has_intercept)
+    nan = float("nan")
+    notes = list(fit.notes) + [f"row {r} ({s!r}) left out: moderator {c!r} is missing" for r, s, c in design.dropped]
+    return FrequentistResult(
+        k=fit.k, method=method, ci=ci, mu=nan, se=nan, lower=nan, upper=nan, pvalue=nan, tau2=fit.tau2,
+        tau2_lower=float(fit.tau2_lower), tau2_upper=float(fit.tau2_upper), I2=fit.I2, I2_lower=fit.I2_lower,
+        I2_upper=fit.I2_upper, H2=fit.H2, H2_lower=fit.H2_lower, H2_upper=fit.H2_upper, Q=float(fit.QE),
+        Q_pvalue=float(fit.QE_pvalue), pi_lower=nan, pi_upper=nan, prediction=None, level=level,
+        weights=pd.Series(fit.weights, index=pd.Index(data.study, name="study"), name="weight_pct"),
+        measure=data.measure, preset=preset, notes=notes, coefficients=_coefficient_table(fit, design.terms),
+        vcov=pd.DataFrame(fit.vb, index=list(design.terms), columns=list(design.terms)),
+        moderators=design.formula, QM=fit.QM, QM_df=fit.QM_df, QM_pvalue=fit.QM_pvalue, QE=float(fit.QE),
+        QE_df=fit.k - fit.p, QE_pvalue=float(fit.QE_pvalue), R2=fit.R2, dropped=design.dropped, design=design)
+
+
+def _prediction_kind(prediction, ci, method):
+    if prediction is None or method == "FE":
+        return None
+    if prediction == "default":
+        return "t" if ci == "hksj" else "z"
+    if prediction not in ("z", "t", "hts"):
+        raise ValueError(f"prediction must be 'default', 'z', 't', 'hts' or None, not {prediction!r}")
+    return prediction
+
+
+# --------------------------------------------------------------------------- subgroups
+def _subgroup_analysis(data, column, tau, preset, options) -> FrequentistResult:
+    labels, groups = subgroup_labels(data, column)
+    if len(groups) < 2:
+        raise DataError(f"subgroup {column!r}: every study is in {groups[0]!r}; a subgroup analysis needs two or "
+                        "more groups")
+    sizes = {g: int(np.sum(labels == g)) for g in groups}
+    for g in groups:
+        if sizes[g] == 1:
+            warnings.warn(f"subgroup {g!r} of {column!r} has one study: it is still analysed (tau^2 = 0 there; "
+                          "its estimate and Wald interval are that study's own)", EstimationWarning, stacklevel=3)
+    overall = _plain_result(data, preset=preset, **options)
+    if tau == "separate":
+        rows = [_separate_subgroup(data.subset(labels == g), options) for g in groups]
+    else:
+        rows = _common_subgroups(data, labels, groups, options)
+    table = pd.DataFrame(rows, index=pd.Index(groups, name=column))
+    w = 1 / table["se"].to_numpy() ** 2
+    mu = table["mu"].to_numpy()
+    q_between = float(np.sum(w * (mu - np.sum(w * mu) / np.sum(w)) ** 2))
+    overall.subgroup, overall.subgroup_tau, overall.subgroups = column, tau, table
+    overall.Q_between, overall.Q_between_df = q_between, len(groups) - 1
+    overall.Q_between_pvalue = float(stats.chi2.sf(q_between, len(groups) - 1))
+    return overall
+
+
+def _row(k, mu, se, lower, upper, pvalue, tau2, I2, Q, Q_pvalue) -> dict:
+    return dict(k=k, mu=mu, se=se, lower=lower, upper=upper, tau2=tau2, I2=I2, Q=Q, Q_pvalue=Q_pvalue,
+                pvalue=pvalue)
+
+
+def _separate_subgroup(part, options) -> dict:
+    if part.k == 1:
+        opts = {**options, "ci": "z", "prediction": None}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EstimationWarning)
+            res = _plain_result(part, preset=None, **opts)
+        return _row(1, res.mu, res.se, res.lower, res.upper, res.pvalue, 0.0, np.nan, 0.0, np.nan)
+    res = _plain_result(part, preset=None, **{**options, "prediction": None})
+    return _row(res.k, res.mu, res.se, res.lower, res.upper, res.pvalue, res.tau2, res.I2, res.Q, res.Q_pvalue)
+
+
+def _common_subgroups(data, labels, groups, options) -> list[dict]:
+    """The mixed-effects model ~ 0 + C(group): one tau^2, the subgroup means as coefficients."""
+    y, se = _inputs(data)
+    X = (labels[:, None] == np.asarray(groups, dtype=object)[None, :]).astype(float)
+    if data.k <= len(groups):
+        raise DataError(f"a common tau^2 across {len(groups)} subgroups needs more than {len(groups)} studies "
+                        f"(k = {data.k})")
+    fit = _fit(y, se, X, data.study, options["method"], options["ci"], options["level"], options["control"],
+               intercept=False)
+    rows = []
+    for j, g in enumerate(groups):
+        part = labels == g
+        yg, seg = y[part], se[part]
+        if part.sum() > 1:
+            c = _scale_factor(yg, seg, data.study[part])
+            q = q_statistic(0.0, yg / c, (seg / c) ** 2)
+            s2 = typical_variance((seg / c) ** 2) * c**2
+            i2, q_p = 100 * fit.tau2 / (fit.tau2 + s2), float(stats.chi2.sf(q, part.sum() - 1))
+        else:
+            q, q_p, i2 = 0.0, np.nan, np.nan
+        rows.append(_row(int(part.sum()), fit.b[j], fit.se[j], fit.lower[j], fit.upper[j], fit.pvalue[j], fit.tau2,
+                         i2, q, q_p))
+    return rows
+
+
+def as_results(freq) -> list:
+    """None, one FrequentistResult or several, as a list."""
+    if freq is None:
+        return []
+    return list(freq) if isinstance(freq, (list, tuple)) else [freq]

@@ -1,0 +1,188 @@
+"""Numerical building blocks: weighted least squares that stays accurate when the weights span many orders
+of magnitude, and R's root finder.
+
+`WeightedFit(X, w, y)` gives what metafor's estimators compute from P = W - W X (X'WX)^-1 X'W: the residual
+sum of squares y'Py, y'PPy, tr(P), tr(PP), log|X'WX| and the coefficients with (X'WX)^-1, without forming the
+k x k matrix P (so k = 10,000 costs O(k p^2)).
+
+Why not the textbook formulas: with one study of SE 1e-12 among SEs of 0.1, its weight is 1e22 times the
+others', and sum(w)^2 - sum(w^2), sum(w) - sum(w^2)/sum(w) and 1 - h_ii (its leverage) cancel to rounding
+noise. Here weights are scaled by their maximum, the QR factorisation runs on rows sorted by weight (row-wise
+stable, Cox & Higham 1998), and for each study whose leverage exceeds 1/2 the quantities that cancel are
+computed from the fit without that study (leave-one-out identities, no subtraction of nearly equal numbers):
+1 - h_ii = 1 / (1 + w_i x_i'A_(i)^-1 x_i), r_i = (1 - h_ii) (y_i - x_i b_(i)), and its row of the hat matrix
+by Sherman-Morrison, where A_(i) and b_(i) come from the other studies.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.linalg import solve_triangular
+
+
+class EstimationError(RuntimeError):
+    """An estimator is undefined for these data or did not converge (metafor stops with an error here)."""
+
+
+def _qr(X, ws):
+    """QR of sqrt(ws) X with rows sorted by decreasing weight; Q returned in the original row order."""
+    order = np.argsort(-ws, kind="stable")
+    Q, R = np.linalg.qr(np.sqrt(ws)[order, None] * X[order])
+    d = np.abs(np.diag(R))
+    if not (np.all(np.isfinite(R)) and np.all(d > 0)):
+        raise EstimationError("the weighted design matrix is singular: some coefficient is informed only by "
+                              "studies with (numerically) zero weight")
+    out = np.empty_like(Q)
+    out[order] = Q
+    return out, R
+
+
+class WeightedFit:
+    """Weighted least squares of y on X (k x p, full column rank) with weights w >= 0."""
+
+    def __init__(self, X, w, y=None):
+        X = np.asarray(X, dtype=float)
+        w = np.asarray(w, dtype=float)
+        if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
+            raise EstimationError("the weights 1/(v + tau^2) are not finite (a sampling variance of 0?)")
+        self.X, self.k, self.p = X, X.shape[0], X.shape[1]
+        self.y = None if y is None else np.asarray(y, dtype=float)
+        self.scale = float(w.max())  # w = scale * ws with max(ws) = 1: no overflow in sums of w^2
+        if not self.scale > 0:
+            raise EstimationError("all weights are 0")
+        self.ws = ws = w / self.scale
+        self.Q, self.R = _qr(X, ws)
+        h = np.einsum("ij,ij->i", self.Q, self.Q)
+        self.m = 1.0 - h  # diagonal of I - H, H the hat matrix of sqrt(W) X
+        self.dominant = np.flatnonzero(h > 0.5)
+        if self.y is not None:
+            self.b = solve_triangular(self.R, self.Q.T @ (np.sqrt(ws) * self.y))
+            self.resid = self.y - X @ self.b
+        self._u = {}  # dominant study -> A_(i)^-1 x_i (None when it alone informs a coefficient)
+        for i in self.dominant:
+            self._leave_out(i)
+
+    def _leave_out(self, i):
+        """Recompute 1 - h_ii and r_i of a dominant study i from the fit to the other studies."""
+        others = np.arange(self.k) != i
+        Xo = self.X[others]
+        if np.linalg.matrix_rank(Xo) < self.p:  # study i alone informs a coefficient: h_ii = 1, r_i = 0
+            self.m[i], self._u[i] = 0.0, None
+            if self.y is not None:
+                self.resid[i] = 0.0
+            return
+        Qo, Ro = _qr(Xo, self.ws[others])
+        z = solve_triangular(Ro, self.X[i], trans="T")
+        self._u[i] = solve_triangular(Ro, z)
+        self.m[i] = 1.0 / (1.0 + self.ws[i] * float(z @ z))
+        if self.y is not None:
+            b_i = solve_triangular(Ro, Qo.T @ (np.sqrt(self.ws[others]) * self.y[others]))
+            self.resid[i] = self.m[i] * (self.y[i] - self.X[i] @ b_i)
+
+    # ------------------------------------------------------------------ sums (in the weights' own units)
+    @property
+    def sum_w(self) -> float:
+        return self.scale * float(np.sum(self.ws))
+
+    @property
+    def sum_w2(self) -> float:
+        return self.scale**2 * float(np.sum(self.ws**2))
+
+    @property
+    def rss(self) -> float:
+        """y'Py = sum w (y - X b)^2: the generalised Q statistic (Q_E for a meta-regression)."""
+        return self.scale * float(np.sum(self.ws * self.resid**2))
+
+    @property
+    def ypp(self) -> float:
+        """y'PPy = sum (w r)^2."""
+        return self.scale**2 * float(np.sum((self.ws * self.resid) ** 2))
+
+    @property
+    def tr_p(self) -> float:
+        """tr(P) = sum w_i (1 - h_ii)."""
+        return self.scale * float(np.sum(self.ws * self.m))
+
+    @property
+    def tr_pp(self) -> float:
+        """tr(PP) = sum_ij w_i w_j (I - H)_ij^2. Pairs of ordinary studies come from the QR factor (Gram matrix
+        less its diagonal); pairs with a dominant study from its leave-one-out row of H (for two dominant
+        studies, the row of the heavier). Only the step length of REML's Fisher scoring depends on it."""
+        ws, m = self.ws, self.m
+        rest = np.ones(self.k, dtype=bool)
+        rest[self.dominant] = False
+        Qr = self.Q[rest]
+        G = Qr.T @ (ws[rest, None] * Qr)
+        total = float(np.sum((ws * m) ** 2))
+        total += max(0.0, float(np.sum(G**2) - np.sum((ws[rest] * (1.0 - m[rest])) ** 2)))
+        rows = {i: (np.zeros(self.k) if u is None else np.sqrt(ws[i] * ws) * m[i] * (self.X @ u))
+                for i, u in self._u.items()}
+        for i, row in rows.items():
+            total += 2 * ws[i] * float(np.sum(ws[rest] * row[rest] ** 2))
+            for j in rows:
+                if j != i:
+                    heavier, lighter = (i, j) if ws[i] >= ws[j] else (j, i)
+                    total += ws[i] * ws[j] * rows[heavier][lighter] ** 2
+        return self.scale**2 * total
+
+    @property
+    def logdet(self) -> float:
+        """log det(X'WX)."""
+        return 2 * float(np.sum(np.log(np.abs(np.diag(self.R))))) + self.p * math.log(self.scale)
+
+    @property
+    def vcov(self) -> np.ndarray:
+        """(X'WX)^-1."""
+        Rinv = solve_triangular(self.R, np.eye(self.p))
+        return Rinv @ Rinv.T / self.scale
+
+
+def zeroin(f, a, b, tol, maxiter=1000):
+    """Root of f on [a, b] by Brent's method (Brent 1973, ch. 4) in the netlib `zeroin` form that R's
+    `uniroot` uses, step for step, so that results at metafor's tolerance equal metafor's.
+
+    Stops when the bracket half-width is below 2 eps |b| + tol / 2.
+    """
+    eps = np.finfo(float).eps
+    fa, fb = f(a), f(b)
+    if fa == 0:
+        return a
+    if fb == 0:
+        return b
+    if fa * fb > 0:
+        raise EstimationError("root finder: the function has the same sign at both ends of the interval")
+    c, fc = a, fa
+    for _ in range(maxiter + 1):
+        prev_step = b - a
+        if abs(fc) < abs(fb):
+            a, b, c = b, c, b
+            fa, fb, fc = fb, fc, fb
+        tol_act = 2 * eps * abs(b) + tol / 2
+        new_step = (c - b) / 2
+        if abs(new_step) <= tol_act or fb == 0:
+            return b
+        if abs(prev_step) >= tol_act and abs(fa) > abs(fb):
+            cb = c - b
+            if a == c:  # secant step
+                t1 = fb / fa
+                p, q = cb * t1, 1.0 - t1
+            else:  # inverse quadratic interpolation
+                q, t1, t2 = fa / fc, fb / fc, fb / fa
+                p = t2 * (cb * q * (q - t1) - (b - a) * (t1 - 1.0))
+                q = (q - 1.0) * (t1 - 1.0) * (t2 - 1.0)
+            if p > 0:
+                q = -q
+            else:
+                p = -p
+            if p < (0.75 * cb * q - abs(tol_act * q) / 2) and p < abs(prev_step * q / 2):
+                new_step = p / q
+        if abs(new_step) < tol_act:
+            new_step = tol_act if new_step > 0 else -tol_act
+        a, fa = b, fb
+        b += new_step
+        fb = f(b)
+        if (fb > 0 and fc > 0) or (fb < 0 and fc < 0):
+            c, fc = a, fa
+    raise EstimationError(f"root finder did not converge in {maxiter} iterations")
