@@ -19,6 +19,7 @@ _LAZY = {
     "egger_test": "frequentist_methods",
     "fit": "model",
     "Model": "model",
+    "load": "persist",
     "compare": "comparison",
     "reference_priors": "comparison",
     "from_estimate": "comparison",

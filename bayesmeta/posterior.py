@@ -57,9 +57,10 @@ def _split_top(text: str, seps) -> list[tuple[str, str]]:
 
 
 def _number(text: str, expression: str) -> float:
-    if not _NUMBER.match(text):
-        raise ValueError(f"cannot read {expression!r}: {text.strip()!r} is not a number")
-    value = float(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"cannot read {expression!r}: {text.strip()!r} is not a number") from None
     if not math.isfinite(value):
         raise ValueError(f"cannot read {expression!r}: the bound must be a finite number")
     return value
@@ -224,9 +225,9 @@ class Fit:
                 f"(quantities: {', '.join(self.family.summary_rows()[:8])}, theta[study])")
         if len(parts) == 2:
             (_, lhs), (op, rhs) = parts
-            value = _number(rhs, expression) if _NUMBER.match(rhs) else None
-            if value is None:
+            if not lhs.strip():
                 raise ValueError(f"cannot read {expression!r}: {hint}")
+            value = _number(rhs, expression)
             below = self.backend.cdf(self.quantity(lhs), value)
             return float(min(max(below if op[0] == "<" else 1 - below, 0.0), 1.0))
         if len(parts) == 3:

@@ -162,10 +162,13 @@ class TauQuadrature:
     def _build(self):
         grid, logf = self._scan()
         peak_edges, self._shift = self._peak_edges(grid, logf)
+        peak_edges = np.clip(peak_edges, grid[0], grid[-1])
         keep = np.flatnonzero(logf > self._shift - 42)
-        u_lo, u_top = grid[0], grid[min(keep[-1] + 1, len(grid) - 1)]
+        u_lo = grid[0]
+        u_top = grid[min(keep[-1] + 1, len(grid) - 1)] if keep.size else u_lo
+        u_top = max(u_top, peak_edges[-1]) if peak_edges.size else u_top
         coarse = np.linspace(u_lo, u_top, max(8, int(math.ceil((u_top - u_lo) / 1.0))) + 1)
-        edges = np.unique(np.concatenate([coarse, peak_edges[(peak_edges > u_lo) & (peak_edges < u_top)]]))
+        edges = np.unique(np.concatenate([coarse, peak_edges]))
         a, b = edges[:-1], edges[1:]
         done = []  # accepted panels: (a, b, integral, 20-point nodes' log f, b, cov) -- kept, not recomputed
         for round_ in range(_MAX_ROUNDS):
