@@ -13,9 +13,10 @@ Estimators (Veroniki et al. 2016, Res Synth Methods 7:55; metafor's `rma.uni`, w
   PM    Paule-Mandel: root of Q_E(tau^2) = k - p (0 when Q_E(0) < k - p), Brent's method as R's uniroot
   EB    empirical Bayes (Morris): Fisher-type iteration to Q_E(tau^2) k/(k-p) = k (the PM root)
   ML    maximum likelihood, REML restricted maximum likelihood: Fisher scoring from the HE value
-All are truncated at 0. Iterations use metafor's defaults (threshold 1e-5 on the change in tau^2, uniroot tol
-= eps^0.25, tau2_max = max(100, 10 mad(y)^2)), so numbers equal metafor's to ~1e-10; pass e.g.
-`control={"threshold": 1e-12, "tol": 1e-14}` to solve tighter. These controls are in the units of tau^2.
+All are truncated at 0. Iterations use metafor's defaults (threshold 1e-5 on the change in tau^2, uniroot
+tol = eps^0.25, tau2_max = max(100, 10 mad(y)^2), widened where the root lies beyond it instead of stopping), so
+numbers equal metafor's to ~1e-10; pass e.g. `control={"threshold": 1e-12, "tol": 1e-14}` to solve tighter.
+These controls are in the units of tau^2.
 
 I^2 = 100 tau^2 / (tau^2 + s^2) with the typical within-study variance s^2 = (k-p) / tr(P) at w = 1/v
 (Higgins & Thompson 2002 without moderators: (k-1) sum w / ((sum w)^2 - sum w^2)); H^2 = (tau^2 + s^2) / s^2.
@@ -70,10 +71,15 @@ def _mad(y):
 
 
 def _fisher_scoring(y, v, X, method, tau2, control):
-    """ML / REML / EB by metafor's Fisher scoring with step halving at 0, from the HE start `tau2`."""
+    """ML / REML / EB by metafor's Fisher scoring with step halving at 0, from the HE start `tau2`.
+
+    Stops when the change in tau^2 is below control["threshold"] (metafor's absolute 1e-5), or below 1e-12 of
+    tau^2 + median(v) where that is larger (data in large units, where 1e-5 is below rounding; never the case
+    for effects on the usual scales, so results stay metafor's)."""
     k, p = X.shape
+    floor = 1e-12 * float(np.median(v))
     change, it = np.inf, 0
-    while change > control["threshold"]:
+    while change > max(control["threshold"], floor + 1e-12 * tau2):
         it += 1
         if it > control["maxiter"]:
             raise EstimationError(f"{method}: Fisher scoring did not converge in {control['maxiter']} iterations; "
@@ -106,6 +112,16 @@ def _hedges(y, v, X):
     return (ols.rss - float(np.sum(v * ols.m))) / (k - p)
 
 
+def _upper_end(hi, target, y, v, X):
+    """The first of hi, 10 hi, 100 hi, ... where Q_E falls below `target` (the end of a root search; where metafor
+    stops with "Value of 'tau2.max' too low", the interval is widened instead)."""
+    while q_statistic(hi, y, v, X) > target:
+        hi *= 10
+        if not np.isfinite(hi):
+            raise EstimationError("no tau^2 below the largest float brings Q_E down to its target")
+    return hi
+
+
 def estimate_tau2(y, v, method, control=None, X=None) -> tuple[float, list[str]]:
     """tau^2 by `method` (see the module docstring) and notes on boundary estimates."""
     control = {**DEFAULT_CONTROL, **(control or {})}
@@ -134,11 +150,9 @@ def estimate_tau2(y, v, method, control=None, X=None) -> tuple[float, list[str]]
             raise EstimationError("SJ: all effects are equal, so the Sidik-Jonkman start value is 0")
         tau2 = tau0 * q_statistic(tau0, y, v, X) / (k - p)
     elif method == "PM":
-        tau2_max = max(control["tau2_max"], 10 * _mad(y) ** 2)
+        tau2_max = _upper_end(max(control["tau2_max"], 10 * _mad(y) ** 2), k - p, y, v, X)
         if q_statistic(0.0, y, v, X) < k - p:
             tau2 = 0.0
-        elif q_statistic(tau2_max, y, v, X) > k - p:
-            raise EstimationError(f"PM: the root lies above tau2_max = {tau2_max:g}; raise control['tau2_max']")
         else:
             tau2 = zeroin(lambda t: q_statistic(t, y, v, X) - (k - p), 0.0, tau2_max, control["tol"],
                           control["maxiter"])
@@ -173,16 +187,12 @@ def q_profile_ci(y, v, tau2_hat=0.0, level=0.95, control=None, X=None) -> tuple[
     alpha = 1 - level
     crit_hi, crit_lo = stats.chi2.isf(alpha / 2, k - p), stats.chi2.ppf(alpha / 2, k - p)
     q0 = q_statistic(0.0, y, v, X)
-    hi = max(control["tau2_max"], 10 * tau2_hat)
+    start = max(control["tau2_max"], 10 * tau2_hat)
 
     def bound(crit):
-        nonlocal hi
         if q0 < crit:
             return 0.0
-        while q_statistic(hi, y, v, X) > crit:
-            hi *= 10
-            if not np.isfinite(hi):
-                raise EstimationError("Q-profile: no upper bound for tau^2 below the largest float")
+        hi = _upper_end(start, crit, y, v, X)
         return zeroin(lambda t: q_statistic(t, y, v, X) - crit, 0.0, hi, control["tol"], 1000)
 
     return bound(crit_hi), bound(crit_lo)
