@@ -1,35 +1,44 @@
 """Analysis files: a complete, reproducible Bayesian meta-analysis of one evidence base in TOML.
 
     [analysis]  title, intervention, description
-    [data]      dataset (bundled name) or file (CSV, relative to the TOML file); measure; benefit
-                ("lower" or "higher"); outcome; moderators; columns = {role = column}; select = {column = value}
-                (keep matching rows); per_study = "first" (keep the first remaining row of each study label)
+    [data]      dataset (bundled name) or file (CSV, relative to the TOML file; sep, decimal, encoding when
+                the detection needs help); measure; benefit ("lower" or "higher"); outcome; moderators;
+                columns = {role = column}; select = {column = value} (keep matching rows);
+                per_study = "first" (keep the first remaining row of each study label)
     [model]     effects ("random" or "common"), engine ("exact" or "mcmc"), seed, draws, chains, tune,
                 target_accept
     [priors]    tau, mu (prior strings), sensitivity (list of other tau priors to refit with)
     [report]    thresholds (effects in the benefit direction, e.g. [0, -0.2]), ci, frequentist (methods or
                 presets, e.g. ["revman5", "cochrane"]), figures, forest_order
 
-`run_analysis` writes report.html, report.md, summary.csv, shrinkage.csv, probabilities.csv,
-comparison.csv, sensitivity.csv, figures/*.png and posterior.nc into the output folder.
+Every key is checked before anything runs (one message naming the file and the key). `run_analysis`
+writes report.html, report.md, summary.csv, shrinkage.csv, probabilities.csv, comparison.csv,
+sensitivity.csv, figures/*.png|svg and posterior.nc into a temporary folder beside the output folder and
+moves it into place only when everything succeeded: a failed run leaves no partial output.
 """
 
 from __future__ import annotations
 
+import math
+import shutil
+import tempfile
 import tomllib
+import warnings
 from dataclasses import dataclass
-from statistics import NormalDist
 from pathlib import Path
+from statistics import NormalDist
 
 import pandas as pd
 
 from .effects import benefit_operator, benefit_sign
+from .errors import DataError
+from .report import benefit_thresholds, default_thresholds
 
 FIGURES = ("forest", "density", "prior_posterior", "benefit", "funnel", "trace", "rank")
 SCHEMA = {
     "analysis": {"title": str, "intervention": str, "description": str},
     "data": {"dataset": str, "file": str, "measure": str, "benefit": str, "outcome": str, "moderators": list,
-             "columns": dict, "select": dict, "per_study": str},
+             "columns": dict, "select": dict, "per_study": str, "sep": str, "decimal": str, "encoding": str},
     "model": {"effects": str, "engine": str, "seed": int, "draws": int, "chains": int, "tune": int,
               "target_accept": float},
     "priors": {"tau": str, "mu": str, "sensitivity": list},
@@ -40,9 +49,18 @@ SCHEMA = {
 REQUIRED = {("analysis", "title")}
 CHOICES = {("data", "benefit"): ("lower", "higher"), ("model", "effects"): ("random", "common"),
            ("model", "engine"): ("exact", "mcmc"), ("data", "per_study"): ("first",),
-           ("data", "measure"): ("SMD", "SMD_RevMan", "d", "MD", "generic"),
+           ("data", "measure"): ("SMD", "SMD_RevMan", "d", "MD", "generic"), ("data", "decimal"): (".", ","),
            ("report", "forest_order"): ("input", "effect", "weight")}
-COLUMN_ROLES = ("study", "y", "se", "vi", "n1", "mean1", "sd1", "n2", "mean2", "sd2")
+# (section, key): (lowest, highest, inclusive?) for numbers; the messages say what the number means.
+RANGES = {("model", "seed"): (0, 2**32 - 1, True, "a whole number from 0 to 4294967295"),
+          ("model", "draws"): (10, 10**7, True, "the number of draws per chain, at least 10"),
+          ("model", "chains"): (1, 64, True, "the number of chains, 1 to 64"),
+          ("model", "tune"): (0, 10**7, True, "the number of tuning steps, 0 or more"),
+          ("model", "target_accept"): (0, 1, False, "a probability between 0 and 1, such as 0.9"),
+          ("report", "ci"): (0, 1, False, "a probability between 0 and 1, such as 0.95"),
+          ("pooled", "level"): (0, 1, False, "a probability between 0 and 1, such as 0.95"),
+          ("pooled", "important"): (0, math.inf, False, "a positive effect size, such as 0.2")}
+COLUMN_ROLES = ("study", "y", "se", "vi", "n", "n1", "mean1", "sd1", "n2", "mean2", "sd2")
 
 
 class AnalysisError(ValueError):
@@ -59,14 +77,63 @@ class Analysis:
 
 
 def load_analysis(path) -> Analysis:
-    """Read and validate an analysis file (unknown sections or keys, wrong types and bad choices are errors)."""
+    """Read and validate an analysis file (unknown sections or keys, wrong types, bad choices, numbers out of
+    range, bad priors, thresholds or methods, missing data files are errors naming the file and the key)."""
     path = Path(path)
     if not path.exists():
         raise AnalysisError(f"{path}: no such analysis file")
+    if path.is_dir():
+        raise AnalysisError(f"{path}: is a folder, not an analysis file (give a file such as models/NAME.toml)")
     try:
-        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark, as some editors write, is fine
+    except UnicodeDecodeError as err:
+        raise AnalysisError(f"{path}: not UTF-8 text (byte {err.start}); TOML files are UTF-8") from None
+    except OSError as err:
+        raise AnalysisError(f"{path}: cannot be read ({err.strerror or err})") from None
+    try:
+        spec = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise AnalysisError(f"{path}: not valid TOML ({err})") from None
+    _check_schema(path, spec)
+    data = spec.get("data", {})
+    if "pooled" not in spec and "benefit" not in data:
+        raise AnalysisError(f"{path}: 'data.benefit' is required (\"lower\" or \"higher\": which direction is benefit)")
+    if ("dataset" in data) == ("file" in data):
+        raise AnalysisError(f"{path}: give exactly one of 'data.dataset' (a bundled data set) or 'data.file' (a CSV)")
+    if "dataset" in data and data["dataset"] not in _bundled():
+        raise AnalysisError(f"{path}: 'data.dataset' {data['dataset']!r} is not a bundled data set "
+                            f"({', '.join(_bundled())})")
+    if "file" in data:
+        target = path.parent / data["file"]
+        if not target.exists():
+            raise AnalysisError(f"{path}: 'data.file' {data['file']!r} not found (looked for {target.resolve()})")
+        if target.is_dir():
+            raise AnalysisError(f"{path}: 'data.file' {data['file']!r} is a folder, not a data file")
+    for role, column in data.get("columns", {}).items():
+        if role not in COLUMN_ROLES:
+            raise AnalysisError(f"{path}: unknown column role 'data.columns.{role}' (allowed: {', '.join(COLUMN_ROLES)})")
+        if not isinstance(column, str) or not column:
+            raise AnalysisError(f"{path}: 'data.columns.{role}' must be a column name, got {column!r}")
+    for i, m in enumerate(data.get("moderators", [])):
+        if not isinstance(m, str):
+            raise AnalysisError(f"{path}: 'data.moderators[{i}]' must be a column name, got {m!r}")
+    if "sep" in data and (len(data["sep"]) != 1 or data["sep"] in "\"'\r\n"):
+        raise AnalysisError(f"{path}: 'data.sep' must be one character such as ',' ';' or '\\t', got {data['sep']!r}")
+    report = spec.get("report", {})
+    for fig in report.get("figures", []):
+        if fig not in FIGURES:
+            raise AnalysisError(f"{path}: unknown figure {fig!r} in 'report.figures' (allowed: {', '.join(FIGURES)})")
+    _check_methods(path, report.get("frequentist", []))
+    if "thresholds" in report:
+        try:
+            benefit_thresholds(report["thresholds"], data.get("benefit"), "report.thresholds")
+        except ValueError as err:
+            raise AnalysisError(f"{path}: {err}") from None
+    _check_priors(path, spec.get("priors", {}))
+    return Analysis(path, spec)
+
+
+def _check_schema(path, spec):
     for section, body in spec.items():
         if section not in SCHEMA:
             raise AnalysisError(f"{path}: unknown section [{section}] (allowed: {', '.join(SCHEMA)})")
@@ -76,37 +143,34 @@ def load_analysis(path) -> Analysis:
             if key not in SCHEMA[section]:
                 raise AnalysisError(f"{path}: unknown key '{section}.{key}' (allowed: {', '.join(SCHEMA[section])})")
             want = SCHEMA[section][key]
-            ok = isinstance(value, want) or (want is float and isinstance(value, int) and not isinstance(value, bool))
-            if not ok or (want is int and isinstance(value, bool)):
-                raise AnalysisError(f"{path}: '{section}.{key}' must be a {want.__name__}, got {value!r}")
+            ok = isinstance(value, want) or (want is float and isinstance(value, int))
+            if not ok or isinstance(value, bool):
+                kind = {int: "whole number", float: "number", str: "text", list: "list", dict: "table"}[want]
+                raise AnalysisError(f"{path}: '{section}.{key}' must be a {kind}, got {value!r}")
             choices = CHOICES.get((section, key))
             if choices and value not in choices:
                 raise AnalysisError(f"{path}: '{section}.{key}' must be one of {', '.join(choices)}, got {value!r}")
+            limits = RANGES.get((section, key))
+            if limits:
+                lo, hi, inclusive, meaning = limits
+                inside = lo <= value <= hi if inclusive else lo < value < hi
+                if not inside or (isinstance(value, float) and math.isnan(value)):
+                    hint = f" (did you mean {value / 100:g}?)" if hi == 1 and 1 < value <= 100 else ""
+                    raise AnalysisError(f"{path}: '{section}.{key}' must be {meaning}, got {value!r}{hint}")
+            if want is str and not value.strip() and key != "sep":
+                raise AnalysisError(f"{path}: '{section}.{key}' is empty")
     for section, key in REQUIRED:
         if key not in spec.get(section, {}):
             raise AnalysisError(f"{path}: '{section}.{key}' is required")
-    data = spec.get("data", {})
-    if "pooled" not in spec and "benefit" not in data:
-        raise AnalysisError(f"{path}: 'data.benefit' is required (\"lower\" or \"higher\": which direction is benefit)")
-    if ("dataset" in data) == ("file" in data):
-        raise AnalysisError(f"{path}: give exactly one of 'data.dataset' (a bundled data set) or 'data.file' (a CSV)")
-    if "dataset" in data and data["dataset"] not in _bundled():
-        raise AnalysisError(f"{path}: 'data.dataset' {data['dataset']!r} is not a bundled data set "
-                            f"({', '.join(_bundled())})")
-    if "file" in data and not (path.parent / data["file"]).exists():
-        raise AnalysisError(f"{path}: 'data.file' {data['file']!r} not found (looked for "
-                            f"{(path.parent / data['file']).resolve()})")
-    for role in data.get("columns", {}):
-        if role not in COLUMN_ROLES:
-            raise AnalysisError(f"{path}: unknown column role 'data.columns.{role}' (allowed: {', '.join(COLUMN_ROLES)})")
-    for fig in spec.get("report", {}).get("figures", []):
-        if fig not in FIGURES:
-            raise AnalysisError(f"{path}: unknown figure {fig!r} in 'report.figures' (allowed: {', '.join(FIGURES)})")
-    for i, c in enumerate(spec.get("report", {}).get("thresholds", [])):
-        if not isinstance(c, (int, float)) or isinstance(c, bool):
-            raise AnalysisError(f"{path}: 'report.thresholds[{i}]' must be a number, got {c!r}")
-    _check_priors(path, spec.get("priors", {}))
-    return Analysis(path, spec)
+
+
+def _check_methods(path, methods):
+    from .frequentist_methods import METHODS, PRESETS
+
+    for i, meth in enumerate(methods):
+        if meth not in METHODS and meth not in PRESETS:
+            raise AnalysisError(f"{path}: 'report.frequentist[{i}]' must be one of {', '.join((*METHODS, *PRESETS))}, "
+                                f"got {meth!r}")
 
 
 def _bundled():
@@ -116,8 +180,6 @@ def _bundled():
 
 
 def _check_priors(path, priors_spec):
-    import warnings
-
     from .priors import mu_prior, tau_prior
 
     try:
@@ -134,24 +196,35 @@ def _check_priors(path, priors_spec):
 def load_table(analysis: Analysis) -> tuple[pd.DataFrame, list[str]]:
     """The data table of an analysis file after its row selection, and notes saying what was selected."""
     from . import datasets
+    from .tables import read_table
 
     d = analysis.spec["data"]
     notes = []
+    study = d.get("columns", {}).get("study")
     if "dataset" in d:  # the name and the file were checked by load_analysis
         table = datasets.load(d["dataset"])
         notes.append(f"Data: bundled data set '{d['dataset']}' ({table.attrs['source']}); {table.attrs['sign']}.")
     else:
-        table = pd.read_csv(analysis.path.parent / d["file"])
+        try:
+            table = read_table(analysis.path.parent / d["file"], sep=d.get("sep"), decimal=d.get("decimal"),
+                               encoding=d.get("encoding"), labels=[study] if study else ())
+        except DataError as err:
+            raise AnalysisError(f"{analysis.path}: 'data.file': {err}") from None
         notes.append(f"Data: {d['file']}.")
     n_rows = len(table)
     for column, value in d.get("select", {}).items():
         if column not in table.columns:
-            raise AnalysisError(f"{analysis.path}: 'data.select.{column}': no such column")
+            raise AnalysisError(f"{analysis.path}: 'data.select.{column}': no such column in the data")
         table = table[table[column] == value]
     if d.get("per_study") == "first":
-        study = d.get("columns", {}).get("study", "study")
+        study = study or "study"
+        if study not in table.columns:
+            raise AnalysisError(f"{analysis.path}: 'data.per_study' needs the study column {study!r} "
+                                "(set 'data.columns.study')")
         table = table.drop_duplicates(subset=study, keep="first")
     table = table.reset_index(drop=True)
+    if len(table) == 0:
+        raise AnalysisError(f"{analysis.path}: 'data.select' keeps none of the {n_rows} rows")
     if len(table) < n_rows:
         rule = ", ".join(f"{k} = {v!r}" for k, v in d.get("select", {}).items())
         per = " and the first remaining row of each study" if d.get("per_study") == "first" else ""
@@ -168,45 +241,103 @@ def load_effect_data(analysis: Analysis):
     opts = dict(measure=d.get("measure"), benefit=d["benefit"], outcome=d.get("outcome"),
                 moderators=d.get("moderators"))
     table, notes = load_table(analysis)
-    if "dataset" in d and not d.get("columns") and not d.get("select") and not d.get("per_study"):
-        return datasets.effect_data(d["dataset"], **{k: v for k, v in opts.items() if v is not None}), notes
-    columns = d.get("columns") or datasets.REGISTRY.get(d.get("dataset"), {}).get("columns", {})
-    return EffectData.from_table(table, **columns, **{k: v for k, v in opts.items() if v is not None}), notes
+    source = f"data set {d['dataset']!r}" if "dataset" in d else f"'data.file' {d['file']!r}"
+    try:
+        if "dataset" in d and not d.get("columns") and not d.get("select") and not d.get("per_study"):
+            data = datasets.effect_data(d["dataset"], **{k: v for k, v in opts.items() if v is not None})
+        else:
+            columns = d.get("columns") or datasets.REGISTRY.get(d.get("dataset"), {}).get("columns", {})
+            data = EffectData.from_table(table, **columns, **{k: v for k, v in opts.items() if v is not None})
+    except DataError as err:
+        raise DataError(f"{analysis.path}: {source}: {err}") from None
+    return data, notes
 
 
+# --------------------------------------------------------------------------- running
 def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
-    """Fit an analysis file and write its outputs; returns {name: path} of what was written."""
-    import warnings
+    """Fit an analysis file and write its outputs into `out_dir` (default output/NAME); returns the fit, the
+    frequentist results and {name: path} of what was written. Nothing is left behind when it fails."""
+    analysis = load_analysis(path)
+    out = Path(out_dir or Path("output") / analysis.path.stem)
+    with _staging(out) as stage:
+        if "pooled" in analysis.spec:
+            result = run_pooled_analysis(analysis, stage)
+        else:
+            result = _run_model(analysis, stage, progressbar)
+    result["files"] = {name: out / Path(p).relative_to(stage) for name, p in result["files"].items()}
+    result["out"] = out
+    return result
 
+
+class _staging:
+    """A temporary folder beside `out`; on success it replaces `out` (an earlier output folder), on failure
+    it is removed, with any parent folders made for it."""
+
+    MARKER = ".bayesmeta-output"
+
+    def __init__(self, out: Path):
+        self.out = out
+        if out.exists() and not out.is_dir():
+            raise AnalysisError(f"--out {out}: is a file, not a folder")
+        if out.is_dir() and any(out.iterdir()) and not ((out / self.MARKER).exists() or (out / "report.html").exists()):
+            raise AnalysisError(f"--out {out}: the folder exists and is not a bayesmeta output folder; refusing to "
+                                "replace it (give a new or empty folder)")
+        self.made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
+
+    def __enter__(self) -> Path:
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            self.stage = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".partial", dir=self.out.parent))
+        except OSError as err:
+            raise AnalysisError(f"--out {self.out}: cannot create the output folder ({err.strerror or err})") from None
+        (self.stage / "figures").mkdir()
+        (self.stage / self.MARKER).write_text("written by bayesmeta run\n", encoding="utf-8")
+        return self.stage
+
+    def __exit__(self, kind, value, tb):
+        if kind is not None:
+            shutil.rmtree(self.stage, ignore_errors=True)
+            for folder in self.made:  # nearest first; only those this run made, and only if still empty
+                try:
+                    folder.rmdir()
+                except OSError:
+                    break
+            return False
+        old = None
+        if self.out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".old", dir=self.out.parent))
+            old.rmdir()
+            self.out.rename(old)
+        self.stage.rename(self.out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return False
+
+
+def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     from . import plots
     from .comparison import compare
     from .frequentist_methods import frequentist
     from .model import fit as fit_model
-    from .report import build_report
+    from .report import build_report, probability_events
 
-    analysis = load_analysis(path)
     a, m, pr, rep = (analysis.spec.get(s, {}) for s in ("analysis", "model", "priors", "report"))
-    out = Path(out_dir or Path("output") / analysis.path.stem)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    if "pooled" in analysis.spec:
-        return run_pooled_analysis(analysis, out)
-    data, notes = load_effect_data(analysis)
-    settings = dict(tau_prior=pr.get("tau"), mu_prior=pr.get("mu"), engine=m.get("engine", "exact"),
-                    seed=m.get("seed", 1), model=m.get("effects", "random"))
-    sampler = {k: m[k] for k in ("draws", "chains", "tune", "target_accept") if k in m}
-    ci = rep.get("ci", 0.95)
-    thresholds = rep.get("thresholds", [0.0, -0.2] if data.benefit == "lower" else [0.0, 0.2])
-    sensitivity = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        data, notes = load_effect_data(analysis)
+        settings = dict(tau_prior=pr.get("tau"), mu_prior=pr.get("mu"), engine=m.get("engine", "exact"),
+                        seed=m.get("seed", 1), model=m.get("effects", "random"))
+        sampler = {k: m[k] for k in ("draws", "chains", "tune", "target_accept") if k in m}
+        ci = rep.get("ci", 0.95)
+        thresholds = benefit_thresholds(rep.get("thresholds", default_thresholds(data)), data.benefit)
         fit = fit_model(data, progressbar=progressbar, **settings, **sampler)
+        sensitivity = None
         if pr.get("sensitivity"):
             sensitivity = sensitivity_table(fit, [pr.get("tau") or str(fit.spec.tau_prior)] + pr["sensitivity"],
                                             thresholds, ci)
     notes += [f"Warning: {w.message}" for w in caught]
     freq = [frequentist(data, method=meth) for meth in rep.get("frequentist", ["revman5", "cochrane"])]
-    written = {}
-    figures = {}
+    written, figures = {}, {}
     wanted = rep.get("figures", ["forest", "density", "prior_posterior", "benefit", "funnel"]
                      + (["trace", "rank"] if fit.engine == "mcmc" else []))
     makers = {"forest": lambda: plots.forest(fit, freq=freq, order=rep.get("forest_order", "input"), ci=ci),
@@ -237,23 +368,25 @@ def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
     fit.summary(ci=ci).to_csv(out / "summary.csv")
     fit.shrinkage(ci=ci).to_csv(out / "shrinkage.csv")
     compare(fit, freq, ci=ci).to_csv(out / "comparison.csv")
-    probs = {expr: fit.prob(expr) for expr in _probability_expressions(data, thresholds)}
-    pd.Series(probs, name="probability").rename_axis("event").to_csv(out / "probabilities.csv")
-    fit.idata.to_netcdf(out / "posterior.nc")
+    events = probability_events(data, thresholds)
+    pd.Series({e: fit.prob(e) for e in events}, name="probability").rename_axis("event").to_csv(
+        out / "probabilities.csv")
+    if hasattr(fit, "save"):
+        fit.save(out / "posterior.nc")
+    else:  # pragma: no cover - before Fit.save
+        fit.idata.to_netcdf(out / "posterior.nc")
     written.update(report_html=out / "report.html", report_md=out / "report.md", summary=out / "summary.csv",
                    shrinkage=out / "shrinkage.csv", comparison=out / "comparison.csv",
                    probabilities=out / "probabilities.csv", posterior=out / "posterior.nc")
-    return {"fit": fit, "freq": freq, "files": written, "out": out}
-
-
-def _probability_expressions(data, thresholds):
-    op = benefit_operator(data.benefit)
-    return [f"{q} {op} {c:g}" for q in ("mu", "theta_new") for c in thresholds]
+    for w in caught:  # once more, for the caller (the command line prints them)
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return {"fit": fit, "freq": freq, "files": written, "ci": ci, "thresholds": thresholds}
 
 
 def sensitivity_table(fit, tau_priors, thresholds, ci=0.95) -> pd.DataFrame:
     """The fit repeated with each tau prior (exact engine): mu and tau medians with intervals, P(benefit)."""
     from .model import fit as fit_model
+    from .report import probability_events
 
     rows = {}
     for spec in dict.fromkeys(tau_priors):
@@ -262,7 +395,7 @@ def sensitivity_table(fit, tau_priors, thresholds, ci=0.95) -> pd.DataFrame:
         row = {"mu": s.loc["mu", "median"], "mu_lower": s.loc["mu", "lower"], "mu_upper": s.loc["mu", "upper"],
                "tau": s.loc["tau", "median"], "tau_lower": s.loc["tau", "lower"], "tau_upper": s.loc["tau", "upper"],
                "pred_lower": s.loc["theta_new", "lower"], "pred_upper": s.loc["theta_new", "upper"]}
-        for expr in _probability_expressions(fit.data, thresholds):
+        for expr in probability_events(fit.data, thresholds):
             row[f"P({expr})"] = f.prob(expr)
         rows[str(f.spec.tau_prior)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("tau prior")
@@ -281,21 +414,33 @@ def run_pooled_analysis(analysis: Analysis, out: Path) -> dict:
     important = p.get("important", 0.2)
     level = p.get("level", 0.95)
     z = NormalDist().inv_cdf(0.5 + level / 2)
+    needed = [(k, p.get(k, k)) for k in ("estimate", "lower", "upper")]
+    needed += [("benefit_from", p["benefit_from"])] if "benefit_from" in p else []
+    needed += [(f"label[{i}]", column) for i, column in enumerate(p.get("label", []))]
+    for key, column in needed:
+        if column not in table.columns:
+            raise AnalysisError(f"{analysis.path}: 'pooled.{key}': no column {column!r} in the data")
     rows, lines = [], []
     for i, r in table.iterrows():
-        label = " / ".join(str(r[c]) for c in p.get("label", []) if c in r) or f"row {i + 1}"
+        label = " / ".join(str(r[c]) for c in p.get("label", [])) or f"row {i + 1}"
+        where = f"{analysis.path}: row {i + 1} ({label!r})"
         try:
             est, lo, hi = (float(r[p.get(k, k)]) for k in ("estimate", "lower", "upper"))
-        except KeyError as err:
-            raise AnalysisError(f"{analysis.path}: [pooled] column {err} not found") from None
+        except (TypeError, ValueError):
+            raise AnalysisError(f"{where}: the estimate and its interval must be numbers") from None
+        if not all(map(math.isfinite, (est, lo, hi))):
+            raise AnalysisError(f"{where}: the estimate or its interval is missing")
         text = str(r[p["benefit_from"]]).lower() if "benefit_from" in p else ""
         benefit = "lower" if text.startswith("negative") else "higher" if text.startswith("positive") else None
         if benefit is None:
-            raise AnalysisError(f"{analysis.path}: row {i + 1} ({label!r}), column {p.get('benefit_from')!r}: "
-                                "cannot tell the benefit direction (want text starting 'negative' or 'positive')")
+            raise AnalysisError(f"{where}, column {p.get('benefit_from')!r}: cannot tell the benefit direction "
+                                "(want text starting 'negative' or 'positive')")
         sign, op = benefit_sign(benefit), benefit_operator(benefit)
         for name, prior in reference_priors(important, benefit).items():
-            post = from_estimate(est, lo, hi, level=level, prior=prior)
+            try:
+                post = from_estimate(est, lo, hi, level=level, prior=prior)
+            except ValueError as err:
+                raise AnalysisError(f"{where}: {err}") from None
             c_lo, c_hi = post.interval(level)
             rows.append({"review": label, "prior": name, "published": f"{est:g} [{lo:g}, {hi:g}]",
                          "post_mean": post.post_mean, "lower": c_lo, "upper": c_hi,
@@ -323,7 +468,7 @@ def run_pooled_analysis(analysis: Analysis, out: Path) -> dict:
                 Section("Figures", figures=[(caption, str(png))]),
                 Section("Reproducibility", [", ".join(f"{k} {v}" for k, v in versions("exact").items()) + "."])]
     _write_report(Report(a["title"], sections), out, {caption: str(png)})
-    return {"fit": None, "freq": [], "out": out, "table": result,
+    return {"fit": None, "freq": [], "table": result, "ci": level,
             "files": {"report_html": out / "report.html", "report_md": out / "report.md",
                       "probabilities": out / "probabilities.csv", "figure_pooled": png}}
 

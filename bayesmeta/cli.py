@@ -1,52 +1,175 @@
 """Command line: `bayesmeta fit`, `bayesmeta freq`, `bayesmeta run`, `bayesmeta datasets`.
 
-`--json` prints one JSON object and nothing else on stdout. Bad input prints one line
-("error: ...") on stderr and exits with status 2, without a traceback.
+`--json` prints one JSON object and nothing else on stdout. Every failure, bad options included, prints
+one line ("error: ...") on stderr and exits with status 2, without a traceback; every warning prints as
+one line ("warning: ..."). Options are checked before any data are read or models fitted.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+try:  # typer >= 0.20 carries its own copy of click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException, NoArgsIsHelpError
+
+EXIT_ERROR = 2
+SEED_MAX = 2**32 - 1
+
+
+class _OneLineErrors(TyperGroup):
+    """Click's usage errors (unknown option, a word where a number goes) as one `error:` line, like ours."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                                **extra)
+        except NoArgsIsHelpError as err:
+            typer.echo(err.format_message())
+            code = 0
+        except ClickException as err:
+            hint = f" (see '{err.ctx.command_path} --help')" if getattr(err, "ctx", None) else ""
+            typer.echo(f"error: {one_line(err.format_message())}{hint}", err=True)
+            code = EXIT_ERROR
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            code = 1
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Bayesian meta-analysis of standardised mean differences, beside its frequentist twin.")
 
 Col = Annotated[Optional[str], typer.Option(help="column name")]
+Sep = Annotated[Optional[str], typer.Option(help="separator of the CSV file (default: detected), e.g. ';'")]
+Decimal = Annotated[Optional[str], typer.Option(help="decimal mark, '.' or ',' (default: detected)")]
+Encoding = Annotated[Optional[str], typer.Option(help="text encoding (default: UTF-8, else Windows-1252)")]
+
+
+def one_line(message) -> str:
+    """A message as one line: its lines joined with '; '."""
+    return "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+def message_of(err: BaseException) -> str:
+    """The text of an exception, without the quotes str(KeyError) adds, on one line."""
+    if isinstance(err, KeyError) and len(err.args) == 1 and isinstance(err.args[0], str):
+        return one_line(err.args[0])
+    text = one_line(err)
+    return text or type(err).__name__
 
 
 def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
+    typer.echo(f"error: {one_line(message)}", err=True)
+    raise typer.Exit(EXIT_ERROR)
 
 
-def read_table(path: str):
-    """A CSV file, or the name of a bundled data set."""
-    import pandas as pd
+def print_warnings(caught) -> None:
+    """Each distinct warning once, as one line 'warning: ...' on stderr."""
+    seen = set()
+    for w in caught:
+        text = one_line(w.message)
+        if text not in seen:
+            seen.add(text)
+            typer.echo(f"warning: {text}", err=True)
 
+
+def run_guarded(func):
+    """Run `func` with warnings printed as one line each; any failure becomes one `error:` line on stderr
+    and exit status 2 (set BAYESMETA_TRACEBACK=1 to see the traceback of an unexpected error)."""
+    from .errors import DataError
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = func()
+        except typer.Exit:
+            print_warnings(caught)
+            raise
+        except (DataError, ValueError, KeyError, TypeError, OSError, RuntimeError) as err:
+            print_warnings(caught)
+            if os.environ.get("BAYESMETA_TRACEBACK"):
+                raise
+            _fail(message_of(err))
+        except Exception as err:  # noqa: BLE001 - a bug: still one line, and how to see more
+            print_warnings(caught)
+            if os.environ.get("BAYESMETA_TRACEBACK"):
+                raise
+            _fail(f"unexpected {type(err).__name__}: {message_of(err)} (this is a bug in bayesmeta; rerun with "
+                  "BAYESMETA_TRACEBACK=1 and report the traceback)")
+    print_warnings(caught)
+    return result
+
+
+# --------------------------------------------------------------------------- option checks
+def check_ci(value, option="--ci") -> float:
+    """A credible/confidence level strictly between 0 and 1 (0.95, not 95)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1 or math.isnan(value):
+        hint = f" (did you mean {value / 100:g}?)" if isinstance(value, (int, float)) and 1 < value < 100 else ""
+        raise ValueError(f"{option} must be a probability between 0 and 1, such as 0.95, not {value!r}{hint}")
+    return float(value)
+
+
+def check_seed(value, option="--seed"):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= SEED_MAX:
+        raise ValueError(f"{option} must be a whole number from 0 to {SEED_MAX}, not {value!r}")
+    return value
+
+
+def check_choice(value, choices, option):
+    if value is not None and value not in choices:
+        raise ValueError(f"{option} must be one of {', '.join(map(str, choices))}, not {value!r}")
+    return value
+
+
+def check_method(value, option="--method"):
+    from .frequentist_methods import METHODS, PRESETS
+
+    return check_choice(value, (*METHODS, *PRESETS), option)
+
+
+def _check_common(measure, benefit, sep, decimal):
+    from .effects import MEASURES
+
+    check_choice(measure, MEASURES, "--measure")
+    check_choice(benefit, ("lower", "higher"), "--benefit")
+    check_choice(decimal, (".", ","), "--decimal")
+    if sep is not None and (len(sep) != 1 or sep in "\"'\r\n"):
+        raise ValueError(f"--sep must be one character such as ',' ';' or '\\t', not {sep!r}")
+
+
+# --------------------------------------------------------------------------- data
+def read_table(path: str, sep=None, decimal=None, encoding=None, labels=()):
+    """A table file (see bayesmeta.tables.read_table), or the name of a bundled data set."""
     from . import datasets
+    from .errors import DataError
+    from .tables import read_table as read_file
 
-    p = Path(path)
-    if not p.exists():
-        if path in datasets.REGISTRY:
-            return datasets.load(path)
-        _fail(f"no file {path!r} (and no bundled data set of that name)")
-    try:
-        return pd.read_csv(p)
-    except Exception as err:  # noqa: BLE001 - any parser failure is reported as one line
-        _fail(f"cannot read {path!r} as CSV: {err}")
+    if not Path(path).exists() and path in datasets.REGISTRY:
+        return datasets.load(path)
+    if not Path(path).exists():
+        raise DataError(f"no file {path!r} (and no bundled data set of that name)")
+    return read_file(path, sep=sep, decimal=decimal, encoding=encoding, labels=labels)
 
 
-def load_effects(path, columns: dict):
+def load_effects(path, columns: dict, sep=None, decimal=None, encoding=None):
     from .effects import EffectData
 
-    df = read_table(path)
+    df = read_table(path, sep, decimal, encoding, labels=[c for c in [columns.get("study")] if c])
     if not columns.get("y") and not any(columns.get(k) for k in ("n1", "mean1", "sd1", "n2", "mean2", "sd2")):
         meta = df.attrs.get("columns")
         if meta:  # a bundled data set: its recorded columns and direction
@@ -73,66 +196,59 @@ def _clean(obj):
     return obj
 
 
-def run_guarded(func):
-    """Run `func`, turning expected errors into one line on stderr and exit status 2."""
-    from .errors import DataError
-
-    try:
-        return func()
-    except typer.Exit:
-        raise
-    except (DataError, ValueError, KeyError, TypeError, FileNotFoundError) as err:
-        _fail(str(err).strip("'\""))
-    except RuntimeError as err:
-        _fail(str(err))
-
-
+# --------------------------------------------------------------------------- commands
 @app.command()
 def fit(
     file: Annotated[str, typer.Argument(help="CSV file (or a bundled data set name)")],
     y: Col = None, se: Col = None, vi: Col = None, n1: Col = None, mean1: Col = None, sd1: Col = None,
     n2: Col = None, mean2: Col = None, sd2: Col = None, study: Col = None,
-    measure: Annotated[Optional[str], typer.Option(help="SMD, SMD_RevMan, d or MD for arm summaries")] = None,
+    measure: Annotated[Optional[str], typer.Option(help="SMD, SMD_RevMan, d, MD or generic")] = None,
     benefit: Annotated[Optional[str], typer.Option(help="direction of benefit: lower or higher")] = None,
     tau_prior: Annotated[Optional[str], typer.Option(help="prior on tau, e.g. 'halfnormal(0.5)'")] = None,
     mu_prior: Annotated[str, typer.Option(help="prior on mu: flat or 'normal(m, s)'")] = "flat",
     engine: Annotated[str, typer.Option(help="exact or mcmc")] = "exact",
     seed: Annotated[Optional[int], typer.Option(help="random seed (recorded in the output)")] = None,
     prob: Annotated[Optional[list[str]], typer.Option(help="probability to report, e.g. 'mu<0'")] = None,
-    ci: Annotated[float, typer.Option(help="credible interval probability")] = 0.95,
+    ci: Annotated[float, typer.Option(help="credible interval probability, e.g. 0.95")] = 0.95,
+    sep: Sep = None, decimal: Decimal = None, encoding: Encoding = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ):
     """Bayesian random-effects meta-analysis (normal-normal model)."""
-    from . import model
 
     def go():
-        data = load_effects(file, _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = model.fit(data, tau_prior=tau_prior, mu_prior=mu_prior, engine=engine, seed=seed)
-            probs = {expr: result.prob(expr) for expr in (prob or [])}
-            summary = result.summary(ci=ci)
-            shrink = result.shrinkage(ci=ci)
-        for w in caught:
-            typer.echo(f"warning: {w.message}", err=True)
-        return data, result, probs, summary, shrink
+        from . import model, priors
+
+        check_ci(ci)
+        check_seed(seed)
+        check_choice(engine, ("exact", "mcmc"), "--engine")
+        _check_common(measure, benefit, sep, decimal)
+        if tau_prior is not None:
+            priors.tau_prior(tau_prior)
+        priors.mu_prior(mu_prior)
+        data = load_effects(file, _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit),
+                            sep, decimal, encoding)
+        result = model.fit(data, tau_prior=tau_prior, mu_prior=mu_prior, engine=engine, seed=seed)
+        probs = {expr: result.prob(expr) for expr in (prob or [])}
+        return data, result, probs, result.summary(ci=ci), result.shrinkage(ci=ci)
 
     data, result, probs, summary, shrink = run_guarded(go)
+    note = getattr(result.spec, "tau_prior_note", None)
     if as_json:
         out = dict(k=data.k, engine=result.engine, tau_prior=str(result.spec.tau_prior),
-                   mu_prior=str(result.spec.mu_prior), seed=result.seed, interval=summary.attrs["interval"],
-                   measure=data.measure, benefit=data.benefit)
+                   mu_prior=str(result.spec.mu_prior), tau_prior_note=note, seed=result.seed,
+                   interval=summary.attrs["interval"], measure=data.measure, benefit=data.benefit)
         for q in ("mu", "tau", "tau2", "theta_new", "I2"):
             out[q] = summary.loc[q].to_dict()
         out["prob"] = probs
         out["studies"] = [dict(study=label, **row) for label, row in shrink.to_dict(orient="index").items()]
         typer.echo(json.dumps(_clean(out)))
         return
-    _print_fit(data, result, summary, probs)
+    _print_fit(data, result, summary, probs, note)
 
 
-def _print_fit(data, result, summary, probs):
+def _print_fit(data, result, summary, probs, note=None):
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -142,9 +258,11 @@ def _print_fit(data, result, summary, probs):
     for q, row in summary.iterrows():
         table.add_row(q, *(f"{row[c]:.4f}" for c in ("mean", "sd", "median", "lower", "upper")))
     console.print(table)
-    console.print(f"priors: tau ~ {result.spec.tau_prior}; mu ~ {result.spec.mu_prior}; seed {result.seed}")
+    console.print(escape(f"priors: tau ~ {result.spec.tau_prior}; mu ~ {result.spec.mu_prior}; seed {result.seed}"))
+    if note:
+        console.print(escape(note))
     for expr, p in probs.items():
-        console.print(f"P({expr}) = {p:.4f}")
+        console.print(escape(f"P({expr}) = {p:.4f}"))
 
 
 @app.command()
@@ -152,17 +270,23 @@ def freq(
     file: Annotated[str, typer.Argument(help="CSV file (or a bundled data set name)")],
     y: Col = None, se: Col = None, vi: Col = None, n1: Col = None, mean1: Col = None, sd1: Col = None,
     n2: Col = None, mean2: Col = None, sd2: Col = None, study: Col = None,
-    measure: Annotated[Optional[str], typer.Option(help="SMD, SMD_RevMan, d or MD for arm summaries")] = None,
+    measure: Annotated[Optional[str], typer.Option(help="SMD, SMD_RevMan, d, MD or generic")] = None,
     benefit: Annotated[Optional[str], typer.Option(help="direction of benefit: lower or higher")] = None,
     method: Annotated[str, typer.Option(help="FE DL REML ML PM SJ HS HE EB, or revman5 / cochrane")] = "REML",
     ci: Annotated[str, typer.Option(help="z or hksj (Knapp-Hartung)")] = "z",
+    sep: Sep = None, decimal: Decimal = None, encoding: Encoding = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ):
     """Frequentist random-effects meta-analysis, as metafor's rma() and RevMan."""
-    from .frequentist_methods import frequentist
 
     def go():
-        data = load_effects(file, _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit))
+        from .frequentist_methods import frequentist
+
+        check_method(method)
+        check_choice(ci, ("z", "hksj"), "--ci")
+        _check_common(measure, benefit, sep, decimal)
+        data = load_effects(file, _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit),
+                            sep, decimal, encoding)
         return frequentist(data, method=method, ci=ci)
 
     result = run_guarded(go)
@@ -185,10 +309,10 @@ def run(
     console = Console(stderr=True)
     with console.status(f"running {analysis} ..."):
         result = run_guarded(lambda: run_analysis(analysis, out, progressbar=sys.stderr.isatty()))
-    console.print(f"wrote {len(result['files'])} files to {result['out']}/")
+    console.print(f"wrote {len(result['files'])} files to {result['out']}/", markup=False, highlight=False)
     fit = result["fit"]
     if fit is not None:
-        s = fit.summary()
+        s = fit.summary(ci=result.get("ci", 0.95))
         typer.echo(f"mu {s.loc['mu', 'median']:.3f} [{s.loc['mu', 'lower']:.3f}, {s.loc['mu', 'upper']:.3f}], "
                    f"tau {s.loc['tau', 'median']:.3f}; {s.attrs['interval']}")
     typer.echo(f"report: {result['files']['report_html']}")

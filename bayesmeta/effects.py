@@ -14,6 +14,7 @@ Formulas (treatment = arm 1 minus control = arm 2):
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -23,6 +24,7 @@ import pandas as pd
 from .errors import DataError, DataWarning
 
 MEASURES = ("SMD", "SMD_RevMan", "d", "MD", "generic")
+STANDARDISED = ("SMD", "SMD_RevMan", "d")  # scale-free: one default prior and Cohen's benchmarks fit all
 BENEFIT = ("lower", "higher", None)
 
 # Column names recognised when none are given (first match wins).
@@ -31,6 +33,7 @@ COMMON_COLUMNS = {
     "y": ["yi", "TE", "g", "y", "smd", "SMD", "es", "effect"],
     "se": ["sei", "seTE", "se_g", "se", "sigmak", "SE"],
     "vi": ["vi", "var", "variance"],
+    "n": ["ni", "n", "N", "n_total"],
     "n1": ["n1i", "n1", "n_t", "n_arm1", "n.e"],
     "mean1": ["m1i", "m1", "mean1", "mean_t", "mean_arm1", "mean.e"],
     "sd1": ["sd1i", "sd1", "sd_t", "sd_arm1", "sd.e"],
@@ -41,21 +44,40 @@ COMMON_COLUMNS = {
 
 
 def hedges_j(m):
-    """Exact small-sample correction J(m) = Gamma(m/2) / (sqrt(m/2) Gamma((m-1)/2)), m = n1+n2-2."""
+    """Exact small-sample correction J(m) = Gamma(m/2) / (sqrt(m/2) Gamma((m-1)/2)), m = n1+n2-2.
+
+    For m >= 100 the difference of log-gammas loses digits (and all of them beyond m ~ 1e15), so there
+    J comes from Stirling's series written without cancellation (relative error below 1e-13 for any m)."""
     m = np.asarray(m, dtype=float)
     lgamma = np.vectorize(math.lgamma, otypes=[float])  # stdlib: keeps scipy out of `import bayesmeta`
-    return np.exp(lgamma(m / 2) - 0.5 * np.log(m / 2) - lgamma((m - 1) / 2))
+    small = np.where(m < 100, m, 3.0)
+    direct = np.exp(lgamma(small / 2) - 0.5 * np.log(small / 2) - lgamma((small - 1) / 2))
+    x = np.where(m < 100, 100.0, m) / 2
+
+    def series(z):  # Stirling's correction 1/(12z) - 1/(360z^3) + 1/(1260z^5) - 1/(1680z^7)
+        u = 1 / z
+        return u * (1 / 12 - u**2 * (1 / 360 - u**2 * (1 / 1260 - u**2 / 1680)))
+
+    stirling = np.exp(-(x - 1) * np.log1p(-1 / (2 * x)) - 0.5 + series(x) - series(x - 0.5))
+    return np.where(m < 100, direct, stirling)
 
 
 def smd_from_summary(n1, mean1, sd1, n2, mean2, sd2, measure="SMD"):
-    """Effect and sampling variance for two-arm summaries; see the module docstring for formulas."""
+    """Effect and sampling variance for two-arm summaries; see the module docstring for formulas.
+    The pooled SD is computed relative to the larger SD, so that SDs near the ends of the float range
+    (1e-300, 1e200) give the right standardised effect instead of 0/0."""
     n1, n2 = np.asarray(n1, float), np.asarray(n2, float)
-    diff = np.asarray(mean1, float) - np.asarray(mean2, float)
+    with np.errstate(over="ignore", invalid="ignore"):
+        diff = np.asarray(mean1, float) - np.asarray(mean2, float)
     sd1, sd2 = np.asarray(sd1, float), np.asarray(sd2, float)
     if measure == "MD":
-        return diff, sd1**2 / n1 + sd2**2 / n2
-    s_pooled = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2))
-    return _standardised(diff / s_pooled, n1, n2, measure)
+        with np.errstate(over="ignore", under="ignore"):
+            return diff, sd1**2 / n1 + sd2**2 / n2
+    big = np.maximum(sd1, sd2)
+    with np.errstate(divide="ignore", over="ignore", under="ignore", invalid="ignore"):
+        s_pooled = big * np.sqrt(((n1 - 1) * (sd1 / big) ** 2 + (n2 - 1) * (sd2 / big) ** 2) / (n1 + n2 - 2))
+        d = diff / s_pooled
+    return _standardised(d, n1, n2, measure)
 
 
 def _standardised(d, n1, n2, measure):
@@ -76,26 +98,33 @@ def _labels(df: pd.DataFrame, study: str | None) -> np.ndarray:
     if study is None:
         return np.array([f"Study {i + 1}" for i in range(len(df))], dtype=object)
     _require_columns(df, [study])
-    col = df[study]
-    for i, value in enumerate(col):
-        if pd.isna(value) or str(value).strip() == "":
-            raise DataError(f"row {i + 1}, column {study!r}: the study label is missing")
-    labels = np.array([str(v) for v in col], dtype=object)
+    for i, value in enumerate(df[study]):
+        if _is_missing(value) or str(value).strip() == "":
+            raise DataError(f"row {i + 1}, column {study!r}: the study label is missing (a study called NA? "
+                            "read the file with bm.read_table, which keeps NA as a label)")
+    return _unique_labels([str(v) for v in df[study]], f"column {study!r}")
+
+
+def _unique_labels(labels, where: str) -> np.ndarray:
     seen = {}
     for i, lab in enumerate(labels):
         if lab in seen:
-            raise DataError(
-                f"row {i + 1} ({lab!r}), column {study!r}: duplicated study label (also row {seen[lab] + 1}); "
-                "give each comparison its own label or select one row per study"
-            )
+            raise DataError(f"row {i + 1} ({lab!r}), {where}: duplicated study label (also row {seen[lab] + 1}); "
+                            "give each comparison its own label or select one row per study")
         seen[lab] = i
-    return labels
+    return np.array(labels, dtype=object)
+
+
+def _is_missing(value) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value))
 
 
 def _require_columns(df: pd.DataFrame, columns) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise DataError(f"column(s) {missing} not found; the table has columns {list(df.columns)}")
+        have = [str(c) for c in df.columns]
+        listing = ", ".join(repr(c) for c in have[:40]) + (f", ... ({len(have)} in all)" if len(have) > 40 else "")
+        raise DataError(f"column(s) {missing} not found; the table has columns [{listing}]")
 
 
 def _numeric(df: pd.DataFrame, col: str, labels) -> np.ndarray:
@@ -104,12 +133,20 @@ def _numeric(df: pd.DataFrame, col: str, labels) -> np.ndarray:
     values = np.empty(len(df))
     for i, (lab, raw) in enumerate(zip(labels, df[col])):
         where = f"row {i + 1} ({lab!r}), column {col!r}"
-        if raw is None or (isinstance(raw, float) and np.isnan(raw)) or (isinstance(raw, str) and raw.strip() == ""):
+        if _is_missing(raw) or (isinstance(raw, str) and raw.strip() == ""):
             raise DataError(f"{where}: value is missing")
+        if isinstance(raw, (bool, np.bool_)):
+            raise DataError(f"{where}: {raw!r} is not a number")
         try:
+            if isinstance(raw, str) and "_" in raw:  # float() would read "1_000" as 1000
+                raise ValueError(raw)
             value = float(raw)
         except (TypeError, ValueError):
-            raise DataError(f"{where}: {raw!r} is not a number") from None
+            hint = ""
+            if isinstance(raw, str) and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", raw):
+                hint = (" (a decimal comma? bm.read_table and the command line read semicolon-separated files with "
+                        "decimal commas; with pandas use read_csv(sep=';', decimal=','))")
+            raise DataError(f"{where}: {raw!r} is not a number{hint}") from None
         if np.isnan(value):
             raise DataError(f"{where}: value is missing (NaN)")
         if not np.isfinite(value):
@@ -125,14 +162,15 @@ def _positive(values, col, labels, what="must be > 0"):
     return values
 
 
-def _group_size(df, col, labels):
+def _group_size(df, col, labels, smallest=2):
     n = _numeric(df, col, labels)
     for i, (lab, v) in enumerate(zip(labels, n)):
         where = f"row {i + 1} ({lab!r}), column {col!r}"
         if v != np.round(v):
             raise DataError(f"{where}: group size {v!r} is not a whole number")
-        if v < 2:
-            raise DataError(f"{where}: group size {v:g} is below 2; an SD needs at least two participants")
+        if v < smallest:
+            raise DataError(f"{where}: group size {v:g} is below {smallest}"
+                            + ("; an SD needs at least two participants" if smallest == 2 else ""))
     return n
 
 
@@ -142,17 +180,70 @@ def _check_benefit(benefit):
     return benefit
 
 
-def _moderators(df, moderators, labels):
-    if not moderators:
-        return pd.DataFrame(index=pd.Index(labels, name="study"))
-    _require_columns(df, list(moderators))
-    mods = df[list(moderators)].copy()
-    mods.index = pd.Index(labels, name="study")
-    for col in mods.columns:
-        for i, (lab, v) in enumerate(zip(labels, mods[col])):
-            if pd.isna(v):
+def _check_measure(measure, allowed=MEASURES):
+    if measure not in allowed:
+        raise DataError(f"measure must be one of {', '.join(allowed)}, not {measure!r} (other effects on an additive "
+                        "scale, such as log odds ratios, are 'generic')")
+    return measure
+
+
+def _moderator_list(moderators) -> tuple:
+    if moderators is None:
+        return ()
+    if isinstance(moderators, str):
+        return (moderators,)
+    return tuple(moderators)
+
+
+def _covariates(df: pd.DataFrame, labels, used, moderators) -> pd.DataFrame:
+    """Every column of `df` not used for the effects (study, y, se, arms ...), indexed by study label: the
+    covariates a later meta-regression can use. Listed `moderators` must be there and complete."""
+    listed = _moderator_list(moderators)
+    _require_columns(df, list(listed))
+    used = {c for c in used if c is not None}
+    keep = [c for c in df.columns if c not in used or c in listed]
+    covariates = df[keep].copy()
+    covariates.index = pd.Index(labels, name="study")
+    _check_listed(covariates, listed, labels)
+    return covariates
+
+
+def _check_listed(covariates, listed, labels):
+    for col in listed:
+        if col not in covariates.columns:
+            raise DataError(f"moderator {col!r} is not among the covariates {list(covariates.columns)}")
+        for i, (lab, v) in enumerate(zip(labels, covariates[col])):
+            if _is_missing(v) or (isinstance(v, str) and not v.strip()):
                 raise DataError(f"row {i + 1} ({lab!r}), column {col!r}: moderator value is missing")
-    return mods
+
+
+def _check_precision(y, se, labels, ycol="y", secol="se"):
+    """Effects and standard errors that float64 can carry through the models: se^2, the weights 1/se^2,
+    y^2/se^2, the spread of the effects and the summed weights must all be finite and se^2 must not
+    underflow. Otherwise a DataError naming the row and saying to rescale (other units)."""
+    tiny, huge = np.finfo(float).tiny, np.finfo(float).max
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        v = se**2
+        w = 1 / v
+        yw = y**2 * w
+    for i, lab in enumerate(labels):
+        where = f"row {i + 1} ({lab!r}), column {secol!r}"
+        if not v[i] < huge:
+            raise DataError(f"{where}: the standard error {se[i]:.3g} squared overflows float64 (> 1.8e308); "
+                            "express the effects in other units")
+        if not v[i] >= tiny or not np.isfinite(w[i]):
+            raise DataError(f"{where}: the standard error {se[i]:.3g} squared underflows float64 (< 2.2e-308); "
+                            "express the effects in other units")
+        if not np.isfinite(yw[i]):
+            raise DataError(f"row {i + 1} ({lab!r}), columns {ycol!r}/{secol!r}: the effect {y[i]:.3g} is too large "
+                            f"for its standard error {se[i]:.3g} to be used in float64 (y^2/se^2 overflows); "
+                            "express the effects in other units")
+    with np.errstate(over="ignore", invalid="ignore"):
+        total, spread = np.sum(w), (np.max(y) - np.min(y)) ** 2 * np.max(w)
+    if not (np.isfinite(total) and np.isfinite(spread)):
+        raise DataError(f"columns {ycol!r}/{secol!r}: the effects and standard errors span too many orders of "
+                        "magnitude for float64 (the summed precisions or the squared spread over the smallest "
+                        "variance overflow); check the units of each row")
 
 
 def benefit_sign(benefit) -> int:
@@ -170,6 +261,18 @@ def guess_column(df: pd.DataFrame, role: str) -> str | None:
     return next((c for c in COMMON_COLUMNS[role] if c in df.columns), None)
 
 
+def _floats(values, field_name, k=None) -> np.ndarray:
+    try:
+        out = np.array(values, dtype=float).reshape(-1) if np.ndim(values) <= 1 else None
+    except (TypeError, ValueError):
+        raise DataError(f"EffectData field {field_name!r}: not a sequence of numbers") from None
+    if out is None:
+        raise DataError(f"EffectData field {field_name!r}: give one value per study (a flat sequence)")
+    if k is not None and len(out) != k:
+        raise DataError(f"EffectData field {field_name!r} has {len(out)} values for {k} studies")
+    return out
+
+
 @dataclass(frozen=True)
 class EffectData:
     """Per-study effects y with standard errors se, in input order.
@@ -177,6 +280,12 @@ class EffectData:
     Build with `from_dataframe` (effects given), `from_summary` (two-arm means, SDs and sizes),
     `from_t_statistic` or `from_estimate_ci`; `benefit` says which direction of the effect is
     favourable ("lower": negative effects favour treatment, as for pain scores).
+
+    `moderators` holds the covariates: every other column of the input table, indexed by study label, so
+    that a meta-regression can name any of them later (`bm.fit(data, moderators="~ weeks")`);
+    `moderator_names` are those listed at construction, checked there for missing values. `n` is the total
+    sample size of each study where known (it scales the default tau prior of unstandardised measures).
+    Built directly, the fields are checked as the constructors check them (DataError naming row and field).
     """
 
     y: np.ndarray
@@ -187,11 +296,52 @@ class EffectData:
     moderators: pd.DataFrame = field(default_factory=pd.DataFrame)
     arms: pd.DataFrame | None = None  # n1, mean1, sd1, n2, mean2, sd2 when built from summaries
     outcome: str = "effect"
+    n: np.ndarray | None = None
+    moderator_names: tuple = ()
 
     def __post_init__(self):
-        if len(self.y) == 0:
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen dataclass
+        y = _floats(self.y, "y")
+        if len(y) == 0:
             raise DataError("the table is empty: no studies to pool")
+        se = _floats(self.se, "se", len(y))
+        study = list(self.study) if np.ndim(self.study) == 1 else None
+        if study is None or len(study) != len(y):
+            raise DataError(f"EffectData field 'study' must hold one label per study ({len(y)})")
+        for i, lab in enumerate(study):
+            if _is_missing(lab) or not str(lab).strip():
+                raise DataError(f"row {i + 1}, field 'study': the study label is missing or empty ({lab!r})")
+        labels = _unique_labels([str(lab) for lab in study], "field 'study'")
+        for i, lab in enumerate(labels):
+            where = f"row {i + 1} ({lab!r}), field"
+            if not np.isfinite(y[i]):
+                raise DataError(f"{where} 'y': the effect {y[i]!r} is not a finite number")
+            if not (np.isfinite(se[i]) and se[i] > 0):
+                raise DataError(f"{where} 'se': the standard error {se[i]!r} must be a finite number > 0")
+        _check_precision(y, se, labels)
+        _check_measure(self.measure)
         _check_benefit(self.benefit)
+        if self.n is not None:
+            n = _floats(self.n, "n", len(y))
+            for i, lab in enumerate(labels):
+                if not (np.isfinite(n[i]) and n[i] >= 1):
+                    raise DataError(f"row {i + 1} ({lab!r}), field 'n': the sample size {n[i]!r} must be >= 1")
+            set_("n", n)
+        mods = self.moderators
+        if not isinstance(mods, pd.DataFrame):
+            raise DataError("EffectData field 'moderators' must be a DataFrame (one row per study)")
+        if len(mods.columns) == 0 and len(mods) == 0:
+            mods = pd.DataFrame(index=pd.Index(labels, name="study"))
+        elif len(mods) != len(y):
+            raise DataError(f"EffectData field 'moderators' has {len(mods)} rows for {len(y)} studies")
+        else:
+            mods = mods.copy()
+            mods.index = pd.Index(labels, name="study")
+        names = _moderator_list(self.moderator_names)
+        _check_listed(mods, names, labels)
+        if self.arms is not None and len(self.arms) != len(y):
+            raise DataError(f"EffectData field 'arms' has {len(self.arms)} rows for {len(y)} studies")
+        set_("y", y), set_("se", se), set_("study", labels), set_("moderators", mods), set_("moderator_names", names)
 
     @property
     def vi(self) -> np.ndarray:
@@ -210,24 +360,29 @@ class EffectData:
         benefit = f", benefit={self.benefit!r}" if self.benefit else ""
         return f"EffectData(k={self.k}, measure={self.measure!r}{benefit})"
 
-    def to_dataframe(self) -> pd.DataFrame:
-        """One row per study: study, y, se, vi, then arm summaries and moderators where present."""
+    def to_dataframe(self, covariates: bool = True) -> pd.DataFrame:
+        """One row per study: study, y, se, vi, n (where known), the arm summaries where present, then the
+        covariates (all of them, or with covariates=False only the listed moderators). A covariate named
+        like one of the first columns is left out."""
         out = pd.DataFrame({"study": self.study, "y": self.y, "se": self.se, "vi": self.vi})
+        if self.n is not None:
+            out["n"] = self.n
         if self.arms is not None:
             out = pd.concat([out, self.arms.reset_index(drop=True)], axis=1)
-        if len(self.moderators.columns):
-            out = pd.concat([out, self.moderators.reset_index(drop=True)], axis=1)
+        cols = list(self.moderators.columns) if covariates else list(self.moderator_names)
+        cols = [c for c in cols if c not in out.columns]
+        if cols:
+            out = pd.concat([out, self.moderators[cols].reset_index(drop=True)], axis=1)
         return out
 
     def take(self, index) -> "EffectData":
         """The studies at integer positions `index`, in that order."""
         index = np.asarray(index, int)
-        mods = (self.moderators.iloc[index] if len(self.moderators.columns)
-                else pd.DataFrame(index=pd.Index(self.study[index], name="study")))
         return EffectData(y=self.y[index], se=self.se[index], study=self.study[index], measure=self.measure,
-                          benefit=self.benefit, moderators=mods,
+                          benefit=self.benefit, moderators=self.moderators.iloc[index],
                           arms=None if self.arms is None else self.arms.iloc[index].reset_index(drop=True),
-                          outcome=self.outcome)
+                          outcome=self.outcome, n=None if self.n is None else self.n[index],
+                          moderator_names=self.moderator_names)
 
     def subset(self, mask) -> "EffectData":
         """The studies where boolean `mask` is true (e.g. for leave-one-out)."""
@@ -235,28 +390,35 @@ class EffectData:
 
     @staticmethod
     def concat(parts, order=None) -> "EffectData":
-        """Studies of several EffectData (same measure) in one, optionally re-ordered by positions `order`."""
+        """Studies of several EffectData (same measure) in one, optionally re-ordered by positions `order`.
+        Covariates are combined by name (missing where a part lacks one); sizes are kept if all parts have them."""
         first = parts[0]
         if any(p.measure != first.measure or p.benefit != first.benefit for p in parts):
             raise DataError("cannot combine effect data of different measures or benefit directions")
+        labels = np.concatenate([p.study for p in parts])
+        _unique_labels(list(labels), "combined tables")
         arms = [p.arms if p.arms is not None else pd.DataFrame(index=range(p.k)) for p in parts]
+        names = tuple(dict.fromkeys(n for p in parts for n in p.moderator_names))
         combined = EffectData(
-            y=np.concatenate([p.y for p in parts]), se=np.concatenate([p.se for p in parts]),
-            study=np.concatenate([p.study for p in parts]), measure=first.measure, benefit=first.benefit,
-            moderators=pd.concat([p.moderators for p in parts]),
+            y=np.concatenate([p.y for p in parts]), se=np.concatenate([p.se for p in parts]), study=labels,
+            measure=first.measure, benefit=first.benefit, moderators=pd.concat([p.moderators for p in parts]),
             arms=None if all(p.arms is None for p in parts) else pd.concat(arms, ignore_index=True),
-            outcome=first.outcome)
-        if len(set(combined.study)) < combined.k:
-            raise DataError("duplicated study labels across the combined tables")
+            outcome=first.outcome, n=None if any(p.n is None for p in parts) else np.concatenate([p.n for p in parts]),
+            moderator_names=names)
         return combined if order is None else combined.take(order)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_dataframe(cls, df: pd.DataFrame, y: str = "yi", se: str | None = None, vi: str | None = None,
                        study: str | None = None, measure: str = "SMD", benefit: str | None = None,
-                       moderators=None, outcome: str = "effect") -> "EffectData":
-        """Effects in column `y` with standard errors `se` or variances `vi` (exactly one of them)."""
+                       moderators=None, outcome: str = "effect", n=None) -> "EffectData":
+        """Effects in column `y` with standard errors `se` or variances `vi` (exactly one of them).
+
+        n: the column of total sample sizes, or a pair of columns (n1, n2) whose sum it is (optional; the
+        default tau prior of unstandardised measures is scaled by them). Every other column is kept as a
+        covariate; `moderators` (a column or list of columns) must be complete."""
         _check_df(df)
+        _check_measure(measure)
         if (se is None) == (vi is None):
             raise DataError("give exactly one of se= (standard errors) or vi= (sampling variances)")
         labels = _labels(df, study)
@@ -265,8 +427,12 @@ class EffectData:
             sev = _positive(_numeric(df, se, labels), se, labels, "is not a valid standard error (must be > 0)")
         else:
             sev = np.sqrt(_positive(_numeric(df, vi, labels), vi, labels, "is not a valid variance (must be > 0)"))
-        return cls(yv, sev, labels, measure, _check_benefit(benefit), _moderators(df, moderators, labels),
-                   outcome=outcome)
+        _check_precision(yv, sev, labels, y, se or vi)
+        n_cols = (n,) if isinstance(n, str) or n is None else tuple(n)
+        sizes = None if n is None else sum(_group_size(df, c, labels, smallest=1) for c in n_cols)
+        return cls(yv, sev, labels, measure, _check_benefit(benefit),
+                   _covariates(df, labels, (study, y, se, vi, *n_cols), moderators), outcome=outcome, n=sizes,
+                   moderator_names=_moderator_list(moderators))
 
     @classmethod
     def from_summary(cls, df: pd.DataFrame, n1="n1", mean1="mean1", sd1="sd1", n2="n2", mean2="mean2",
@@ -274,8 +440,7 @@ class EffectData:
                      moderators=None, outcome: str = "effect") -> "EffectData":
         """Effects from two-arm means, SDs and group sizes (arm 1 = treatment, arm 2 = control)."""
         _check_df(df)
-        if measure not in ("SMD", "SMD_RevMan", "d", "MD"):
-            raise DataError(f"measure must be one of SMD, SMD_RevMan, d, MD for summary data, not {measure!r}")
+        _check_measure(measure, ("SMD", "SMD_RevMan", "d", "MD"))
         labels = _labels(df, study)
         arms = {}
         for role, col in (("n1", n1), ("n2", n2)):
@@ -286,47 +451,68 @@ class EffectData:
             arms[role] = _positive(_numeric(df, col, labels), col, labels, "is not a valid SD (must be > 0)")
         yv, var = smd_from_summary(arms["n1"], arms["mean1"], arms["sd1"], arms["n2"], arms["mean2"],
                                    arms["sd2"], measure)
+        cols = (n1, mean1, sd1, n2, mean2, sd2)
+        for i, lab in enumerate(labels):
+            if not (np.isfinite(yv[i]) and np.isfinite(var[i]) and var[i] > 0):
+                raise DataError(f"row {i + 1} ({lab!r}), columns {'/'.join(map(repr, cols))}: the {measure} "
+                                f"and its variance cannot be computed in float64 (effect {yv[i]:.3g}, variance "
+                                f"{var[i]:.3g}); express the means and SDs in other units")
+        _check_precision(yv, np.sqrt(var), labels, f"{mean1}/{mean2}", f"{sd1}/{sd2}")
         _warn_sd_like_se(arms, labels, yv, (sd1, sd2), measure)
         arms_df = pd.DataFrame({k: arms[k] for k in ("n1", "mean1", "sd1", "n2", "mean2", "sd2")})
-        return cls(yv, np.sqrt(var), labels, measure, _check_benefit(benefit), _moderators(df, moderators, labels),
-                   arms=arms_df, outcome=outcome)
+        return cls(yv, np.sqrt(var), labels, measure, _check_benefit(benefit),
+                   _covariates(df, labels, (study, *cols), moderators), arms=arms_df, outcome=outcome,
+                   n=arms["n1"] + arms["n2"], moderator_names=_moderator_list(moderators))
 
     @classmethod
     def from_t_statistic(cls, df: pd.DataFrame, t="t", n1="n1", n2="n2", study=None, measure="SMD",
                          benefit=None, moderators=None, outcome="effect") -> "EffectData":
         """Effects from an independent-samples t statistic: d = t sqrt(1/n1 + 1/n2), then as `measure`."""
         _check_df(df)
+        _check_measure(measure, ("SMD", "SMD_RevMan", "d"))
         labels = _labels(df, study)
         tv = _numeric(df, t, labels)
         nv1, nv2 = _group_size(df, n1, labels), _group_size(df, n2, labels)
         yv, var = _standardised(tv * np.sqrt(1 / nv1 + 1 / nv2), nv1, nv2, measure)
-        return cls(yv, np.sqrt(var), labels, measure, _check_benefit(benefit), _moderators(df, moderators, labels),
-                   outcome=outcome)
+        _check_precision(yv, np.sqrt(var), labels, t, f"{n1}/{n2}")
+        return cls(yv, np.sqrt(var), labels, measure, _check_benefit(benefit),
+                   _covariates(df, labels, (study, t, n1, n2), moderators), outcome=outcome, n=nv1 + nv2,
+                   moderator_names=_moderator_list(moderators))
 
     @classmethod
     def from_estimate_ci(cls, df: pd.DataFrame, estimate="estimate", lower="lower", upper="upper", level=0.95,
                          study=None, measure="SMD", benefit=None, moderators=None, outcome="effect") -> "EffectData":
         """Effects from an estimate and its symmetric CI: se = (upper - lower) / (2 z_{(1+level)/2})."""
         _check_df(df)
+        _check_measure(measure)
+        if not (isinstance(level, (int, float)) and 0 < level < 1):
+            raise DataError(f"level must be between 0 and 1 (0.95 for a 95% CI), not {level!r}")
         labels = _labels(df, study)
         est, lo, hi = (_numeric(df, c, labels) for c in (estimate, lower, upper))
         for i, lab in enumerate(labels):
             if not lo[i] < est[i] < hi[i]:
                 raise DataError(f"row {i + 1} ({lab!r}), columns {lower!r}/{upper!r}: the interval "
                                 f"[{lo[i]}, {hi[i]}] does not contain the estimate {est[i]}")
-        se = (hi - lo) / (2 * NormalDist().inv_cdf((1 + level) / 2))
-        return cls(est, se, labels, measure, _check_benefit(benefit), _moderators(df, moderators, labels),
-                   outcome=outcome)
+        with np.errstate(over="ignore"):
+            se = (hi - lo) / (2 * NormalDist().inv_cdf((1 + level) / 2))
+        _check_precision(est, se, labels, estimate, f"{lower}/{upper}")
+        return cls(est, se, labels, measure, _check_benefit(benefit),
+                   _covariates(df, labels, (study, estimate, lower, upper), moderators), outcome=outcome,
+                   moderator_names=_moderator_list(moderators))
 
     @classmethod
     def from_table(cls, df: pd.DataFrame, **columns) -> "EffectData":
         """Pick the constructor from the columns given or recognised (see COMMON_COLUMNS).
 
-        Keywords: y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit, moderators.
-        Given effect columns win over summaries; a missing role is looked up among the common names.
+        Keywords: y, se, vi, n, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit, moderators, outcome.
+        Given effect columns win over summaries; a missing role is looked up among the common names. With
+        effects given, the sizes come from n, or from n1 and n2 where the table has them.
         """
         opts = {k: columns.pop(k) for k in ("measure", "benefit", "moderators", "outcome") if columns.get(k) is not None}
         cols = {k: v for k, v in columns.items() if v is not None}
+        unknown = set(cols) - set(COMMON_COLUMNS)
+        if unknown:
+            raise DataError(f"unknown column role(s) {sorted(unknown)}; roles are {', '.join(COMMON_COLUMNS)}")
         study = cols.get("study") or guess_column(df, "study")
         arm_roles = ("n1", "mean1", "sd1", "n2", "mean2", "sd2")
         if "y" in cols or not any(r in cols for r in arm_roles):
@@ -336,13 +522,26 @@ class EffectData:
                 se = guess_column(df, "se")
                 vi = None if se else guess_column(df, "vi")
             if y is not None and (se is not None or vi is not None):
-                return cls.from_dataframe(df, y=y, se=se, vi=vi, study=study, **opts)
+                n = cols.get("n") or (cols.get("n1"), cols.get("n2"))  # given: checked strictly
+                if not isinstance(n, str) and None in n:  # else recognised, and used only where complete
+                    n = guess_column(df, "n") or tuple(guess_column(df, r) for r in ("n1", "n2"))
+                    n = n if _complete_sizes(df, n) else None
+                return cls.from_dataframe(df, y=y, se=se, vi=vi, study=study, n=n, **opts)
         arms = {r: cols.get(r) or guess_column(df, r) for r in arm_roles}
         if all(arms.values()):
             return cls.from_summary(df, study=study, **arms, **opts)
         raise DataError(
             "could not tell which columns hold the effects: give y with se or vi, or n1, mean1, sd1, n2, mean2, "
-            f"sd2 (the table has columns {list(df.columns)})")
+            f"sd2 (the table has columns {[str(c) for c in df.columns][:40]})")
+
+
+def _complete_sizes(df, columns) -> bool:
+    """Whether the size column(s) exist and hold a whole number >= 1 in every row."""
+    columns = [columns] if isinstance(columns, str) else list(columns)
+    if not columns or any(c is None or c not in df.columns for c in columns):
+        return False
+    values = df[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    return bool(np.isfinite(values).all() and (values >= 1).all() and (values == np.round(values)).all())
 
 
 def _check_df(df):
@@ -350,6 +549,9 @@ def _check_df(df):
         raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
     if len(df) == 0:
         raise DataError("the table is empty: no studies to pool")
+    dupes = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+    if dupes:
+        raise DataError(f"column(s) {dupes} appear more than once in the table; rename them so each is unique")
 
 
 def _warn_sd_like_se(arms, labels, effect, sd_cols, measure):

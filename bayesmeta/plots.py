@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .effects import benefit_operator, benefit_sign
+from .effects import STANDARDISED, benefit_operator, benefit_sign
 
 BLUE, ORANGE, GREY, GREEN, RED = "#1f4e79", "#d9822b", "#7f7f7f", "#2e7d32", "#b71c1c"
 
@@ -34,9 +34,30 @@ def _interactive():
 
 def save(fig, path, dpi=150):
     """Write a figure (PNG, SVG or PDF by the file suffix) and close it."""
+    plain_text(fig)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     _plt().close(fig)
     return path
+
+
+LABEL_WIDTH = 60
+
+
+def short_label(text, width: int = LABEL_WIDTH) -> str:
+    """User text for a figure: one line, at most `width` characters (cut with an ellipsis); the tables of
+    the report keep the full text."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= width else line[: width - 1].rstrip() + "\u2026"
+
+
+def plain_text(fig):
+    """Every text of the figure drawn as it is: no mathtext ($...$) and no TeX, whatever the labels hold."""
+    from matplotlib.text import Text
+
+    for t in fig.findobj(Text):
+        t.set_parse_math(False)
+        t.set_usetex(False)
+    return fig
 
 
 def direction_label(data, symbol="effect") -> str:
@@ -104,7 +125,7 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FORES
                                                                             upper=res.upper)))
     ax.axvline(0, color="black", lw=0.8)
     ax.axvline(summ.loc["mu", "mean"], color=BLUE, lw=0.8, ls=":")
-    labels = [data.study[i] for i in idx] + [r[1] for r in pooled_rows]
+    labels = [short_label(data.study[i]) for i in idx] + [r[1] for r in pooled_rows]
     ticks = list(rows) + [r[0] for r in pooled_rows]
     ax.set_yticks(ticks, labels)
     top = max(ticks) + 1.0
@@ -136,14 +157,14 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FORES
     for y_row, _, r in pooled_rows:
         tx.text(x_pooled, y_row, f"{r['mean']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}]", fontsize=8, va="center",
                 fontweight="bold")
-    fig.suptitle(title or f"Bayesian random-effects meta-analysis, k = {data.k}; mu ~ {fit.spec.mu_prior}, "
-                 f"tau ~ {fit.spec.tau_prior}", fontsize=10, x=0.02, ha="left")
+    fig.suptitle(short_label(title, 120) if title else f"Bayesian random-effects meta-analysis, k = {data.k}; mu ~ "
+                 f"{fit.spec.mu_prior}, tau ~ {fit.spec.tau_prior}", fontsize=10, x=0.02, ha="left")
     ax.plot([], [], "s", color=GREY, label=f"observed ({ci:.0%} CI)")
     ax.plot([], [], "o-", color=BLUE, label=f"shrunken posterior ({ci:.0%} CrI)")
     ax.plot([], [], color=BLUE, lw=5, alpha=0.45, label=f"{ci:.0%} predictive interval")
     fig.legend(loc="lower left", ncol=3, fontsize=8, frameon=False, bbox_to_anchor=(0.02, 0.0))
     fig.subplots_adjust(bottom=0.75 / height + 0.03, top=1 - 0.45 / height)
-    return fig
+    return plain_text(fig)
 
 
 def _diamond(ax, lo, mid, hi, y, color):
@@ -157,25 +178,29 @@ def _z(ci):
 
 
 # --------------------------------------------------------------------------- densities
-def density(fit, quantities=("mu", "theta_new"), thresholds=(0.0, -0.2), ci: float = 0.95):
+def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.95):
     """Posterior densities (arviz-plots `plot_dist`) with the regions beyond each threshold, in the benefit
-    direction, shaded and their posterior probabilities written on the plot."""
+    direction, shaded and their posterior probabilities written on the plot (the events of the report and of
+    probabilities.csv; default thresholds: 0, and 0.2 in the benefit direction for SMDs)."""
     import arviz_plots as azp
 
     pc = azp.plot_dist(fit.idata, var_names=list(quantities), kind="kde", ci_prob=ci, backend="matplotlib",
                        point_estimate="median")
-    sign = benefit_sign(fit.data.benefit)
-    shades = ("#c8e6c9", "#66bb6a", GREEN)  # lighter for the least demanding threshold
+    from matplotlib import colormaps
+
+    from .report import probability_events
+
     for q in quantities:
         ax = pc.viz["plot"][q].item()
         line = pc.viz["dist"][q].item() if "dist" in pc.viz.children else None
         x, y = (line.get_xdata(), line.get_ydata()) if line is not None else _kde_xy(fit.draws(q))
-        ordered = sorted(thresholds, key=lambda c: c * sign)  # from the least to the most demanding
+        events = probability_events(fit.data, thresholds, quantities=(q,))  # least demanding first
+        shades = colormaps["Greens"](np.linspace(0.25, 0.8, len(events)))
         texts = []
-        for colour, c in zip(shades, ordered):
-            beyond = x <= c if sign < 0 else x >= c
-            ax.fill_between(x, 0, y, where=beyond, color=colour, alpha=0.9, lw=0)
-            expr = f"{q} {'<' if sign < 0 else '>'} {c:g}"
+        for colour, expr in zip(shades, events):
+            _, op, value = expr.split(" ")
+            c = float(value)
+            ax.fill_between(x, 0, y, where=x <= c if op.startswith("<") else x >= c, color=colour, alpha=0.9, lw=0)
             texts.append(f"P({expr}) = {fit.prob(expr):.3f}")
             ax.axvline(c, color=GREY, lw=0.8, ls="--")
         ax.text(0.02, 0.95, "\n".join(texts), transform=ax.transAxes, va="top", fontsize=9,
@@ -187,7 +212,7 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=(0.0, -0.2), ci: flo
     if fit.data.benefit is None:
         fig.suptitle("Shaded: regions below each threshold", fontsize=9)
     fig.tight_layout()
-    return fig
+    return plain_text(fig)
 
 
 def _kde_xy(draws):
@@ -215,33 +240,40 @@ def prior_posterior(fit, quantities=("tau", "mu")):
             ax.set_xlim(0, max(float(np.quantile(fit.draws("tau"), 0.999)) * 1.5,
                                float(np.quantile(fit.idata["prior"]["tau"].values, 0.95))))
     fig.tight_layout()
-    return fig
+    return plain_text(fig)
 
 
 # --------------------------------------------------------------------------- benefit curves
-def benefit_curves(fit, max_effect: float = 1.0, n: int = 101):
-    """P(mu beyond c) and P(theta_new beyond c) as c runs from 0 to `max_effect` in the benefit direction."""
+def benefit_curves(fit, max_effect: float | None = None, n: int = 101):
+    """P(mu beyond c) and P(theta_new beyond c) as c runs from 0 to `max_effect` in the benefit direction
+    (default 1 for standardised mean differences, with Cohen's benchmarks; otherwise the effect a new study
+    exceeds with 1% probability, in the units of the data)."""
     plt = _plt()
     sign = benefit_sign(fit.data.benefit)
+    standardised = fit.data.measure in STANDARDISED
+    if max_effect is None:
+        max_effect = 1.0 if standardised else float(np.max(np.abs(fit.ppf("theta_new", [0.01, 0.99]))))
+    if not (np.isfinite(max_effect) and max_effect > 0):
+        raise ValueError(f"max_effect must be a positive number, not {max_effect!r}")
     cs = np.linspace(0, max_effect, n)
     op = benefit_operator(fit.data.benefit)
     fig, ax = plt.subplots(figsize=(6.4, 4))
     for q, colour, label in (("mu", BLUE, "pooled effect mu"), ("theta_new", ORANGE, "effect in a new study")):
         ax.plot(cs, [fit.prob(f"{q} {op} {sign * c:g}") for c in cs], color=colour, lw=2, label=label)
     for c, name in ((0.2, "small"), (0.5, "medium"), (0.8, "large")):
-        if c <= max_effect:
+        if standardised and c <= max_effect:
             ax.axvline(c, color=GREY, lw=0.7, ls=":")
             ax.text(c, 1.02, name, ha="center", fontsize=8, color=GREY, transform=ax.get_xaxis_transform())
     ax.set_ylim(0, 1)
     ax.set_xlim(0, max_effect)
     word = "reduction" if sign < 0 else "improvement"
-    ax.set_xlabel(f"size of {word} c (|{fit.data.measure}|, Cohen's benchmarks dotted)")
+    ax.set_xlabel(f"size of {word} c (|{fit.data.measure}|" + (", Cohen's benchmarks dotted)" if standardised else ")"))
     ax.set_ylabel(f"P(effect {op} {'-' if sign < 0 else ''}c)")
     ax.set_title("Probability of benefit of at least c", fontsize=10, loc="left", pad=16)
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return fig
+    return plain_text(fig)
 
 
 # --------------------------------------------------------------------------- funnel, trace, rank
@@ -267,7 +299,7 @@ def funnel(data, result=None, level: float = 0.95):
     ax.set_title(f"Funnel plot ({level:.0%} pseudo-CI around the common-effect estimate{note})", fontsize=9,
                  loc="left")
     fig.tight_layout()
-    return fig
+    return plain_text(fig)
 
 
 def trace(fit):
@@ -293,7 +325,7 @@ def _sampled(fit):
 def _figure_of(pc, var):
     target = pc.viz["plot"][var]
     ax = target.values.ravel()[0]
-    return ax.figure
+    return plain_text(ax.figure)
 
 
 def pooled_probabilities(table, important: float):
@@ -316,10 +348,9 @@ def pooled_probabilities(table, important: float):
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / len(reviews)), frameon=False)
     ax.set_title(f"Probability of benefit and of a benefit of at least {important:g} SMD", fontsize=10, loc="left")
     fig.tight_layout()
-    return fig
+    return plain_text(fig)
 
 
 def _two_lines(label: str, width: int = 55) -> str:
     """'review / outcome' as two shortened lines, so rows of one review stay distinguishable."""
-    parts = [p.strip() for p in label.split(" / ", 1)]
-    return "\n".join(p if len(p) <= width else p[: width - 3] + "..." for p in parts)
+    return "\n".join(short_label(p, width) for p in str(label).split(" / ", 1))

@@ -21,8 +21,9 @@ half-Cauchy(0.5) with similar effect. Bartoš et al.'s (2021) empirical Cochrane
 
 from __future__ import annotations
 
-import ast
 import math
+import numbers
+import re
 from dataclasses import dataclass, fields
 from functools import cached_property
 from importlib import resources
@@ -73,7 +74,17 @@ class TauPrior:
         return str(self)
 
     def bind(self, data) -> "TauPrior":
-        """The prior for these data (only data-dependent priors such as Jeffreys' change)."""
+        """The prior for these data (only data-dependent priors such as Jeffreys' change). Refuses a prior that
+        puts 99.9% of its mass below a millionth of the smallest standard error: for the likelihood that is
+        tau = 0 (the common-effect model), and the quadrature over such a sliver of tau is ill-posed."""
+        se = np.asarray(data.se, float)
+        if self.proper and len(se):
+            top = float(self.ppf(0.999))
+            if top < 1e-6 * se.min():
+                raise PriorError(
+                    f"tau prior {self}: 99.9% of its mass lies below tau = {top:.3g}, less than a millionth of the "
+                    f"smallest standard error ({se.min():.3g}); that is the common-effect model (model='common'), "
+                    "or the prior is on another scale than the effects")
         return self
 
     def __repr__(self):
@@ -90,6 +101,7 @@ class ParametricTauPrior(TauPrior):
     positive: tuple = ()
 
     def __post_init__(self):
+        _finite(self, **self._params())
         _positive(self, **{k: getattr(self, k) for k in self.positive})
 
     def _params(self) -> dict:
@@ -183,6 +195,7 @@ class Uniform(ParametricTauPrior):
     keyword, template = "uniform", "uniform prior on tau between {lower:g} and {upper:g}"
 
     def __post_init__(self):
+        _finite(self, **self._params())
         if not 0 <= self.lower < self.upper < math.inf:
             raise ValueError(f"uniform(a, b) on tau needs 0 <= a < b < inf, got ({self.lower}, {self.upper})")
 
@@ -330,6 +343,15 @@ class MuPrior:
     nu: float = math.inf
     source: str = ""
 
+    def __post_init__(self):
+        if self.kind not in ("flat", "normal", "student_t"):
+            raise ValueError(f"MuPrior: kind must be 'flat', 'normal' or 'student_t', not {self.kind!r}")
+        if self.kind != "flat":
+            _finite(self, m=self.m)
+            _positive(self, s=self.s)
+        if self.kind == "student_t":
+            _positive(self, nu=self.nu)
+
     @property
     def proper(self):
         return self.kind != "flat"
@@ -445,36 +467,178 @@ def bartos(subfield: str | None = None, parameter: str = "tau"):
 
 
 # --------------------------------------------------------------------------- parsing
-_TAU_FACTORIES = {
-    "halfnormal": HalfNormal, "half_normal": HalfNormal, "halfcauchy": HalfCauchy, "half_cauchy": HalfCauchy,
-    "halft": HalfT, "half_t": HalfT, "exponential": Exponential, "uniform": Uniform,
-    "lognormal_tau2": LogNormalTau2, "logt_tau2": LogTTau2, "invgamma_tau": InvGammaTau,
-    "jeffreys": Jeffreys, "rhodes": rhodes, "turner": turner, "bartos": bartos,
+@dataclass(frozen=True)
+class _Form:
+    """One accepted prior string: its usage text, its parameters (the first `required` must be given),
+    whether they are numbers or text, and the function that builds the prior."""
+
+    usage: str
+    params: tuple
+    required: int
+    build: object
+    text: bool = False
+
+
+def _empirical_mu(*args, **kwargs):
+    return bartos(*args, parameter="mu", **kwargs)
+
+
+def _mu(kind):
+    def build(*args):
+        if kind == "student_t":
+            nu, m, s = args
+            return MuPrior("student_t", m, s, nu)
+        return MuPrior(kind, *args)
+    return build
+
+
+_TAU_FORMS = {
+    "halfnormal": _Form("halfnormal(s)", ("scale",), 1, HalfNormal),
+    "halfcauchy": _Form("halfcauchy(s)", ("scale",), 1, HalfCauchy),
+    "halft": _Form("halft(nu, s)", ("nu", "scale"), 2, HalfT),
+    "exponential": _Form("exponential(rate)", ("rate",), 1, Exponential),
+    "uniform": _Form("uniform(a, b)", ("lower", "upper"), 2, Uniform),
+    "lognormal_tau2": _Form("lognormal_tau2(m, s)", ("m", "s"), 2, LogNormalTau2),
+    "logt_tau2": _Form("logt_tau2(m, s, nu)", ("m", "s", "nu"), 2, LogTTau2),
+    "invgamma_tau": _Form("invgamma_tau(shape, scale)", ("shape", "scale"), 2, InvGammaTau),
+    "jeffreys": _Form("jeffreys", (), 0, Jeffreys),
+    "rhodes": _Form("rhodes(outcome, comparison, area)", ("outcome", "comparison", "area"), 0, rhodes, text=True),
+    "turner": _Form("turner(outcome, comparison)", ("outcome", "comparison"), 0, turner, text=True),
+    "bartos": _Form("bartos(subfield)", ("subfield",), 0, bartos, text=True),
 }
+_MU_FORMS = {
+    "flat": _Form("flat", (), 0, lambda: MuPrior("flat")),
+    "normal": _Form("normal(m, s)", ("m", "s"), 2, _mu("normal")),
+    "student_t": _Form("student_t(nu, m, s)", ("nu", "m", "s"), 3, _mu("student_t")),
+    "bartos": _Form("bartos(subfield)", ("subfield",), 0, _empirical_mu, text=True),
+}
+_ALIASES = {"half_normal": "halfnormal", "half_cauchy": "halfcauchy", "half_t": "halft", "t": "student_t"}
+# Short names used in the usage texts, accepted as keywords too: halfnormal(s=0.5), uniform(a=0, b=1).
+_KEYWORDS = {"s": ("scale", "s"), "a": ("lower",), "b": ("upper",), "nu": ("nu",), "rate": ("rate",), "m": ("m",),
+             "shape": ("shape",), "scale": ("scale", "s")}
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_CALL = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\((.*)\))?\s*", re.S)
 
 
-def _parse_call(text: str) -> tuple[str, list, dict]:
-    """'name(a, b, key=c)' -> (name, args, kwargs); arguments are numbers or strings (quoted or not)."""
-    text = text.strip()
-    if "(" not in text:
-        return text.lower(), [], {}
+class PriorError(ValueError):
+    """A prior string or prior object that cannot be used; the message names it and lists the accepted forms."""
+
+
+def _accepted(forms) -> str:
+    return ", ".join(f.usage for f in forms.values())
+
+
+def _split_arguments(inner: str, fail) -> list[str]:
+    """Split 'a, "b, c", d' at the commas outside quotes."""
+    parts, current, quote = [], [], None
+    for ch in inner:
+        if quote:
+            current.append(ch)
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+            current.append(ch)
+        elif ch == ",":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    if quote:
+        fail(f"unterminated quote {quote}")
+    parts.append("".join(current))
+    if len(parts) == 1 and not parts[0].strip():
+        return []
+    if any(not p.strip() for p in parts):
+        fail("an argument is empty (two commas in a row, or a comma at the end)")
+    return [p.strip() for p in parts]
+
+
+def _value(text: str, form: _Form, fail):
+    """A quoted text, a finite number, or (for the empirical priors) an unquoted text."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        if not form.text:
+            fail(f"{text} is not a number")
+        return text[1:-1]
+    if _NUMBER.fullmatch(text):
+        value = float(text)
+        if not math.isfinite(value):
+            fail(f"{text} is not a finite number")
+        if form.text:
+            fail(f"{text} is not a name (give the {form.params[0]} as text)")
+        return value
+    if not form.text:
+        fail(f"{text!r} is not a finite number")
+    return text
+
+
+def parse_prior(spec, what: str = "tau"):
+    """The prior named by a prior string, checked strictly: a known name, balanced parentheses, the right
+    number of arguments, finite numbers, positive scales. `what` is "tau" or "mu". Raises PriorError (a
+    ValueError) with a one-line message that lists the accepted forms."""
+    forms = _TAU_FORMS if what == "tau" else _MU_FORMS
+    text = spec
+
+    def fail(reason, usage=None):
+        hint = f"write {usage}" if usage else f"accepted: {_accepted(forms)}"
+        raise PriorError(f"{what} prior {text!r}: {reason}; {hint}")
+
+    if not isinstance(spec, str):
+        fail(f"a prior is a prior string, not {type(spec).__name__}")
+    if "\n" in spec or "\r" in spec:
+        text = " ".join(spec.split())
+        fail("a prior string is one line")
+    if spec.count("(") != spec.count(")"):
+        fail("unbalanced parentheses")
+    m = _CALL.fullmatch(spec)
+    if not m or (m.group(2) is not None and ("(" in m.group(2) or ")" in m.group(2))):
+        fail("cannot read it as name(arguments)")
+    name = m.group(1).lower()
+    name = _ALIASES.get(name, name)
+    if what == "mu" and name == "uniform":
+        if m.group(2) is None or not m.group(2).strip():
+            return MuPrior("flat")  # an unbounded uniform is the flat prior
+        fail("a bounded uniform prior on mu is not supported (only the flat, unbounded one is)",
+             "flat, normal(m, s) or student_t(nu, m, s)")
+    if name not in forms:
+        other = "a prior on mu" if name in _MU_FORMS else "a prior on tau" if name in _TAU_FORMS else None
+        fail(f"unknown {what} prior {name!r}" + (f" ({name} is {other})" if other else ""))
+    form = forms[name]
+    raw = _split_arguments(m.group(2) or "", fail)
+    args, kwargs = [], {}
+    for item in raw:
+        key = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+)", item, re.S)
+        if key and not _NUMBER.fullmatch(item):
+            names = [p for p in form.params if p in _KEYWORDS.get(key.group(1), (key.group(1),))]
+            if not names:
+                fail(f"no argument called {key.group(1)!r}", form.usage)
+            if names[0] in kwargs:
+                fail(f"{key.group(1)!r} is given twice", form.usage)
+            kwargs[names[0]] = _value(key.group(2).strip(), form, lambda r: fail(r, form.usage))
+        elif kwargs:
+            fail("a positional argument follows a keyword argument", form.usage)
+        else:
+            args.append(_value(item, form, lambda r: fail(r, form.usage)))
+    given = len(args) + len(kwargs)
+    if given > len(form.params):
+        most = f"at most {len(form.params)} argument(s)" if form.params else "no arguments"
+        fail(f"takes {most}, got {given}", form.usage)
+    bound = dict(zip(form.params, args))
+    for key in kwargs:
+        if key in bound:
+            fail(f"{key!r} is given twice", form.usage)
+    bound.update(kwargs)
+    missing = [p for p in form.params[: form.required] if p not in bound]
+    if missing:
+        fail(f"needs {form.required} argument(s), got {given}", form.usage)
     try:
-        node = ast.parse(text, mode="eval").body
-        if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
-            raise SyntaxError
-        return (node.func.id.lower(), [ast.literal_eval(a) for a in node.args],
-                {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords})
-    except (SyntaxError, ValueError):
-        name, _, rest = text.partition("(")
-        args = [a.strip().strip("'\"") for a in rest.rstrip(")").split(",") if a.strip()]
-        return name.strip().lower(), [_number_or_text(a) for a in args], {}
-
-
-def _number_or_text(a):
-    try:
-        return float(a)
-    except ValueError:
-        return a
+        if form.text:
+            return form.build(**bound)
+        return form.build(*[bound[p] for p in form.params if p in bound])
+    except PriorError:
+        raise
+    except (ValueError, TypeError) as err:  # the class name that starts the message says less than the string
+        fail(re.sub(r"^[A-Z]\w*: ", "", str(err).strip().rstrip(".")), form.usage)
 
 
 def tau_prior(spec) -> TauPrior:
@@ -483,18 +647,9 @@ def tau_prior(spec) -> TauPrior:
         return spec
     if spec is None:
         spec = DEFAULT_TAU_PRIOR
-    if not isinstance(spec, str):
-        raise ValueError(f"a tau prior is a prior string or a TauPrior, not {type(spec).__name__}")
-    name, args, kwargs = _parse_call(spec)
-    if name not in _TAU_FACTORIES:
-        raise ValueError(f"unknown tau prior {spec!r}; choose one of: " + ", ".join(
-            ["halfnormal(s)", "halfcauchy(s)", "halft(nu, s)", "exponential(rate)", "uniform(a, b)",
-             "lognormal_tau2(m, s)", "logt_tau2(m, s, nu)", "invgamma_tau(shape, scale)", "jeffreys",
-             "rhodes(outcome, comparison, area)", "turner(outcome, comparison)", "bartos(subfield)"]))
-    try:
-        return _TAU_FACTORIES[name](*args, **kwargs)
-    except TypeError as err:
-        raise ValueError(f"tau prior {spec!r}: wrong arguments ({err})") from None
+    if isinstance(spec, MuPrior):
+        raise PriorError(f"tau prior: {spec} is a prior on mu; accepted: {_accepted(_TAU_FORMS)}")
+    return parse_prior(spec, "tau")
 
 
 def mu_prior(spec) -> MuPrior:
@@ -503,28 +658,64 @@ def mu_prior(spec) -> MuPrior:
         return spec
     if spec is None:
         spec = DEFAULT_MU_PRIOR
-    name, args, kwargs = _parse_call(spec)
-    try:
-        if name in ("flat", "uniform"):
-            return MuPrior("flat")
-        if name == "normal":
-            prior = MuPrior("normal", *(float(a) for a in args), **kwargs)
-        elif name in ("student_t", "t"):
-            nu, m, s = (float(a) for a in args)
-            prior = MuPrior("student_t", m, s, nu)
-        elif name == "bartos":
-            return bartos(*args, parameter="mu", **kwargs)
-        else:
-            raise ValueError(f"unknown mu prior {spec!r}; choose flat, normal(m, s), student_t(nu, m, s) or "
-                             "bartos(subfield)")
-    except TypeError as err:
-        raise ValueError(f"mu prior {spec!r}: wrong arguments ({err})") from None
-    if not prior.s > 0:
-        raise ValueError(f"mu prior {spec!r}: the scale must be > 0")
-    return prior
+    if isinstance(spec, TauPrior):
+        raise PriorError(f"mu prior: {spec} is a prior on tau; accepted: {_accepted(_MU_FORMS)}")
+    return parse_prior(spec, "mu")
+
+
+# --------------------------------------------------------------------------- default prior on tau
+def unit_information_sd(data) -> float | None:
+    """The unit-information SD of R bayesmeta's `uisd()` (Röver et al. 2021, eq. 6):
+    sigma_U = sqrt(sum n_i / sum se_i^-2), with n_i the total sample size of study i; None when the sizes
+    are unknown."""
+    n = getattr(data, "n", None)
+    if n is None:
+        return None
+    precision = np.sum(1 / np.asarray(data.se, float) ** 2)
+    return float(math.sqrt(np.sum(np.asarray(n, float)) / precision))
+
+
+def default_tau_prior(data) -> tuple[TauPrior, str]:
+    """The prior on tau used when none is given, and one sentence saying which and why.
+
+    Standardised mean differences (SMD, SMD_RevMan, d): half-normal(0.5). Other measures (MD in raw units,
+    generic effects): half-normal with a quarter of the unit-information SD of the data as its scale
+    (sigma_U / 4; for SMDs sigma_U is about 2, so this is the same choice on the scale of the data, as
+    RoBMA's default). Without group sizes there is no unit-information SD: DataError asking for a prior.
+    """
+    from .effects import STANDARDISED
+    from .errors import DataError
+
+    measure = getattr(data, "measure", "SMD")
+    if measure in STANDARDISED:
+        prior = HalfNormal(0.5)
+        return prior, ("Prior on tau not given: the default for standardised mean differences, half-normal(0.5), "
+                       "which puts 95% of its mass below tau = 0.98 (Röver et al. 2021).")
+    uisd = unit_information_sd(data)
+    what = "mean differences in raw units" if measure == "MD" else f"{measure} effects"
+    if uisd is None or not (uisd > 0 and math.isfinite(uisd)):
+        raise DataError(
+            f"no default prior on tau for {what} without group sizes: give tau_prior (e.g. "
+            f"'halfnormal(s)' with s about a quarter of the outcome's within-group SD, in its units), or give "
+            f"the total sample size of each study (n=) so that the prior can be scaled to the data")
+    scale = float(f"{uisd / 4:.3g}")
+    prior = HalfNormal(scale)
+    return prior, (f"Prior on tau not given: for {what} the default is half-normal({scale:g}), a quarter of the "
+                   f"unit-information SD of these data (sqrt(total N / sum 1/se^2) = {uisd:.4g}; Röver et al. "
+                   f"2021), the scale that half-normal(0.5) has for standardised mean differences.")
 
 
 def _positive(obj, **values):
     for key, value in values.items():
-        if not (isinstance(value, (int, float)) and value > 0 and math.isfinite(value)):
-            raise ValueError(f"{type(obj).__name__}: {key} must be a positive number, got {value!r}")
+        if not (_is_number(value) and value > 0 and math.isfinite(value)):
+            raise ValueError(f"{type(obj).__name__}: {key} must be a positive finite number, got {value!r}")
+
+
+def _finite(obj, **values):
+    for key, value in values.items():
+        if not (_is_number(value) and math.isfinite(value)):
+            raise ValueError(f"{type(obj).__name__}: {key} must be a finite number, got {value!r}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)

@@ -11,13 +11,14 @@ import base64
 import html
 import io
 import platform
+import re
 from dataclasses import dataclass, field
 from importlib import metadata
 
 import numpy as np
 import pandas as pd
 
-from .effects import benefit_sign
+from .effects import STANDARDISED, benefit_operator, benefit_sign
 
 SIZE_WORDS = {0.2: "small", 0.5: "medium", 0.8: "large"}  # Cohen's benchmarks for SMDs
 
@@ -58,33 +59,77 @@ def pct(p: float) -> str:
     return f"{100 * p:.1f}%"
 
 
-def probability_statements(fit, thresholds=(0.0, -0.2), intervention="the intervention") -> list[str]:
+def benefit_thresholds(thresholds, benefit, name: str = "thresholds") -> list[float]:
+    """The thresholds of the probability statements, checked: a non-empty list of finite numbers on the
+    benefit side (<= 0 for benefit "lower", >= 0 for "higher"); sorted from the least to the most demanding,
+    duplicates dropped. The report, probabilities.csv and the density figure all state these."""
+    if isinstance(thresholds, (int, float)) and not isinstance(thresholds, bool):
+        thresholds = [thresholds]
+    if not isinstance(thresholds, (list, tuple, np.ndarray)) or len(thresholds) == 0:
+        raise ValueError(f"'{name}' must list at least one effect, e.g. [0, -0.2] (0: any benefit), got {thresholds!r}")
+    sign = benefit_sign(benefit) if benefit else None
+    out = []
+    for i, c in enumerate(thresholds):
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, (int, float, np.number)) or not np.isfinite(c):
+            raise ValueError(f"'{name}[{i}]' must be a finite number, got {c!r}")
+        if sign is not None and c * sign < 0:
+            side = "0 or below" if sign < 0 else "0 or above"
+            raise ValueError(f"'{name}[{i}]' is {c!r}, on the side of harm: with benefit {benefit!r} the thresholds "
+                             f"are effects {side} (write {-c!r})")
+        out.append(float(c))
+    return sorted(set(out), key=lambda c: (abs(c), c))
+
+
+def default_thresholds(data) -> list[float]:
+    """0 (any benefit) and, for standardised mean differences, a small effect (0.2 in the benefit direction)."""
+    if data.measure in STANDARDISED:
+        return [0.0, benefit_sign(data.benefit) * 0.2]
+    return [0.0]
+
+
+def probability_events(data, thresholds=None, quantities=("mu", "theta_new")) -> list[str]:
+    """The events of the probability statements, for mu then theta_new: 'mu < 0' (any benefit) and
+    'mu <= -0.2' (a benefit at least that large), in the benefit direction; without one, 'mu < c' for c <= 0
+    and 'mu > c' otherwise. The report, probabilities.csv and the density figure state these events."""
+    cs = benefit_thresholds(default_thresholds(data) if thresholds is None else thresholds, data.benefit)
+    out = []
+    for quantity in quantities:
+        for c in cs:
+            if data.benefit is None:
+                op = "<" if c <= 0 else ">"
+            else:
+                op = benefit_operator(data.benefit) + ("" if c == 0 else "=")
+            out.append(f"{quantity} {op} {c:g}")
+    return out
+
+
+def probability_statements(fit, thresholds=None, intervention="the intervention") -> list[str]:
     """Sentences such as 'There is a 99.7% probability that the intervention reduces pain intensity
-    (SMD < 0) and a 68.5% probability that the reduction is at least small (SMD <= -0.2).'"""
+    (SMD < 0) and a 68.5% probability that the reduction is at least small (SMD <= -0.2).' The events are
+    those of `probability_events` (and of probabilities.csv)."""
     data = fit.data
     outcome = data.outcome if data.outcome != "effect" else "the outcome"
     m = data.measure if data.measure != "generic" else "effect"
+    events = probability_events(data, thresholds)
     if data.benefit is None:
-        return [f"P(mu {'<' if c <= 0 else '>'} {c:g}) = {pct(fit.prob(f'mu < {c:g}' if c <= 0 else f'mu > {c:g}'))} "
-                "(no benefit direction was declared)" for c in thresholds]
+        return [f"P({e}) = {pct(fit.prob(e))} (no benefit direction was declared)" for e in events]
     sign = benefit_sign(data.benefit)
     verb, noun = ("reduces", "reduction") if sign < 0 else ("improves", "improvement")
-    op, op_eq = ("<", "<=") if sign < 0 else (">", ">=")
-    ordered = sorted({abs(c) for c in thresholds})
     out = []
-    for quantity, subject in (("mu", f"{intervention} {verb} {outcome} on average"),
-                              ("theta_new", f"{intervention} {verb} {outcome} in a new study")):
+    per_quantity = len(events) // 2
+    for j, (quantity, subject) in enumerate((("mu", f"{intervention} {verb} {outcome} on average"),
+                                             ("theta_new", f"{intervention} {verb} {outcome} in a new study"))):
         parts = []
-        for c in ordered:
-            signed = sign * c
+        for event in events[j * per_quantity:(j + 1) * per_quantity]:
+            _, op, value = event.split(" ")
+            p = fit.prob(event)
+            c = abs(float(value))
             if c == 0:
-                p = fit.prob(f"{quantity} {op} 0")
                 parts.append(f"a {pct(p)} probability that {subject} ({m} {op} 0)")
             else:
-                size = SIZE_WORDS.get(round(c, 6))
+                size = SIZE_WORDS.get(round(c, 6)) if data.measure in STANDARDISED else None
                 what = f"at least {size}" if size else f"at least {c:g} in size"
-                p = fit.prob(f"{quantity} {op_eq} {signed:g}")
-                parts.append(f"a {pct(p)} probability that the {noun} is {what} ({m} {op_eq} {signed:g})")
+                parts.append(f"a {pct(p)} probability that the {noun} is {what} ({m} {op} {value})")
         out.append("There is " + ", and ".join(parts) + ".")
     return out
 
@@ -102,7 +147,7 @@ def versions(engine: str) -> dict[str, str]:
     return out
 
 
-def build_report(fit, freq=None, thresholds=(0.0, -0.2), intervention="the intervention", title=None,
+def build_report(fit, freq=None, thresholds=None, intervention="the intervention", title=None,
                  figures=None, ci: float = 0.95, notes=(), sensitivity=None) -> Report:
     """The content of a report; `figures` maps captions to matplotlib Figures or PNG paths."""
     from .comparison import compare
@@ -117,16 +162,19 @@ def build_report(fit, freq=None, thresholds=(0.0, -0.2), intervention="the inter
     sections = []
     s_data = Section("Data", [
         f"{data.k} studies; effect measure {data.measure} (treatment minus control); {direction}.", *notes])
-    studies = data.to_dataframe().set_index("study")
+    studies = data.to_dataframe(covariates=False).set_index("study")
     for col in ("n1", "n2"):
         if col in studies:
             studies[col] = studies[col].astype("Int64")
     s_data.tables.append(("Studies (observed effects and standard errors)", studies))
     sections.append(s_data)
-    model = Section("Model and priors", [fit.spec.describe(),
-                                         "Engine: " + ("exact (quadrature over tau, as R's bayesmeta; no Monte "
-                                                       "Carlo error in the summaries)" if fit.engine == "exact"
-                                                       else "MCMC (PyMC model, NUTS sampler)") + "."])
+    model = Section("Model and priors", [fit.spec.describe()])
+    note = getattr(fit.spec, "tau_prior_note", None)
+    if note:
+        model.paragraphs.append(note)
+    model.paragraphs.append("Engine: " + ("exact (quadrature over tau, as R's bayesmeta; no Monte Carlo error in the "
+                                          "summaries)" if fit.engine == "exact" else "MCMC (PyMC model, NUTS sampler)")
+                            + ".")
     sections.append(model)
     summ = fit.summary(ci=ci)
     post = Section("Posterior", [f"Intervals are {summ.attrs['interval']}s. I2 is in percent; theta_new is the "
@@ -183,6 +231,7 @@ def render_report(fit, format="text", **kwargs) -> str:  # noqa: A002
 
 # --------------------------------------------------------------------------- renderers
 def _fmt_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Cells as text (numbers to 3-4 significant figures, missing as NA), one-level row and column labels."""
     def fmt(v):
         if v is pd.NA or v is None:
             return "NA"
@@ -192,7 +241,23 @@ def _fmt_table(df: pd.DataFrame) -> pd.DataFrame:
             return f"{v:.4g}" if abs(v) >= 1e4 or (v != 0 and abs(v) < 1e-3) else f"{v:.3f}"
         return str(v)
 
-    return df.map(fmt)
+    return _flat_labels(df).map(fmt)
+
+
+def _flat_labels(df: pd.DataFrame) -> pd.DataFrame:
+    """Row and column labels as plain text: levels of a MultiIndex joined with ' / ' (never a tuple)."""
+    def flat(index):
+        if isinstance(index, pd.MultiIndex):
+            out = pd.Index([" / ".join(map(str, t)) for t in index])
+            out.name = " / ".join(str(n) for n in index.names if n is not None) or None
+            return out
+        out = pd.Index([str(v) for v in index], dtype=object)
+        out.name = None if index.name is None else str(index.name)
+        return out
+
+    out = df.copy()
+    out.index, out.columns = flat(df.index), flat(df.columns)
+    return out
 
 
 def _text(report: Report) -> str:
@@ -208,24 +273,37 @@ def _text(report: Report) -> str:
     return "\n".join(lines)
 
 
+_MD_INLINE = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def md_escape(text) -> str:
+    """Text shown literally by markdown renderers: one line; markdown's inline characters escaped; &, < and >
+    as entities (so no raw HTML passes through); a leading #, +, -, = or 'N.' not read as a heading or list."""
+    line = " ".join(str(text).split()).translate(_MD_INLINE)
+    if line[:1] in ("#", "+", "-", "="):
+        return "\\" + line
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", line)
+
+
 def _markdown(report: Report, figure_paths: dict) -> str:
-    lines = [f"# {report.title}", ""]
+    lines = [f"# {md_escape(report.title)}", ""]
     for sec in report.sections:
-        lines += [f"## {sec.title}", ""]
+        lines += [f"## {md_escape(sec.title)}", ""]
         for p in sec.paragraphs:
-            lines += [p, ""]
+            lines += [md_escape(p), ""]
         for caption, table in sec.tables:
-            lines += [f"**{caption}**", "", _md_table(_fmt_table(table)), ""]
+            lines += [f"**{md_escape(caption)}**", "", _md_table(_fmt_table(table)), ""]
         for caption, fig in sec.figures:
             path = figure_paths.get(caption, fig if isinstance(fig, str) else None)
-            lines += [f"![{caption}]({path})" if path else f"*{caption}*", ""]
+            target = "<" + str(path).replace("<", "%3C").replace(">", "%3E") + ">" if path else None
+            lines += [f"![{md_escape(caption)}]({target})" if target else f"*{md_escape(caption)}*", ""]
     return "\n".join(lines)
 
 
 def _md_table(df: pd.DataFrame) -> str:
     head = [df.index.name or ""] + [str(c) for c in df.columns]
-    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    rows += ["| " + " | ".join([str(i)] + list(r)) + " |" for i, r in zip(df.index, df.to_numpy())]
+    rows = ["| " + " | ".join(md_escape(h) for h in head) + " |", "|" + "---|" * len(head)]
+    rows += ["| " + " | ".join(md_escape(v) for v in [i, *r]) + " |" for i, r in zip(df.index, df.to_numpy())]
     return "\n".join(rows)
 
 

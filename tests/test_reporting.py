@@ -83,7 +83,7 @@ def test_figures_have_the_promised_content(clbp):
     fig = plots.density(fit, thresholds=(0, -0.2))
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert any(f"P(mu < 0) = {fit.prob('mu < 0'):.3f}" in t for t in texts)
-    assert any(f"P(theta_new < -0.2) = {fit.prob('theta_new < -0.2'):.3f}" in t for t in texts)
+    assert any(f"P(theta_new <= -0.2) = {fit.prob('theta_new <= -0.2'):.3f}" in t for t in texts)
     plots._plt().close(fig)
     fig = plots.benefit_curves(fit)
     x, y = fig.axes[0].lines[0].get_data()
@@ -129,10 +129,10 @@ BAD = {
                     "unknown key 'priors.tua'"),
     "bad choice": ("[analysis]\ntitle='x'\n[data]\ndataset='thirdwave'\nbenefit='up'\n", "'data.benefit' must be one of"),
     "wrong type": ("[analysis]\ntitle='x'\n[data]\ndataset='thirdwave'\nbenefit='higher'\n[model]\nseed='one'\n",
-                   "'model.seed' must be a int"),
+                   "'model.seed' must be a whole number"),
     "missing title": ("[data]\ndataset='thirdwave'\nbenefit='higher'\n", "'analysis.title' is required"),
     "bad prior": ("[analysis]\ntitle='x'\n[data]\ndataset='thirdwave'\nbenefit='higher'\n[priors]\ntau='halfnormal(-2)'\n",
-                  "[priors] HalfNormal: scale must be a positive number"),
+                  "[priors] tau prior 'halfnormal(-2)': scale must be a positive finite number"),
     "no data": ("[analysis]\ntitle='x'\n[data]\nbenefit='higher'\n", "give exactly one of 'data.dataset'"),
     "missing file": ("[analysis]\ntitle='x'\n[data]\nfile='nope.csv'\nbenefit='higher'\n", "'data.file' 'nope.csv' not found"),
     "not toml": ("[analysis\ntitle=", "not valid TOML"),
