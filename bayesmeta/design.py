@@ -185,9 +185,12 @@ def _columns_used(formula, table) -> tuple[str, ...]:
                                       na_action="ignore").model_spec
     except FormulaicError as err:
         text = _first_line(err)
-        name = re.search(r"`([^`]+)` is not present in the dataset", text)
+        name = re.search(r"`([^`]+)` is not present in the dataset|name '(\w+)' is not defined", text)
         if name:
-            _require_column(name.group(1), table, f"formula {formula!r}")
+            name = name.group(1) or name.group(2)
+            if re.search(rf"\b{re.escape(name)}\s*\(", formula):
+                raise DataError(f"formula {formula!r}: unknown function {name!r}") from None
+            _require_column(name, table, f"formula {formula!r}")
         raise DataError(f"formula {formula!r} cannot be evaluated: {text}") from None
     used = spec.variables_by_source.get("data", set())
     return tuple(c for c in table.columns if c in used)
@@ -238,7 +241,8 @@ def _level_name(value) -> str:
 
 
 def _numeric_column(values: pd.Series, col, labels=None, rownums=None, where="") -> pd.Series:
-    out = pd.to_numeric(values, errors="coerce")
+    """The column checked to hold finite numbers (numeric columns keep their dtype, so 2 stays "2")."""
+    out = values if pd.api.types.is_numeric_dtype(values) else pd.to_numeric(values, errors="coerce")
     for i, (raw, num) in enumerate(zip(values, out)):
         number = i + 1 if rownums is None else rownums[i]
         row = f"{where}row {number}" + ("" if labels is None else f" ({labels[i]!r})") + f", column {col!r}"
@@ -246,7 +250,7 @@ def _numeric_column(values: pd.Series, col, labels=None, rownums=None, where="")
             raise DataError(f"{row}: {raw!r} is not a number")
         if not math.isfinite(num):
             raise DataError(f"{row}: value is infinite")
-    return out.astype(float)
+    return out if pd.api.types.is_numeric_dtype(values) else out.astype(float)
 
 
 def _prepared(table, columns, labels, rownums=None, check=True):
@@ -255,11 +259,25 @@ def _prepared(table, columns, labels, rownums=None, check=True):
     for col in columns:
         values = frame[col]
         if _is_categorical(values):
+            if check:
+                _check_mostly_numbers(values, col, labels, rownums)
             levels[col] = tuple(_levels(values))
             frame[col] = pd.Categorical(values, categories=list(levels[col]))
         elif check:
             frame[col] = _numeric_column(values, col, labels, rownums)
     return frame, levels
+
+
+def _check_mostly_numbers(values, col, labels, rownums):
+    """Text in a column of numbers (a typo such as '1O') is an error, not a factor with one level per value."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return
+    parsed = pd.to_numeric(values, errors="coerce")
+    numbers = int(parsed.notna().sum())
+    if len(values) / 2 < numbers < len(values):
+        i = int(np.flatnonzero(parsed.isna().to_numpy())[0])
+        raise DataError(f"row {rownums[i]} ({labels[i]!r}), column {col!r}: {values.iloc[i]!r} is not a number (the "
+                        "column's other values are numbers)")
 
 
 def _check_not_constant(frame, columns, formula):
