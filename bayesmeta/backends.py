@@ -38,11 +38,8 @@ class QuadratureBackend:
         """(weight (N,), means (N,), sds (N,)) of the normal mixture of a Linear or Shrunken quantity."""
         if isinstance(q, Shrunken):
             j, pos = self.family.block_of(q.study)
-            block, fac = self.family.blocks[j], self.factors[j]
-            x, y, v = block.X[pos], block.y[pos], block.v[pos]
-            fit_mean, fit_var = fac.b @ x, np.einsum("i,nij,j->n", x, fac.cov, x)
-            shrink = v / (v + fac.tau**2)
-            return fac.weight, y - shrink * (y - fit_mean), np.sqrt(v * (1 - shrink) + shrink**2 * fit_var)
+            w, means, sds = self._shrunken(j, np.array([pos]))
+            return w, means[0], sds[0]
         parts = []
         new = q.new_terms()
         for j, (block, fac) in enumerate(zip(self.family.blocks, self.factors)):
@@ -62,6 +59,15 @@ class QuadratureBackend:
             w2, m2, var2 = parts[1]
             w, m, var = (np.outer(w, w2).ravel(), np.add.outer(m, m2).ravel(), np.add.outer(var, var2).ravel())
         return w, m, np.sqrt(var)
+
+    def _shrunken(self, j, pos):
+        """Weights and (len(pos), N) means and SDs of theta_i | y for studies at positions `pos` of block j:
+        N(y - B (y - x'b), v (1 - B) + B^2 x'Cx), B = v / (v + tau^2), mixed over the nodes."""
+        block, fac = self.family.blocks[j], self.factors[j]
+        x, y, v = block.X[pos], block.y[pos][:, None], block.v[pos][:, None]
+        fit_mean, fit_var = x @ fac.b.T, np.einsum("ki,nij,kj->kn", x, fac.cov, x)
+        shrink = v / (v + fac.tau**2)
+        return fac.weight, y - shrink * (y - fit_mean), np.sqrt(v * (1 - shrink) + shrink**2 * fit_var)
 
     def cdf(self, q, x: float) -> float:
         if isinstance(q, Heterogeneity):
@@ -87,6 +93,34 @@ class QuadratureBackend:
             return mean, float(math.sqrt(max(np.sum(fac.weight * (x - mean) ** 2), 0.0)))
         mean, sd = mixture_moments(*self.components(q))
         return float(mean), float(sd)
+
+    def summaries(self, qs, probs) -> np.ndarray:
+        """(len(qs), 2 + len(probs)): mean, SD and quantiles of each quantity; the normal mixtures that share
+        their nodes are solved together in one vectorised Newton iteration."""
+        probs = np.asarray(probs, float)
+        out = np.empty((len(qs), 2 + len(probs)))
+        groups, studies = {}, {}
+        for i, q in enumerate(qs):
+            if isinstance(q, Heterogeneity):
+                out[i] = [*self.moments(q), *self.ppf(q, probs)]
+            elif isinstance(q, Shrunken):
+                studies.setdefault(self.family.block_of(q.study)[0], []).append(i)
+            else:
+                w, m, s = self.components(q)
+                groups.setdefault(id(w), (w, [], [], []))
+                for part, value in zip(groups[id(w)][1:], (i, m, s)):
+                    part.append(value)
+        for j, rows in studies.items():  # shrunken study effects of one block: all at once
+            pos = np.array([self.family.block_of(qs[i].study)[1] for i in rows])
+            w, m, s = self._shrunken(j, pos)
+            groups[("block", j)] = (w, rows, m, s)
+        for w, rows, means, sds in groups.values():
+            means, sds = np.asarray(means), np.asarray(sds)
+            out[rows, 0], out[rows, 1] = mixture_moments(w, means, sds)
+            n = len(rows)
+            qs_ = mixture_ppf(np.repeat(probs, n), w, np.tile(means, (len(probs), 1)), np.tile(sds, (len(probs), 1)))
+            out[rows, 2:] = qs_.reshape(len(probs), n).T
+        return out
 
     def pdf(self, q, x) -> np.ndarray:
         """Posterior density at x (array). For tau2 and I2 by the change of variables from tau."""
@@ -212,6 +246,10 @@ class DrawsBackend:
     def moments(self, q) -> tuple[float, float]:
         d = self.draws(q)
         return float(d.mean()), float(d.std(ddof=1))
+
+    def summaries(self, qs, probs) -> np.ndarray:
+        """(len(qs), 2 + len(probs)): mean, SD and quantiles of each quantity."""
+        return np.array([[*self.moments(q), *self.ppf(q, probs)] for q in qs])
 
     def pdf(self, q, x) -> np.ndarray:
         return stats.gaussian_kde(self.draws(q))(np.asarray(x, float))

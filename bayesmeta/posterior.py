@@ -19,7 +19,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .families.base import Linear
+from .families.base import Linear, Shrunken
 
 _OPS = ("<=", ">=", "<", ">")
 _NUMBER = re.compile(r"^\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*$")
@@ -148,19 +148,18 @@ class Fit:
         return float(lo), float(hi)
 
     # ---------------------------------------------------------------- the public summaries
-    def _table(self, names, ci, kind, index_name="quantity") -> pd.DataFrame:
+    def _table(self, names, ci, kind, index_name="quantity", quantities=None, median=True) -> pd.DataFrame:
+        """mean, sd, (median,) lower, upper of the quantities `names` (or the given quantity objects)."""
         ci = check_ci(ci)
         _check_kind(kind)
-        rows = []
-        for name in names:
-            q = self.quantity(name)
-            mean, sd = self.backend.moments(q)
-            if kind == "eti":
-                lo, median, hi = self.backend.ppf(q, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
-            else:
-                (lo, hi), median = self.backend.hdi(q, ci), self.backend.ppf(q, [0.5])[0]
-            rows.append(dict(mean=mean, sd=sd, median=float(median), lower=float(lo), upper=float(hi)))
-        out = pd.DataFrame(rows, index=pd.Index(list(names), name=index_name))
+        qs = quantities or [self.quantity(name) for name in names]
+        probs = [(1 - ci) / 2, (1 + ci) / 2] + ([0.5] if median else [])
+        values = self.backend.summaries(qs, probs)
+        if kind == "hdi":
+            values[:, [2, 3]] = [self.backend.hdi(q, ci) for q in qs]
+        columns = ["mean", "sd", "lower", "upper"] + (["median"] if median else [])
+        out = pd.DataFrame(values, columns=columns, index=pd.Index(list(names), name=index_name))
+        out = out[["mean", "sd", "median", "lower", "upper"] if median else columns]
         out.attrs["interval"] = (f"{ci:.0%} {'equal-tailed' if kind == 'eti' else 'highest-density'} "
                                  "credible interval")
         return out
@@ -209,11 +208,11 @@ class Fit:
     def shrinkage(self, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
         """Per study: observed y and se, and the posterior mean, sd and interval of its effect theta_i."""
         data = self.data
-        table = self._table([f"theta[{i + 1}]" for i in range(data.k)], ci, kind, index_name="study")
-        table.index = pd.Index(data.study, name="study")
+        table = self._table(list(data.study), ci, kind, index_name="study",
+                            quantities=[Shrunken(i) for i in range(data.k)], median=False)
         table.insert(0, "se", data.se)
         table.insert(0, "y", data.y)
-        return table.drop(columns="median")
+        return table
 
     def prob(self, expression: str) -> float:
         """Posterior probability of 'mu < 0', 'theta_new <= -0.2', 'tau > 0.5', '-0.5 < mu < 0',

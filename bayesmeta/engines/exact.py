@@ -145,8 +145,9 @@ class TauQuadrature:
         return grid, logf
 
     def _peak_edges(self, grid, logf):
-        """Panel edges around the mode of log f: Brent's method on the scan's best bracket, then panels one
-        Laplace SD wide (from the curvature) over +-12 SDs; none where the peak is wide compared with the scan."""
+        """Panel edges around the mode of log f and the log f there: Brent's method on the scan's best
+        bracket, then panels two Laplace SDs wide (from the curvature) over +-12 SDs; none where the peak is
+        wide compared with the scan's step."""
         i = int(np.argmax(logf))
         a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
         f = lambda u: -float(self._log_f(np.array([u]))[0][0])  # noqa: E731
@@ -155,9 +156,9 @@ class TauQuadrature:
         h = 1e-4
         curv = (2 * peak + f(mode + h) + f(mode - h)) / h**2  # -(f'') of log f
         sd = 1 / math.sqrt(curv) if curv > 0 and math.isfinite(curv) else math.inf
-        if not sd < 0.25:
+        if not sd < 0.1:  # the scan (steps of 0.25) resolves the peak; the adaptive panels do the rest
             return np.empty(0), max(peak, float(np.max(logf)))
-        return mode + sd * np.arange(-12.0, 12.5), max(peak, float(np.max(logf)))
+        return mode + sd * np.arange(-12.0, 12.5, 2.0), max(peak, float(np.max(logf)))
 
     def _build(self):
         grid, logf = self._scan()

@@ -148,11 +148,9 @@ class LinearFamily:
 
     def block_of(self, study: int) -> tuple[int, int]:
         """(block, position within the block) of the study at data position `study`."""
-        for j, block in enumerate(self.blocks):
-            hit = np.flatnonzero(block.rows == study)
-            if hit.size:
-                return j, int(hit[0])
-        raise IndexError(study)
+        if not hasattr(self, "_where"):
+            self._where = {int(r): (j, pos) for j, b in enumerate(self.blocks) for pos, r in enumerate(b.rows)}
+        return self._where[study]
 
     def check_exact(self):
         """Raise ValueError where the exact engine cannot fit this family."""
@@ -167,8 +165,9 @@ class LinearFamily:
         return a
 
     def heterogeneity(self, transform: str, block: int = 0) -> Heterogeneity:
-        b = self.blocks[block]
-        return Heterogeneity(block, transform, typical_variance(b.v, b.X))
+        if not hasattr(self, "_s2"):
+            self._s2 = [typical_variance(b.v, b.X) for b in self.blocks]
+        return Heterogeneity(block, transform, self._s2[block])
 
     def study_index(self, label: str) -> int:
         """Position of a study given by label or 1-based number."""
