@@ -38,14 +38,18 @@ class Model:
             raise TypeError("fit() takes an EffectData; build one with bm.EffectData.from_dataframe(...)")
         mu, beta = _priors.mu_prior(mu_prior), _priors.mu_prior(beta_prior)
         family = build_family(data, model, moderators, subgroup, subgroup_tau, drop_missing, mu, beta)
-        tau = _priors.tau_prior(tau_prior)
+        note = None
+        if tau_prior is None and family.random:
+            tau, note = _priors.default_tau_prior(family.data)
+        else:
+            tau = _priors.tau_prior(tau_prior)
         if isinstance(tau, _priors.Jeffreys) and not isinstance(family, NormalNormal):
             raise ValueError("the Jeffreys prior on tau is defined here for the normal-normal model only; choose a "
                              "proper prior for meta-regression and subgroups")
         tau = tau.bind(family.data)
         if family.random and not tau.proper and family.data.k < 2:
             raise ValueError("an improper prior on tau needs at least 2 studies")
-        return cls(family, tau, mu, beta)
+        return cls(family, tau, mu, beta, note)
 
     def describe(self) -> str:
         """The model and its priors in words."""
@@ -90,7 +94,8 @@ def fit(data: EffectData, tau_prior=None, mu_prior=None, engine: str = "exact", 
         chains: int = 4, tune: int = 1000, target_accept: float = 0.9, progressbar: bool = False):
     """Fit a Bayesian meta-analysis and return a `Fit` (see bayesmeta.posterior).
 
-    tau_prior: prior string or object (default: see `priors.default_tau_prior`); mu_prior: "flat" (default)
+    tau_prior: prior string or object (default by measure: half-normal(0.5) for SMDs, scaled to the data's
+    unit-information SD otherwise; see `priors.default_tau_prior`); mu_prior: "flat" (default)
     or "normal(m, s)" ("student_t(nu, m, s)" with engine="mcmc"), the prior of mu, of the intercept of a
     meta-regression and of each subgroup mean. model: "random" or "common" (tau = 0).
     moderators: a formula such as "~ weeks + C(setting)" (meta-regression; `beta_prior`, default flat, is

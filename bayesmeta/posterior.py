@@ -177,12 +177,16 @@ class Fit:
 
     def differences(self, ci: float = 0.95) -> pd.DataFrame:
         """Every pairwise difference of subgroup means (later minus earlier subgroup), with the posterior
-        probability that it is below 0 ('P(< 0)')."""
+        probability that it lies on the benefit side of 0 (column 'P(> 0)', or 'P(< 0)' where lower is
+        better): the probability that the later subgroup's effect is the more favourable."""
+        from .effects import benefit_operator
+
         names = self.family.contrasts()
         if not names:
             raise ValueError(f"the {self.family.name} model has no subgroups to compare")
         table = self._table(names, ci, "eti", index_name="difference")
-        table["P(< 0)"] = [self.prob(f"{n} < 0") for n in names]
+        op = benefit_operator(self.data.benefit)
+        table[f"P({op} 0)"] = [self.prob(f"{n} {op} 0") for n in names]
         return table
 
     def predict(self, newdata, ci: float = 0.95) -> pd.DataFrame:
