@@ -55,8 +55,8 @@ class Design:
 
     def matrix(self, newdata) -> np.ndarray:
         """Rows of X for new moderator values (a dict of scalars or lists, or a DataFrame), coded as X."""
-        if isinstance(newdata, dict):
-            newdata = _broadcast(newdata)
+        if isinstance(newdata, (dict, pd.DataFrame)):
+            newdata = moderator_frame(newdata)
         if not isinstance(newdata, pd.DataFrame):
             raise DataError(f"new moderator values must be a dict or a DataFrame, not {type(newdata).__name__}")
         absent = [c for c in self.columns if c not in newdata.columns]
@@ -129,8 +129,11 @@ def subgroup_labels(data, column: str) -> tuple[np.ndarray, list]:
 
 
 # --------------------------------------------------------------------------- helpers
-def _broadcast(values: dict) -> pd.DataFrame:
-    """A dict of scalars and equal-length lists as a DataFrame, scalars repeated."""
+def moderator_frame(values) -> pd.DataFrame:
+    """New moderator values as a DataFrame: a DataFrame as it is, a dict of scalars and equal-length lists
+    with the scalars repeated."""
+    if isinstance(values, pd.DataFrame):
+        return values.reset_index(drop=True)
     arrays = {c: list(np.atleast_1d(np.asarray(v, dtype=object))) for c, v in values.items()}
     lengths = {len(a) for a in arrays.values() if len(a) != 1}
     if len(lengths) > 1:

@@ -203,9 +203,9 @@ class Fit:
             lo, med, hi = self.backend.ppf(mean_q, probs)
             p_lo, _, p_hi = self.backend.ppf(new_q, probs)
             rows.append(dict(mean=m, sd=s, median=med, lower=lo, upper=hi, pred_lower=p_lo, pred_upper=p_hi))
-        new = (newdata.reset_index(drop=True) if isinstance(newdata, pd.DataFrame)
-               else pd.DataFrame({k: np.atleast_1d(v) for k, v in dict(newdata).items()}))
-        out = pd.concat([new, pd.DataFrame(rows)], axis=1)
+        from .design import moderator_frame
+
+        out = pd.concat([moderator_frame(newdata), pd.DataFrame(rows)], axis=1)
         out.attrs["interval"] = f"{ci:.0%} equal-tailed credible and predictive intervals"
         return out
 
