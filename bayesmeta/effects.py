@@ -239,8 +239,8 @@ def _check_precision(y, se, labels, ycol="y", secol="se"):
                             f"for its standard error {se[i]:.3g} to be used in float64 (y^2/se^2 overflows); "
                             "express the effects in other units")
     with np.errstate(over="ignore", invalid="ignore"):
-        total, spread = np.sum(w), (np.max(y) - np.min(y)) ** 2 * np.max(w)
-    if not (np.isfinite(total) and np.isfinite(spread)):
+        totals = (np.sum(w), np.sum(np.abs(y) * w), np.sum(yw), (np.max(y) - np.min(y)) ** 2 * np.max(w))
+    if not np.all(np.isfinite(totals)):
         raise DataError(f"columns {ycol!r}/{secol!r}: the effects and standard errors span too many orders of "
                         "magnitude for float64 (the summed precisions or the squared spread over the smallest "
                         "variance overflow); check the units of each row")

@@ -7,6 +7,7 @@ Intervals drawn are 95% (or `ci`) equal-tailed; axis labels say which direction 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -60,6 +61,17 @@ def plain_text(fig):
     return fig
 
 
+def _plain(make):
+    """Make the figure with mathtext and TeX off from the start (layout draws the text before it is returned)."""
+    @functools.wraps(make)
+    def wrapper(*args, **kwargs):
+        import matplotlib
+
+        with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return plain_text(make(*args, **kwargs))
+    return wrapper
+
+
 def direction_label(data, symbol="effect") -> str:
     """Axis label naming the measure and the benefit direction, e.g. 'SMD (< 0 favours intervention)'."""
     measure = {"SMD": "SMD (Hedges' g)", "SMD_RevMan": "SMD (RevMan)", "d": "Cohen's d", "MD": "mean difference"}.get(
@@ -74,6 +86,7 @@ def direction_label(data, symbol="effect") -> str:
 FOREST_COLUMNS = ("observed", "shrunken", "weight")
 
 
+@_plain
 def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FOREST_COLUMNS, title=None):
     """Bayesian forest plot: observed effects with CIs (squares sized by weight), shrunken posterior
     estimates with credible intervals, pooled mu, the predictive interval for a new study, and on request
@@ -164,7 +177,7 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FORES
     ax.plot([], [], color=BLUE, lw=5, alpha=0.45, label=f"{ci:.0%} predictive interval")
     fig.legend(loc="lower left", ncol=3, fontsize=8, frameon=False, bbox_to_anchor=(0.02, 0.0))
     fig.subplots_adjust(bottom=0.75 / height + 0.03, top=1 - 0.45 / height)
-    return plain_text(fig)
+    return fig
 
 
 def _diamond(ax, lo, mid, hi, y, color):
@@ -178,6 +191,7 @@ def _z(ci):
 
 
 # --------------------------------------------------------------------------- densities
+@_plain
 def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.95):
     """Posterior densities (arviz-plots `plot_dist`) with the regions beyond each threshold, in the benefit
     direction, shaded and their posterior probabilities written on the plot (the events of the report and of
@@ -212,7 +226,7 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
     if fit.data.benefit is None:
         fig.suptitle("Shaded: regions below each threshold", fontsize=9)
     fig.tight_layout()
-    return plain_text(fig)
+    return fig
 
 
 def _kde_xy(draws):
@@ -223,6 +237,7 @@ def _kde_xy(draws):
     return x, kde(x)
 
 
+@_plain
 def prior_posterior(fit, quantities=("tau", "mu")):
     """Prior against posterior (arviz-plots `plot_prior_posterior`) for tau and, if its prior is proper, mu."""
     import arviz_plots as azp
@@ -240,10 +255,11 @@ def prior_posterior(fit, quantities=("tau", "mu")):
             ax.set_xlim(0, max(float(np.quantile(fit.draws("tau"), 0.999)) * 1.5,
                                float(np.quantile(fit.idata["prior"]["tau"].values, 0.95))))
     fig.tight_layout()
-    return plain_text(fig)
+    return fig
 
 
 # --------------------------------------------------------------------------- benefit curves
+@_plain
 def benefit_curves(fit, max_effect: float | None = None, n: int = 101):
     """P(mu beyond c) and P(theta_new beyond c) as c runs from 0 to `max_effect` in the benefit direction
     (default 1 for standardised mean differences, with Cohen's benchmarks; otherwise the effect a new study
@@ -273,10 +289,11 @@ def benefit_curves(fit, max_effect: float | None = None, n: int = 101):
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return plain_text(fig)
+    return fig
 
 
 # --------------------------------------------------------------------------- funnel, trace, rank
+@_plain
 def funnel(data, result=None, level: float = 0.95):
     """Funnel plot: effects against standard errors with the pooled estimate and pseudo-CI lines."""
     from .frequentist_methods import egger_test, funnel_data
@@ -299,9 +316,10 @@ def funnel(data, result=None, level: float = 0.95):
     ax.set_title(f"Funnel plot ({level:.0%} pseudo-CI around the common-effect estimate{note})", fontsize=9,
                  loc="left")
     fig.tight_layout()
-    return plain_text(fig)
+    return fig
 
 
+@_plain
 def trace(fit):
     """Trace plot of mu and tau (arviz-plots)."""
     import arviz_plots as azp
@@ -310,6 +328,7 @@ def trace(fit):
     return _figure_of(pc, _sampled(fit)[0])
 
 
+@_plain
 def rank(fit):
     """Rank (ECDF difference) plot of mu and tau for checking mixing across chains (arviz-plots)."""
     import arviz_plots as azp
@@ -325,9 +344,10 @@ def _sampled(fit):
 def _figure_of(pc, var):
     target = pc.viz["plot"][var]
     ax = target.values.ravel()[0]
-    return plain_text(ax.figure)
+    return ax.figure
 
 
+@_plain
 def pooled_probabilities(table, important: float):
     """Posterior P(benefit) and P(benefit at least `important`) per published review, under the
     sceptical, neutral and enthusiastic priors (the table of `analysis.run_pooled_analysis`)."""
@@ -348,7 +368,7 @@ def pooled_probabilities(table, important: float):
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.5 / len(reviews)), frameon=False)
     ax.set_title(f"Probability of benefit and of a benefit of at least {important:g} SMD", fontsize=10, loc="left")
     fig.tight_layout()
-    return plain_text(fig)
+    return fig
 
 
 def _two_lines(label: str, width: int = 55) -> str:

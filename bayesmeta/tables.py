@@ -147,7 +147,7 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
             raise DataError(f"{name}: is {what}, not a CSV file; {todo}")
     head = raw[:4096]
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")) or (head.count(b"\x00") > len(head) // 4 and not encoding):
-        raise DataError(f"{name}: is UTF-16 text (as Excel's 'Unicode Text' export writes), not UTF-8; save it as "
+        raise DataError(f"{name}: is UTF-16 text (as the 'Unicode Text' export of Excel writes), not UTF-8; save it as "
                         "'CSV UTF-8' or convert it (iconv -f UTF-16 -t UTF-8)")
     if encoding:
         try:
