@@ -270,16 +270,14 @@ def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
 
 
 class _staging:
-    """A temporary folder beside `out`; on success it replaces `out` (an earlier output folder), on failure
-    it is removed, with any parent folders made for it."""
-
-    MARKER = ".bayesmeta-output"
+    """A temporary folder beside `out`; on success it replaces `out` (an earlier output folder: one with a
+    report.html), on failure it is removed, with any parent folders made for it."""
 
     def __init__(self, out: Path):
         self.out = out
         if out.exists() and not out.is_dir():
             raise AnalysisError(f"--out {out}: is a file, not a folder")
-        if out.is_dir() and any(out.iterdir()) and not ((out / self.MARKER).exists() or (out / "report.html").exists()):
+        if out.is_dir() and any(out.iterdir()) and not (out / "report.html").exists():
             raise AnalysisError(f"--out {out}: the folder exists and is not a bayesmeta output folder; refusing to "
                                 "replace it (give a new or empty folder)")
         self.made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
@@ -291,7 +289,6 @@ class _staging:
         except OSError as err:
             raise AnalysisError(f"--out {self.out}: cannot create the output folder ({err.strerror or err})") from None
         (self.stage / "figures").mkdir()
-        (self.stage / self.MARKER).write_text("written by bayesmeta run\n", encoding="utf-8")
         return self.stage
 
     def __exit__(self, kind, value, tb):

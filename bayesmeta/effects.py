@@ -101,7 +101,7 @@ def _labels(df: pd.DataFrame, study: str | None) -> np.ndarray:
     for i, value in enumerate(df[study]):
         if _is_missing(value) or str(value).strip() == "":
             raise DataError(f"row {i + 1}, column {study!r}: the study label is missing (a study called NA? "
-                            "read the file with bm.read_table, which keeps NA as a label)")
+                            "read the file with bayesmeta.tables.read_table, which keeps NA as a label)")
     return _unique_labels([str(v) for v in df[study]], f"column {study!r}")
 
 
@@ -144,7 +144,7 @@ def _numeric(df: pd.DataFrame, col: str, labels) -> np.ndarray:
         except (TypeError, ValueError):
             hint = ""
             if isinstance(raw, str) and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", raw):
-                hint = (" (a decimal comma? bm.read_table and the command line read semicolon-separated files with "
+                hint = (" (a decimal comma? bayesmeta.tables.read_table and the command line read semicolon-separated files with "
                         "decimal commas; with pandas use read_csv(sep=';', decimal=','))")
             raise DataError(f"{where}: {raw!r} is not a number{hint}") from None
         if np.isnan(value):

@@ -696,7 +696,7 @@ def default_tau_prior(data) -> tuple[TauPrior, str]:
     if uisd is None or not (uisd > 0 and math.isfinite(uisd)):
         raise DataError(
             f"no default prior on tau for {what} without group sizes: give tau_prior (e.g. "
-            f"'halfnormal(s)' with s about a quarter of the outcome's within-group SD, in its units), or give "
+            f"'halfnormal(s)' with s about a quarter of the within-group SD of the outcome, in its units), or give "
             f"the total sample size of each study (n=) so that the prior can be scaled to the data")
     scale = float(f"{uisd / 4:.3g}")
     prior = HalfNormal(scale)

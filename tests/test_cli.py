@@ -83,3 +83,20 @@ def test_console_script_runs():
     exe = Path(sys.executable).parent / "bayesmeta"
     out = subprocess.run([str(exe), "freq", "thirdwave", "--json"], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout)["k"] == 18
+
+
+def test_separator_decimal_and_encoding_options(tmp_path):
+    path = tmp_path / "d.txt"
+    path.write_bytes("study|yi|vi\nMüller|0,1|0,02\nB|0,3|0,03\nC|-0,1|0,05\n".encode("cp1252"))
+    res = run("freq", str(path), "--sep", "|", "--decimal", ",", "--encoding", "cp1252", "--json")
+    assert res.exit_code == 0 and res.stderr == "" and json.loads(res.stdout)["k"] == 3
+    assert list(json.loads(run("freq", str(path), "--json").stdout)["weights"]) == ["Müller", "B", "C"]  # detected
+
+
+def test_run_reports_where_the_output_went(tmp_path):
+    toml = tmp_path / "a.toml"
+    toml.write_text("[analysis]\ntitle = 'x'\n[data]\ndataset = 'thirdwave'\nbenefit = 'higher'\n"
+                    "[report]\nfigures = []\nfrequentist = ['DL']\n")
+    res = run("run", str(toml), "--out", str(tmp_path / "out"))
+    assert res.exit_code == 0 and f"report: {tmp_path / 'out' / 'report.html'}" in res.stdout
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.toml", "out"]

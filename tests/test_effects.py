@@ -205,3 +205,25 @@ def test_datasets_list_and_load():
     assert len(df) == 22 and "Riley" in df.attrs["source"] and df.attrs["benefit"] == "lower"
     with pytest.raises(KeyError, match="no bundled data set"):
         bm.datasets.load("nope")
+
+
+@pytest.mark.parametrize("m", [1e6, 1e8, 1e10, 1e15, 1e17, 1e300])
+def test_exact_j_keeps_its_digits_for_huge_samples(m):
+    # beyond m ~ 1e15 the difference of log-gammas lost every digit; J(m) = 1 - 3/(4m - 1) + O(m^-2)
+    assert hedges_j(m) == pytest.approx(1 - 3 / (4 * m - 1), rel=1e-13)
+
+
+def test_exact_j_is_continuous_where_the_method_changes():
+    below, above = hedges_j([99.999999]), hedges_j([100.0])
+    assert above - below == pytest.approx(3 / (4 * 100**2) * 1e-6, rel=1e-2)
+
+
+def test_sizes_recognised_only_where_complete():
+    df = bm.datasets.load("normand1999")
+    data = bm.EffectData.from_table(df.drop(columns=["m1", "m2", "sd1", "sd2"]))
+    np.testing.assert_array_equal(data.n, df["n1"] + df["n2"])
+    holes = df.astype({"n1": float})
+    holes.loc[2, "n1"] = np.nan
+    assert bm.EffectData.from_table(holes.drop(columns=["m1", "m2", "sd1", "sd2"])).n is None
+    with pytest.raises(bm.DataError, match=r"row 3 \('Orpington-Moderate'\), column 'n1': value is missing"):
+        bm.EffectData.from_dataframe(holes, y="yi", vi="vi", study="study", n=("n1", "n2"))
