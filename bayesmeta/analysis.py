@@ -114,6 +114,9 @@ def load_analysis(path) -> Analysis:
             raise AnalysisError(f"{path}: unknown column role 'data.columns.{role}' (allowed: {', '.join(COLUMN_ROLES)})")
         if not isinstance(column, str) or not column:
             raise AnalysisError(f"{path}: 'data.columns.{role}' must be a column name, got {column!r}")
+    for column, value in data.get("select", {}).items():
+        if isinstance(value, (list, dict)):
+            raise AnalysisError(f"{path}: 'data.select.{column}' must be one value (text or a number), got {value!r}")
     for i, m in enumerate(data.get("moderators", [])):
         if not isinstance(m, str):
             raise AnalysisError(f"{path}: 'data.moderators[{i}]' must be a column name, got {m!r}")
@@ -259,6 +262,12 @@ def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
     frequentist results and {name: path} of what was written. Nothing is left behind when it fails."""
     analysis = load_analysis(path)
     out = Path(out_dir or Path("output") / analysis.path.stem)
+    inputs = [analysis.path] + ([analysis.path.parent / analysis.spec["data"]["file"]]
+                                if "file" in analysis.spec.get("data", {}) else [])
+    for item in inputs:
+        if out.resolve() == item.resolve() or out.resolve() in item.resolve().parents:
+            raise AnalysisError(f"--out {out}: holds the input {item}; the output folder is replaced as a whole, so "
+                                "give a folder of its own")
     with _staging(out) as stage:
         if "pooled" in analysis.spec:
             result = run_pooled_analysis(analysis, stage)
@@ -327,7 +336,11 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
         sampler = {k: m[k] for k in ("draws", "chains", "tune", "target_accept") if k in m}
         ci = rep.get("ci", 0.95)
         thresholds = benefit_thresholds(rep.get("thresholds", default_thresholds(data)), data.benefit)
-        fit = fit_model(data, progressbar=progressbar, **settings, **sampler)
+        try:
+            fit = fit_model(data, progressbar=progressbar, **settings, **sampler)
+        except ValueError as err:  # DataError included: name the file, and the key where a prior is asked for
+            hint = " (in an analysis file: 'priors.tau')" if "tau_prior" in str(err) else ""
+            raise type(err)(f"{analysis.path}: {err}{hint}") from None
         sensitivity = None
         if pr.get("sensitivity"):
             sensitivity = sensitivity_table(fit, [pr.get("tau") or str(fit.spec.tau_prior)] + pr["sensitivity"],

@@ -33,9 +33,14 @@ def _interactive():
     return hasattr(sys, "ps1") or "ipykernel" in sys.modules
 
 
+MAX_PIXELS = 20000  # the longest side of a PNG; a forest plot of hundreds of studies lowers its resolution
+
+
 def save(fig, path, dpi=150):
-    """Write a figure (PNG, SVG or PDF by the file suffix) and close it."""
+    """Write a figure (PNG, SVG or PDF by the file suffix) and close it; a figure so tall that it would pass
+    MAX_PIXELS is written at a lower resolution."""
     plain_text(fig)
+    dpi = min(dpi, MAX_PIXELS / max(fig.get_size_inches()))
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     _plt().close(fig)
     return path

@@ -239,20 +239,25 @@ def _fmt_table(df: pd.DataFrame) -> pd.DataFrame:
             if not np.isfinite(v):
                 return "NA"
             return f"{v:.4g}" if abs(v) >= 1e4 or (v != 0 and abs(v) < 1e-3) else f"{v:.3f}"
-        return str(v)
+        return _one_line(v)
 
     return _flat_labels(df).map(fmt)
+
+
+def _one_line(text) -> str:
+    """Text without line breaks or tabs, which would shift the rows and columns of a table."""
+    return " ".join(str(text).split())
 
 
 def _flat_labels(df: pd.DataFrame) -> pd.DataFrame:
     """Row and column labels as plain text: levels of a MultiIndex joined with ' / ' (never a tuple)."""
     def flat(index):
         if isinstance(index, pd.MultiIndex):
-            out = pd.Index([" / ".join(map(str, t)) for t in index])
-            out.name = " / ".join(str(n) for n in index.names if n is not None) or None
+            out = pd.Index([" / ".join(map(_one_line, t)) for t in index], dtype=object)
+            out.name = " / ".join(_one_line(n) for n in index.names if n is not None) or None
             return out
-        out = pd.Index([str(v) for v in index], dtype=object)
-        out.name = None if index.name is None else str(index.name)
+        out = pd.Index([_one_line(v) for v in index], dtype=object)
+        out.name = None if index.name is None else _one_line(index.name)
         return out
 
     out = df.copy()
@@ -261,7 +266,8 @@ def _flat_labels(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _text(report: Report) -> str:
-    lines = [report.title, "=" * len(report.title), ""]
+    title = _one_line(report.title)
+    lines = [title, "=" * len(title), ""]
     for sec in report.sections:
         lines += [sec.title, "-" * len(sec.title)]
         lines += [*sec.paragraphs]

@@ -65,6 +65,9 @@ def read_table(path, sep: str | None = None, decimal: str | None = None, encodin
         raise DataError(f"{name}: decimal must be '.' or ',', not {decimal!r}")
     raw = _read_bytes(p, name)
     text, used_encoding = _decode(raw, name, encoding)
+    hint = re.match(r"\s*sep=(.)\s*?\r?\n", text)  # Excel's "sep=;" first line
+    if hint:
+        text, sep = text[hint.end():], sep or hint.group(1)
     sep = sep or detect_separator(text)
     if decimal == "," and sep == ",":
         raise DataError(f"{name}: decimal commas need another separator than the comma (sep=';')")
@@ -77,6 +80,7 @@ def read_table(path, sep: str | None = None, decimal: str | None = None, encodin
                         f"{_parser_message(err)}") from None
     table = table.loc[:, [not (str(c).startswith("Unnamed: ") and (table[c].str.strip() == "").all())
                           for c in table.columns]]
+    table.columns = [str(c).strip() for c in table.columns]
     if table.shape[1] == 0 or len(table) == 0:
         raise DataError(f"{name}: the file has a header but no rows of data")
     label_columns = set(labels or ()) | set(COMMON_COLUMNS["study"])

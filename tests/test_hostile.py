@@ -425,6 +425,12 @@ def test_study_called_na_is_a_label_and_missing_numbers_are_named(tmp_path):
         bm.EffectData.from_table(pd.read_csv(small_csv(tmp_path, "study,yi,vi\nNA,0.1,0.02\nB,0.3,0.03\n")))
 
 
+def test_excel_separator_line_and_padded_headers(tmp_path):
+    path = small_csv(tmp_path, "sep=;\r\nstudy ; yi ;vi\r\nA;0,1;0,02\r\nB;0,3;0,03\r\n")
+    df = read_table(path)
+    assert list(df.columns) == ["study", "yi", "vi"] and df["yi"].tolist() == [0.1, 0.3]
+
+
 def test_decimal_comma_in_a_comma_file_says_what_to_do(tmp_path):
     path = small_csv(tmp_path, 'study,yi,vi\nA,"0,1",0.02\nB,0.3,0.03\n')
     assert_one_line_error(cli("freq", path, "--json"), "row 1 ('A'), column 'yi': '0,1' is not a number",
@@ -499,6 +505,31 @@ def test_run_refuses_odd_paths(tmp_path):
     latin = tmp_path / "latin.toml"
     latin.write_bytes("[analysis]\ntitle = 'Müller'\n".encode("latin-1"))
     assert_one_line_error(cli("run", latin), str(latin), "not UTF-8")
+
+
+def test_run_never_replaces_a_folder_holding_its_inputs(tmp_path, monkeypatch):
+    small_csv(tmp_path)
+    path = analysis_file(tmp_path, "[report]\nfigures = []\nfrequentist = ['DL']",
+                         data="file = 'd.csv'\nbenefit = 'higher'")
+    (tmp_path / "report.html").write_text("an earlier run wrote here")
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(cli("run", path, "--out", "."), "holds the input")
+    assert_one_line_error(cli("run", path, "--out", tmp_path.parent), "holds the input")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.toml", "d.csv", "report.html"]
+
+
+def test_select_takes_one_value(tmp_path):
+    path = analysis_file(tmp_path, data="dataset = 'thirdwave'\nbenefit = 'higher'\nselect = { RiskOfBias = [1, 2] }")
+    with pytest.raises(AnalysisError, match=r"'data.select.RiskOfBias' must be one value"):
+        load_analysis(path)
+    path = analysis_file(tmp_path, data="dataset = 'thirdwave'\nbenefit = 'higher'\nselect = { RiskOfBias = 'nope' }")
+    assert_one_line_error(cli("run", path, "--out", tmp_path / "out"), "'data.select' keeps none of the 18 rows")
+
+
+def test_a_prior_asked_for_names_the_key(tmp_path):
+    path = analysis_file(tmp_path, "[report]\nfigures = []", data="dataset = 'eightschools'\nbenefit = 'higher'")
+    assert_one_line_error(cli("run", path, "--out", tmp_path / "out"), str(path), "no default prior on tau",
+                          "'priors.tau'")
 
 
 def test_bom_analysis_file_and_latin1_data_file(tmp_path):
@@ -589,6 +620,13 @@ def test_markdown_report_escapes_labels_and_title(nasty_fit):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
+def test_text_report_keeps_its_rows(nasty_fit):
+    text = build_report(nasty_fit, title="two\nlines", thresholds=[0]).render("text")
+    assert text.startswith("two lines\n=========\n")
+    table = text.split("Study effects after shrinkage:\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(table) == 2 + len(NASTY)  # header lines, then one line per study
+
+
 def test_pooled_report_shows_no_tuples(tmp_path):
     result = run_analysis(Path(__file__).resolve().parent.parent / "models" / "icbt_published_pooled.toml",
                           tmp_path / "out")
@@ -634,3 +672,13 @@ def test_figures_draw_user_text_as_plain_text_and_stay_small(tmp_path):
                                      0.2)
     height, width = imread(plots.save(fig, tmp_path / "pooled.png")).shape[:2]
     assert width < 2500 and height < 2500
+
+
+def test_forest_of_many_studies_is_written_at_a_lower_resolution(tmp_path, monkeypatch):
+    from matplotlib.image import imread
+
+    rng = np.random.default_rng(1)
+    data = EffectData(rng.normal(0.3, 0.3, 120), rng.uniform(0.1, 0.4, 120), [f"S{i}" for i in range(120)])
+    monkeypatch.setattr(plots, "MAX_PIXELS", 3000)
+    height, width = imread(plots.save(plots.forest(bm.fit(data, seed=1)), tmp_path / "f.png")).shape[:2]
+    assert max(height, width) <= 3000 and height > 2500
