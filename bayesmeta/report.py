@@ -282,21 +282,24 @@ def _text(report: Report) -> str:
 _MD_INLINE = str.maketrans({c: "\\" + c for c in "\\`*_[]|~"} | {"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
-def md_escape(text) -> str:
+def md_escape(text, block: bool = False) -> str:
     """Text shown literally by markdown renderers: one line; markdown's inline characters escaped; &, < and >
-    as entities (so no raw HTML passes through); a leading #, +, -, = or 'N.' not read as a heading or list."""
-    line = " ".join(str(text).split()).translate(_MD_INLINE)
+    as entities (so no raw HTML passes through). block=True for text that starts a block (a paragraph, a
+    heading): then a leading #, +, -, = or 'N.' is escaped too, so that it is not read as a heading or list."""
+    line = _one_line(text).translate(_MD_INLINE)
+    if not block:
+        return line
     if line[:1] in ("#", "+", "-", "="):
         return "\\" + line
     return re.sub(r"^(\d+)([.)])", r"\1\\\2", line)
 
 
 def _markdown(report: Report, figure_paths: dict) -> str:
-    lines = [f"# {md_escape(report.title)}", ""]
+    lines = [f"# {md_escape(report.title, block=True)}", ""]
     for sec in report.sections:
-        lines += [f"## {md_escape(sec.title)}", ""]
+        lines += [f"## {md_escape(sec.title, block=True)}", ""]
         for p in sec.paragraphs:
-            lines += [md_escape(p), ""]
+            lines += [md_escape(p, block=True), ""]
         for caption, table in sec.tables:
             lines += [f"**{md_escape(caption)}**", "", _md_table(_fmt_table(table)), ""]
         for caption, fig in sec.figures:
