@@ -111,7 +111,8 @@ def load_analysis(path) -> Analysis:
             raise AnalysisError(f"{path}: 'data.file' {data['file']!r} is a folder, not a data file")
     for role, column in data.get("columns", {}).items():
         if role not in COLUMN_ROLES:
-            raise AnalysisError(f"{path}: unknown column role 'data.columns.{role}' (allowed: {', '.join(COLUMN_ROLES)})")
+            raise AnalysisError(f"{path}: unknown column role 'data.columns.{role}' "
+                                f"(allowed: {', '.join(COLUMN_ROLES)})")
         if not isinstance(column, str) or not column:
             raise AnalysisError(f"{path}: 'data.columns.{role}' must be a column name, got {column!r}")
     for column, value in data.get("select", {}).items():

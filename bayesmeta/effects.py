@@ -14,6 +14,7 @@ Formulas (treatment = arm 1 minus control = arm 2):
 from __future__ import annotations
 
 import math
+import os
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 from .errors import DataError, DataWarning
+
+PACKAGE_DIR = (os.path.dirname(os.path.abspath(__file__)),)  # for warnings.warn(skip_file_prefixes=...)
 
 MEASURES = ("SMD", "SMD_RevMan", "d", "MD", "generic")
 STANDARDISED = ("SMD", "SMD_RevMan", "d")  # scale-free: one default prior and Cohen's benchmarks fit all
@@ -144,7 +147,8 @@ def _numeric(df: pd.DataFrame, col: str, labels) -> np.ndarray:
         except (TypeError, ValueError):
             hint = ""
             if isinstance(raw, str) and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", raw):
-                hint = (" (a decimal comma? bayesmeta.tables.read_table and the command line read semicolon-separated files with "
+                hint = (" (a decimal comma? bayesmeta.tables.read_table and the command line read semicolon-separated "
+                        "files with "
                         "decimal commas; with pandas use read_csv(sep=';', decimal=','))")
             raise DataError(f"{where}: {raw!r} is not a number{hint}") from None
         if np.isnan(value):
@@ -508,7 +512,8 @@ class EffectData:
         Given effect columns win over summaries; a missing role is looked up among the common names. With
         effects given, the sizes come from n, or from n1 and n2 where the table has them.
         """
-        opts = {k: columns.pop(k) for k in ("measure", "benefit", "moderators", "outcome") if columns.get(k) is not None}
+        opts = {k: columns.pop(k) for k in ("measure", "benefit", "moderators", "outcome")
+                if columns.get(k) is not None}
         cols = {k: v for k, v in columns.items() if v is not None}
         unknown = set(cols) - set(COMMON_COLUMNS)
         if unknown:
@@ -566,4 +571,4 @@ def _warn_sd_like_se(arms, labels, effect, sd_cols, measure):
                    else f"the standardised effect is {effect[i]:.2f}")
             warnings.warn(f"row {i + 1} ({lab!r}), columns {sd_cols[0]!r}/{sd_cols[1]!r}: {why}; "
                           "check that these are SDs and not standard errors (SD = SE * sqrt(n))",
-                          DataWarning, stacklevel=3)
+                          DataWarning, skip_file_prefixes=PACKAGE_DIR)

@@ -431,8 +431,11 @@ def rhodes(outcome: str | None = None, comparison: str | None = None, area: str 
         row = _pick(rows, "medical.area", area, "other").iloc[0]
         if isinstance(row["flag"], str) and row["flag"]:
             import warnings
+
+            from .effects import PACKAGE_DIR
             warnings.warn(f"Rhodes et al. 2015 prior for {row['outcome']} / {row['comparison']} / "
-                          f"{row['medical.area']} is flagged as suspect: {row['flag']}", UserWarning, stacklevel=2)
+                          f"{row['medical.area']} is flagged as suspect: {row['flag']}", UserWarning,
+                          skip_file_prefixes=PACKAGE_DIR)
     where = ("general" if row["outcome"] == "any (marginal)"
              else f"{row['outcome']}; {row['comparison']}; {row['medical.area']}")
     return LogTTau2(float(row["location_log_tau2"]), float(row["scale_log_tau2"]), float(row["df"]),

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .effects import COMMON_COLUMNS
+from .effects import COMMON_COLUMNS, PACKAGE_DIR
 from .errors import DataError, DataWarning
 
 SEPARATORS = (",", ";", "\t", "|")
@@ -169,7 +169,7 @@ def _decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
     except UnicodeDecodeError:
         text, used = raw.decode("latin-1"), "latin-1"
     warnings.warn(f"{name}: not UTF-8 (first at line {where}); read as Windows-1252/Latin-1 text: check accented "
-                  "characters in the labels, or save the file as UTF-8", DataWarning, stacklevel=3)
+                  "characters in the labels, or save the file as UTF-8", DataWarning, skip_file_prefixes=PACKAGE_DIR)
     return text, used
 
 

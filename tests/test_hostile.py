@@ -192,7 +192,8 @@ def test_bad_mu_prior_strings(spec):
 @pytest.mark.parametrize("spec,expected", [
     ("halfnormal(0.5)", "halfnormal(0.5)"), ("HalfNormal( 0.5 )", "halfnormal(0.5)"),
     ("halfnormal(s=0.5)", "halfnormal(0.5)"), ("half_cauchy(1)", "halfcauchy(1)"), ("uniform(0, 2)", "uniform(0, 2)"),
-    ("logt_tau2(-3.44, 2.59)", "logt_tau2(-3.44, 2.59, 5)"), ("jeffreys()", "jeffreys"), ("rhodes()", "logt_tau2(-3.44, 2.59, 5)"),
+    ("logt_tau2(-3.44, 2.59)", "logt_tau2(-3.44, 2.59, 5)"), ("jeffreys()", "jeffreys"),
+    ("rhodes()", "logt_tau2(-3.44, 2.59, 5)"),
     ("bartos('Back and Neck')", "invgamma_tau(1.75, 0.57)"), ("bartos(Back and Neck)", "invgamma_tau(1.75, 0.57)")])
 def test_good_tau_prior_strings(spec, expected):
     assert str(priors.tau_prior(spec)) == expected
@@ -586,7 +587,8 @@ def test_unexpected_errors_are_still_one_line(monkeypatch):
         raise ZeroDivisionError("oops")
 
     monkeypatch.setattr("bayesmeta.frequentist_methods.frequentist", bug)
-    assert_one_line_error(cli("freq", "thirdwave", "--json"), "unexpected ZeroDivisionError: oops", "BAYESMETA_TRACEBACK")
+    assert_one_line_error(cli("freq", "thirdwave", "--json"), "unexpected ZeroDivisionError: oops",
+                          "BAYESMETA_TRACEBACK")
 
 
 # --------------------------------------------------------------------------- 8. reports
@@ -668,7 +670,8 @@ def test_figures_draw_user_text_as_plain_text_and_stay_small(tmp_path):
     assert shrink.index[1] == "x" * 5000  # the tables keep the full label
     fig = plots.pooled_probabilities(pd.DataFrame({"review": ["$\\foo$ / " + "y" * 4000] * 3,
                                                    "prior": ["sceptical", "neutral", "enthusiastic"],
-                                                   "P(benefit)": [0.5, 0.6, 0.7], "P(benefit >= 0.2)": [0.1, 0.2, 0.3]}),
+                                                   "P(benefit)": [0.5, 0.6, 0.7],
+                                                   "P(benefit >= 0.2)": [0.1, 0.2, 0.3]}),
                                      0.2)
     height, width = imread(plots.save(fig, tmp_path / "pooled.png")).shape[:2]
     assert width < 2500 and height < 2500
