@@ -479,6 +479,18 @@ def test_failed_run_leaves_nothing_and_keeps_the_old_output(tmp_path):
     assert not (tmp_path / "new").exists()  # nor the folders made for it
 
 
+@pytest.mark.parametrize("raw,message", [
+    (b"study,yi,vi\nA,0.1,0.02\nB,0.2,0.03,9\n", "line 3 has 4 fields but the header has 3"),
+    ("study,yi,vi\nA,0.1,0.02\n".encode("utf-16"), "is UTF-16 text"),
+    (b"study,yi,yi\nA,0.1,0.02\n", "column 'yi' appears twice"),
+])
+def test_malformed_data_files_through_an_analysis_file(tmp_path, raw, message):
+    (tmp_path / "d.csv").write_bytes(raw)
+    path = analysis_file(tmp_path, data="file = 'd.csv'\nbenefit = 'higher'")
+    assert_one_line_error(cli("run", path, "--out", tmp_path / "out"), str(path), "'data.file'", "d.csv", message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.toml", "d.csv"]
+
+
 def test_a_failure_after_the_fit_leaves_nothing(tmp_path, monkeypatch):
     path = analysis_file(tmp_path, "[report]\nfigures = ['forest']\nfrequentist = ['DL']")
 
