@@ -91,16 +91,18 @@ def design_matrix(data, formula: str, drop_missing: bool = False) -> Design:
     formula = _check_formula_text(formula)
     table = _moderator_table(data)
     labels = np.asarray(data.study, dtype=object)
-    columns = _columns_used(formula, table)
+    matrix = _evaluate(formula, table)  # on every row, to learn which columns the formula reads
+    columns = tuple(c for c in table.columns if c in matrix.model_spec.variables_by_source.get("data", set()))
     rows, dropped = _complete_rows(table, columns, labels, drop_missing)
     frame, levels = _prepared(table.iloc[rows], columns, labels[rows], rows + 1)
     _check_not_constant(frame, columns, formula)
-    import formulaic
+    if dropped:  # levels and stateful transforms from the rows kept
+        import formulaic
 
-    matrix = formulaic.model_matrix(formula, frame, na_action="raise")
+        matrix = formulaic.model_matrix(formula, frame, na_action="raise")
     X = np.asarray(matrix, dtype=float)
-    terms = tuple(INTERCEPT if name == "Intercept" else name for name in matrix.model_spec.column_names)
     spec = matrix.model_spec
+    terms = tuple(INTERCEPT if name == "Intercept" else name for name in spec.column_names)
     if X.shape[1] == 0:
         raise DataError(f"formula {formula!r} has no coefficients (use '~ 1' for the intercept-only model)")
     _check_rank(X, terms, spec, formula)
@@ -178,14 +180,14 @@ def _require_column(name, table, what):
         raise DataError(f"{what}: no column {name!r}; the data have moderators {list(table.columns)}{hint}")
 
 
-def _columns_used(formula, table) -> tuple[str, ...]:
-    """The data columns the formula reads (found by evaluating it on the table as it is)."""
+def _evaluate(formula, table):
+    """formulaic's model matrix of the formula on the whole table (text as Categorical in R's level order)."""
     import formulaic
     from formulaic.errors import FormulaicError
 
     try:
-        spec = formulaic.model_matrix(formula, _prepared(table, tuple(table.columns), None, check=False)[0],
-                                      na_action="ignore").model_spec
+        return formulaic.model_matrix(formula, _prepared(table, tuple(table.columns), None, check=False)[0],
+                                      na_action="ignore")
     except FormulaicError as err:
         text = _first_line(err)
         name = re.search(r"`([^`]+)` is not present in the dataset|name '(\w+)' is not defined", text)
@@ -195,8 +197,6 @@ def _columns_used(formula, table) -> tuple[str, ...]:
                 raise DataError(f"formula {formula!r}: unknown function {name!r}") from None
             _require_column(name, table, f"formula {formula!r}")
         raise DataError(f"formula {formula!r} cannot be evaluated: {text}") from None
-    used = spec.variables_by_source.get("data", set())
-    return tuple(c for c in table.columns if c in used)
 
 
 def _is_missing(value) -> bool:
@@ -208,18 +208,26 @@ def _is_missing(value) -> bool:
         return False
 
 
+def _missing(values: pd.Series) -> np.ndarray:
+    """Missing values (NaN, None, NA, blank text) as a boolean array."""
+    out = values.isna().to_numpy(copy=True)
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        out |= np.array([isinstance(v, str) and not v.strip() for v in values], dtype=bool)
+    return out
+
+
 def _complete_rows(table, columns, labels, drop_missing):
-    keep, dropped = [], []
-    for i in range(len(table)):
-        missing = [c for c in columns if _is_missing(table[c].iloc[i])]
-        if not missing:
-            keep.append(i)
-        elif drop_missing:
-            dropped.append((i + 1, str(labels[i]), missing[0]))
-        else:
-            raise DataError(f"row {i + 1} ({labels[i]!r}), column {missing[0]!r}: moderator value is missing "
+    missing = np.zeros((len(table), len(columns)), dtype=bool)
+    for j, col in enumerate(columns):
+        missing[:, j] = _missing(table[col])
+    dropped = []
+    for i in np.flatnonzero(missing.any(axis=1)):
+        col = columns[int(np.argmax(missing[i]))]
+        if not drop_missing:
+            raise DataError(f"row {i + 1} ({labels[i]!r}), column {col!r}: moderator value is missing "
                             "(pass drop_missing=True to leave such studies out)")
-    return np.asarray(keep, dtype=int), dropped
+        dropped.append((int(i) + 1, str(labels[i]), col))
+    return np.flatnonzero(~missing.any(axis=1)).astype(int), dropped
 
 
 def _is_categorical(values: pd.Series) -> bool:

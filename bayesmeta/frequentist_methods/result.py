@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -213,8 +213,9 @@ def _fmt(x, spec) -> str:
 
 def _format_table(frame: pd.DataFrame) -> str:
     shown = frame.copy().astype(object)
+    shown.index.name = None  # the heading above the table names it
     for col in frame.columns:
-        spec = "d" if col == "k" else (".4g" if "pvalue" in col else ".4f")
+        spec = {"k": "d", "I2": ".1f", "Q": ".2f"}.get(col, ".4g" if "pvalue" in col else ".4f")
         shown[col] = [_fmt(int(x) if spec == "d" else x, spec) for x in frame[col]]
     return shown.to_string()
 
@@ -235,6 +236,3 @@ def _json_safe(value):
         return float(value) if np.isfinite(value) else None
     return value
 
-
-def result_fields() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(FrequentistResult))

@@ -22,9 +22,9 @@ differences: Q_between = sum w_g (mu_g - mu_bar)^2, w_g = 1/se_g^2, mu_bar = sum
 G - 1 df (under z and common tau^2 this is the QM of `~ C(group)`).
 
 Extreme data: the computation runs on y/c and se/c with c a power of two in the middle of the data's range
-(exact in floating point; the results scale back exactly), so SEs of 1e-160 or 1e200 work; controls are in
-the units of tau^2 and scale with c^2. Data whose standard errors and effects span more than 100 orders of
-magnitude are refused with a DataError.
+(exact in floating point; the results scale back exactly), so SEs of 1e-150 or 1e150 work; controls are in
+the units of tau^2 and scale with c^2 (see `_scaled_control` for the caps that keep them meaningful). Data whose
+standard errors and effects span more than 100 orders of magnitude are refused with a DataError.
 """
 
 from __future__ import annotations
@@ -109,12 +109,13 @@ def _inputs(data: EffectData):
     """y and se as float arrays, every value finite and every SE positive (EffectData built directly skips
     its own checks)."""
     y, se = np.asarray(data.y, dtype=float), np.asarray(data.se, dtype=float)
-    for i in range(len(y)):
+    bad_y, bad_se = ~np.isfinite(y), ~(np.isfinite(se) & (se > 0))
+    if bad_y.any() or bad_se.any():
+        i = int(np.flatnonzero(bad_y | bad_se)[0])
         where = f"row {i + 1} ({data.study[i]!r})"
-        if not np.isfinite(y[i]):
+        if bad_y[i]:
             raise DataError(f"{where}, column 'y': the effect {y[i]!r} is not a finite number")
-        if not (np.isfinite(se[i]) and se[i] > 0):
-            raise DataError(f"{where}, column 'se': the standard error {se[i]!r} must be a positive finite number")
+        raise DataError(f"{where}, column 'se': the standard error {se[i]!r} must be a positive finite number")
     return y, se
 
 
@@ -136,9 +137,14 @@ def _scale_factor(y, se, labels) -> float:
 
 
 def _scaled_control(control, c):
+    """The controls in the units of the scaled data (tau^2 / c^2). metafor's defaults are absolute (tau^2 units);
+    for data in very small units they would stop before the first step, so in scaled units the convergence
+    threshold is at most 1e-3, the root-finding tolerance at most 1e-2 and the first bracket of the root search
+    within [1, 1e4] (never binding for effects on the usual scales: c >= 0.1, so results stay metafor's)."""
     out = {**DEFAULT_CONTROL, **(control or {})}
-    for key in ("threshold", "tol", "tau2_max"):
-        out[key] = out[key] / c**2
+    out["threshold"] = min(out["threshold"] / c**2, 1e-3)
+    out["tol"] = min(out["tol"] / c**2, 1e-2)
+    out["tau2_max"] = min(max(out["tau2_max"] / c**2, 1.0), 1e4)
     return out
 
 
@@ -156,14 +162,14 @@ def _fit(y, se, X, labels, method, ci, level, control, intercept=True, r2=False)
     if ci == "hksj":
         if df < 1:
             raise DataError(f"Knapp-Hartung needs at least {p + 1} studies (it has k - p = {df} degrees of freedom)")
+        if fit.rss <= 100 * fit.rss_rounding:
+            raise EstimationError("Knapp-Hartung: the effects fit the model exactly (Q_E(tau^2) = 0 up to rounding), "
+                                  "so its standard errors are 0; use ci='z'")
         vb = vb * fit.rss / df
         dist = stats.t(df)
     else:
         dist = stats.norm()
     se_b = np.sqrt(np.diag(vb))
-    if not np.all(se_b > 0):
-        raise EstimationError("Knapp-Hartung: the effects fit the model exactly (Q_E = 0), so its standard errors "
-                              "are 0; use ci='z'")
     crit = dist.ppf(0.5 + level / 2)
     stat = fit.b / se_b
     out = SimpleNamespace(k=k, p=p, tau2=tau2 * c**2, notes=notes, b=fit.b * c, vb=vb * c**2, se=se_b * c,

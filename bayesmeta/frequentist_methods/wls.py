@@ -17,13 +17,23 @@ by Sherman-Morrison, where A_(i) and b_(i) come from the other studies.
 from __future__ import annotations
 
 import math
+from functools import cached_property
 
 import numpy as np
-from scipy.linalg import solve_triangular
+from scipy.linalg.lapack import dtrtrs
 
 
 class EstimationError(RuntimeError):
     """An estimator is undefined for these data or did not converge (metafor stops with an error here)."""
+
+
+def solve_triangular(R, b, trans="N"):
+    """R^-1 b (or R^-T b with trans="T") for upper-triangular R, by LAPACK directly (scipy's wrapper costs
+    more than the solve at these sizes)."""
+    x, info = dtrtrs(R, b, lower=0, trans=1 if trans == "T" else 0)
+    if info != 0:
+        raise EstimationError("the weighted design matrix is singular")
+    return x
 
 
 def _qr(X, ws):
@@ -45,33 +55,54 @@ class WeightedFit:
     def __init__(self, X, w, y=None):
         X = np.asarray(X, dtype=float)
         w = np.asarray(w, dtype=float)
-        if not (np.all(np.isfinite(w)) and np.all(w >= 0)):
-            raise EstimationError("the weights 1/(v + tau^2) are not finite (a sampling variance of 0?)")
-        self.X, self.k, self.p = X, X.shape[0], X.shape[1]
-        self.y = None if y is None else np.asarray(y, dtype=float)
         self.scale = float(w.max())  # w = scale * ws with max(ws) = 1: no overflow in sums of w^2
+        if not (math.isfinite(self.scale) and (w >= 0).all()):
+            raise EstimationError("the weights 1/(v + tau^2) are not finite (a sampling variance of 0?)")
         if not self.scale > 0:
             raise EstimationError("all weights are 0")
+        self.X, self.k, self.p = X, X.shape[0], X.shape[1]
+        self.y = None if y is None else np.asarray(y, dtype=float)
         self.ws = ws = w / self.scale
-        self.Q, self.R = _qr(X, ws)
-        h = np.einsum("ij,ij->i", self.Q, self.Q)
+        self._u = {}  # dominant study -> A_(i)^-1 x_i (None when it alone informs a coefficient)
+        mean_only = self.p == 1 and bool((X == 1.0).all())
+        if mean_only:  # the weighted mean: the same quantities in closed form, no factorisation
+            self._total = total = float(ws.sum())
+            h = ws / total
+        else:
+            self.Q, self.R = _qr(X, ws)
+            h = np.einsum("ij,ij->i", self.Q, self.Q)
         self.m = 1.0 - h  # diagonal of I - H, H the hat matrix of sqrt(W) X
         self.dominant = np.flatnonzero(h > 0.5)
         if self.y is not None:
-            self.b = solve_triangular(self.R, self.Q.T @ (np.sqrt(ws) * self.y))
-            self.resid = self.y - X @ self.b
-        self._u = {}  # dominant study -> A_(i)^-1 x_i (None when it alone informs a coefficient)
+            if mean_only:
+                mean = float(ws @ self.y) / total
+                mean += float(ws @ (self.y - mean)) / total  # one refinement step
+                self.b = np.array([mean])
+                self.resid = self.y - mean
+            else:
+                sw = np.sqrt(ws)
+                self.b = solve_triangular(self.R, self.Q.T @ (sw * self.y))
+                self.b += solve_triangular(self.R, self.Q.T @ (sw * (self.y - X @ self.b)))  # refinement
+                self.resid = self.y - X @ self.b
         for i in self.dominant:
-            self._leave_out(i)
+            self._leave_out(i, mean_only)
 
-    def _leave_out(self, i):
+    def _leave_out(self, i, mean_only=False):
         """Recompute 1 - h_ii and r_i of a dominant study i from the fit to the other studies."""
         others = np.arange(self.k) != i
         Xo = self.X[others]
-        if np.linalg.matrix_rank(Xo) < self.p:  # study i alone informs a coefficient: h_ii = 1, r_i = 0
-            self.m[i], self._u[i] = 0.0, None
+        if self.k == 1 or (not mean_only and np.linalg.matrix_rank(Xo) < self.p):
+            self.m[i], self._u[i] = 0.0, None  # study i alone informs a coefficient: h_ii = 1, r_i = 0
             if self.y is not None:
                 self.resid[i] = 0.0
+            return
+        if mean_only:
+            rest = float(np.sum(self.ws[others]))
+            self._u[i] = np.array([1.0 / rest])
+            self.m[i] = rest / (rest + self.ws[i])
+            if self.y is not None:
+                mean_i = float(np.sum(self.ws[others] * self.y[others])) / rest
+                self.resid[i] = self.m[i] * (self.y[i] - mean_i)
             return
         Qo, Ro = _qr(Xo, self.ws[others])
         z = solve_triangular(Ro, self.X[i], trans="T")
@@ -81,19 +112,34 @@ class WeightedFit:
             b_i = solve_triangular(Ro, Qo.T @ (np.sqrt(self.ws[others]) * self.y[others]))
             self.resid[i] = self.m[i] * (self.y[i] - self.X[i] @ b_i)
 
+    @cached_property
+    def Q(self) -> np.ndarray:
+        """Q of the thin QR factorisation of sqrt(ws) X (original row order); closed form for the mean."""
+        return np.sqrt(self.ws / self._total)[:, None]
+
+    @cached_property
+    def R(self) -> np.ndarray:
+        return np.array([[math.sqrt(self._total)]])
+
     # ------------------------------------------------------------------ sums (in the weights' own units)
     @property
     def sum_w(self) -> float:
-        return self.scale * float(np.sum(self.ws))
+        return self.scale * float(self.ws.sum())
 
     @property
     def sum_w2(self) -> float:
-        return self.scale**2 * float(np.sum(self.ws**2))
+        return self.scale**2 * float(self.ws @ self.ws)
 
     @property
     def rss(self) -> float:
         """y'Py = sum w (y - X b)^2: the generalised Q statistic (Q_E for a meta-regression)."""
-        return self.scale * float(np.sum(self.ws * self.resid**2))
+        return self.scale * float(self.ws @ self.resid**2)
+
+    @property
+    def rss_rounding(self) -> float:
+        """The size of rss that rounding alone produces (effects and fitted values at 1 ulp)."""
+        eps = np.finfo(float).eps
+        return self.scale * float(np.sum(self.ws * (eps * (np.abs(self.y) + np.abs(self.X @ self.b))) ** 2))
 
     @property
     def ypp(self) -> float:
@@ -103,7 +149,7 @@ class WeightedFit:
     @property
     def tr_p(self) -> float:
         """tr(P) = sum w_i (1 - h_ii)."""
-        return self.scale * float(np.sum(self.ws * self.m))
+        return self.scale * float(self.ws @ self.m)
 
     @property
     def tr_pp(self) -> float:
