@@ -20,6 +20,7 @@ _LAZY = {
     "fit": "model",
     "Model": "model",
     "load": "persist",
+    "read_table": "tables",
     "compare": "comparison",
     "reference_priors": "comparison",
     "from_estimate": "comparison",

@@ -40,14 +40,16 @@ SCHEMA = {
     "data": {"dataset": str, "file": str, "measure": str, "benefit": str, "outcome": str, "moderators": list,
              "columns": dict, "select": dict, "per_study": str, "sep": str, "decimal": str, "encoding": str},
     "model": {"effects": str, "engine": str, "seed": int, "draws": int, "chains": int, "tune": int,
-              "target_accept": float},
-    "priors": {"tau": str, "mu": str, "sensitivity": list},
+              "target_accept": float, "moderators": str, "subgroup": str, "subgroup_tau": str, "drop_missing": bool},
+    "priors": {"tau": str, "mu": str, "beta": str, "sensitivity": list},
     "report": {"thresholds": list, "ci": float, "frequentist": list, "figures": list, "forest_order": str},
     "pooled": {"estimate": str, "lower": str, "upper": str, "label": list, "benefit_from": str,
                "important": float, "level": float},
 }
 REQUIRED = {("analysis", "title")}
+FAMILY_KEYS = ("moderators", "subgroup", "subgroup_tau", "drop_missing")  # [model] keys passed on to bm.fit
 CHOICES = {("data", "benefit"): ("lower", "higher"), ("model", "effects"): ("random", "common"),
+           ("model", "subgroup_tau"): ("common", "separate"),
            ("model", "engine"): ("exact", "mcmc"), ("data", "per_study"): ("first",),
            ("data", "measure"): ("SMD", "SMD_RevMan", "d", "MD", "generic"), ("data", "decimal"): (".", ","),
            ("report", "forest_order"): ("input", "effect", "weight")}
@@ -326,14 +328,15 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     from .comparison import compare
     from .frequentist_methods import frequentist
     from .model import fit as fit_model
-    from .report import build_report, probability_events
+    from .report import build_report, fit_events
 
     a, m, pr, rep = (analysis.spec.get(s, {}) for s in ("analysis", "model", "priors", "report"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data, notes = load_effect_data(analysis)
-        settings = dict(tau_prior=pr.get("tau"), mu_prior=pr.get("mu"), engine=m.get("engine", "exact"),
-                        seed=m.get("seed", 1), model=m.get("effects", "random"))
+        settings = dict(tau_prior=pr.get("tau"), mu_prior=pr.get("mu"), beta_prior=pr.get("beta"),
+                        engine=m.get("engine", "exact"), seed=m.get("seed", 1), model=m.get("effects", "random"),
+                        **{k: m[k] for k in FAMILY_KEYS if k in m})
         sampler = {k: m[k] for k in ("draws", "chains", "tune", "target_accept") if k in m}
         ci = rep.get("ci", 0.95)
         thresholds = benefit_thresholds(rep.get("thresholds", default_thresholds(data)), data.benefit)
@@ -347,20 +350,25 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
             sensitivity = sensitivity_table(fit, [pr.get("tau") or str(fit.spec.tau_prior)] + pr["sensitivity"],
                                             thresholds, ci)
     notes += [f"Warning: {w.message}" for w in caught]
-    freq = [frequentist(data, method=meth) for meth in rep.get("frequentist", ["revman5", "cochrane"])]
+    freq_keys = {k: m[k] for k in ("moderators", "subgroup") if k in m}
+    freq = [frequentist(fit.data, method=meth, **freq_keys) for meth in rep.get("frequentist", ["revman5", "cochrane"])]
     written, figures = {}, {}
+    sampled = "sampler" in fit.settings  # trace and rank plots need a sampler's chains
+    bubbles = fit.family.continuous_moderators()
     wanted = rep.get("figures", ["forest", "density", "prior_posterior", "benefit", "funnel"]
-                     + (["trace", "rank"] if fit.engine == "mcmc" else []))
+                     + (["bubble"] if bubbles else []) + (["trace", "rank"] if sampled else []))
     makers = {"forest": lambda: plots.forest(fit, freq=freq, order=rep.get("forest_order", "input"), ci=ci),
               "density": lambda: plots.density(fit, thresholds=thresholds, ci=ci),
               "prior_posterior": lambda: plots.prior_posterior(fit), "benefit": lambda: plots.benefit_curves(fit),
-              "funnel": lambda: plots.funnel(data), "trace": lambda: plots.trace(fit), "rank": lambda: plots.rank(fit)}
+              "funnel": lambda: plots.funnel(fit.data), "trace": lambda: plots.trace(fit),
+              "rank": lambda: plots.rank(fit), "bubble": lambda: plots.bubble(fit, bubbles[0])}
     captions = {"forest": "Forest plot: observed and shrunken study effects, pooled mu and the predictive interval",
                 "density": "Posterior densities with the probability of benefit shaded",
                 "prior_posterior": "Prior against posterior", "benefit": "Probability of benefit of at least c",
-                "funnel": "Funnel plot", "trace": "MCMC trace", "rank": "MCMC rank plot"}
+                "funnel": "Funnel plot", "trace": "MCMC trace", "rank": "MCMC rank plot",
+                "bubble": "Bubble plot: effects against the moderator, with the posterior mean and predictive bands"}
     for name in wanted:
-        if name in ("trace", "rank") and fit.engine != "mcmc":
+        if name in ("trace", "rank") and not sampled:
             continue
         try:
             fig = makers[name]()
@@ -379,13 +387,10 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     fit.summary(ci=ci).to_csv(out / "summary.csv")
     fit.shrinkage(ci=ci).to_csv(out / "shrinkage.csv")
     compare(fit, freq, ci=ci).to_csv(out / "comparison.csv")
-    events = probability_events(data, thresholds)
+    events = fit_events(fit, thresholds)
     pd.Series({e: fit.prob(e) for e in events}, name="probability").rename_axis("event").to_csv(
         out / "probabilities.csv")
-    if hasattr(fit, "save"):
-        fit.save(out / "posterior.nc")
-    else:  # pragma: no cover - before Fit.save
-        fit.idata.to_netcdf(out / "posterior.nc")
+    fit.save(out / "posterior.nc")
     written.update(report_html=out / "report.html", report_md=out / "report.md", summary=out / "summary.csv",
                    shrinkage=out / "shrinkage.csv", comparison=out / "comparison.csv",
                    probabilities=out / "probabilities.csv", posterior=out / "posterior.nc")
@@ -395,18 +400,23 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
 
 
 def sensitivity_table(fit, tau_priors, thresholds, ci=0.95) -> pd.DataFrame:
-    """The fit repeated with each tau prior (exact engine): mu and tau medians with intervals, P(benefit)."""
+    """The fit repeated with each tau prior (exact engine): medians and intervals of the pooled effects (or
+    coefficients) and of tau, predictive intervals, and the probabilities of the report's events."""
     from .model import fit as fit_model
-    from .report import probability_events
+    from .report import fit_events
 
     rows = {}
     for spec in dict.fromkeys(tau_priors):
-        f = fit_model(fit.data, tau_prior=spec, mu_prior=fit.spec.mu_prior, seed=fit.seed, model=fit.spec.model)
+        f = fit_model(fit.data, tau_prior=spec, mu_prior=fit.spec.mu_prior, beta_prior=fit.spec.beta_prior,
+                      seed=fit.seed, **fit.family.arguments())
         s = f.summary(ci=ci)
-        row = {"mu": s.loc["mu", "median"], "mu_lower": s.loc["mu", "lower"], "mu_upper": s.loc["mu", "upper"],
-               "tau": s.loc["tau", "median"], "tau_lower": s.loc["tau", "lower"], "tau_upper": s.loc["tau", "upper"],
-               "pred_lower": s.loc["theta_new", "lower"], "pred_upper": s.loc["theta_new", "upper"]}
-        for expr in probability_events(fit.data, thresholds):
+        names = f.family.coefficient_rows() + [r for r in f.family.summary_rows() if r.startswith("tau")][:3]
+        row = {}
+        for q in names:
+            row.update({q: s.loc[q, "median"], f"{q} lower": s.loc[q, "lower"], f"{q} upper": s.loc[q, "upper"]})
+        for _, _, new_q in f.family.pooled():
+            row.update({f"{new_q} lower": s.loc[new_q, "lower"], f"{new_q} upper": s.loc[new_q, "upper"]})
+        for expr in fit_events(f, thresholds):
             row[f"P({expr})"] = f.prob(expr)
         rows[str(f.spec.tau_prior)] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("tau prior")

@@ -53,6 +53,8 @@ app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True
                   help="Bayesian meta-analysis of standardised mean differences, beside its frequentist twin.")
 
 Col = Annotated[Optional[str], typer.Option(help="column name")]
+Moderators = Annotated[Optional[str], typer.Option(help="meta-regression formula, e.g. '~ weeks + C(setting)'")]
+Subgroup = Annotated[Optional[str], typer.Option(help="column whose values are the subgroups")]
 Sep = Annotated[Optional[str], typer.Option(help="separator of the CSV file (default: detected), e.g. ';'")]
 Decimal = Annotated[Optional[str], typer.Option(help="decimal mark, '.' or ',' (default: detected)")]
 Encoding = Annotated[Optional[str], typer.Option(help="text encoding (default: UTF-8, else Windows-1252)")]
@@ -210,10 +212,15 @@ def fit(
     seed: Annotated[Optional[int], typer.Option(help="random seed (recorded in the output)")] = None,
     prob: Annotated[Optional[list[str]], typer.Option(help="probability to report, e.g. 'mu<0'")] = None,
     ci: Annotated[float, typer.Option(help="credible interval probability, e.g. 0.95")] = 0.95,
+    moderators: Moderators = None, subgroup: Subgroup = None,
+    subgroup_tau: Annotated[str, typer.Option(help="common (one tau) or separate (a tau per subgroup)")] = "common",
+    beta_prior: Annotated[Optional[str], typer.Option(help="prior on the moderators' coefficients")] = None,
+    drop_missing: Annotated[bool, typer.Option(help="drop rows with a missing moderator (listed)")] = False,
     sep: Sep = None, decimal: Decimal = None, encoding: Encoding = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ):
-    """Bayesian random-effects meta-analysis (normal-normal model)."""
+    """Bayesian random-effects meta-analysis: normal-normal model, meta-regression (--moderators) or
+    subgroups (--subgroup)."""
 
     def go():
         from . import model, priors
@@ -227,18 +234,24 @@ def fit(
         priors.mu_prior(mu_prior)
         data = load_effects(file, _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit),
                             sep, decimal, encoding)
-        result = model.fit(data, tau_prior=tau_prior, mu_prior=mu_prior, engine=engine, seed=seed)
+        check_choice(subgroup_tau, ("common", "separate"), "--subgroup-tau")
+        result = model.fit(data, tau_prior=tau_prior, mu_prior=mu_prior, engine=engine, seed=seed,
+                           moderators=moderators, subgroup=subgroup, subgroup_tau=subgroup_tau, beta_prior=beta_prior,
+                           drop_missing=drop_missing)
         probs = {expr: result.prob(expr) for expr in (prob or [])}
         return data, result, probs, result.summary(ci=ci), result.shrinkage(ci=ci)
 
     data, result, probs, summary, shrink = run_guarded(go)
+    data = result.data  # rows with a missing moderator dropped, where asked
     note = getattr(result.spec, "tau_prior_note", None)
     if as_json:
-        out = dict(k=data.k, engine=result.engine, tau_prior=str(result.spec.tau_prior),
-                   mu_prior=str(result.spec.mu_prior), tau_prior_note=note, seed=result.seed,
-                   interval=summary.attrs["interval"], measure=data.measure, benefit=data.benefit)
-        for q in ("mu", "tau", "tau2", "theta_new", "I2"):
-            out[q] = summary.loc[q].to_dict()
+        out = dict(k=result.data.k, engine=result.engine, model=result.family.name,
+                   tau_prior=str(result.spec.tau_prior), mu_prior=str(result.spec.mu_prior), tau_prior_note=note,
+                   seed=result.seed, interval=summary.attrs["interval"], measure=data.measure, benefit=data.benefit)
+        for q, row in summary.iterrows():
+            out[q] = row.to_dict()
+        if result.family.contrasts():
+            out["differences"] = result.differences(ci=ci).to_dict(orient="index")
         out["prob"] = probs
         out["studies"] = [dict(study=label, **row) for label, row in shrink.to_dict(orient="index").items()]
         typer.echo(json.dumps(_clean(out)))
@@ -274,10 +287,13 @@ def freq(
     benefit: Annotated[Optional[str], typer.Option(help="direction of benefit: lower or higher")] = None,
     method: Annotated[str, typer.Option(help="FE DL REML ML PM SJ HS HE EB, or revman5 / cochrane")] = "REML",
     ci: Annotated[str, typer.Option(help="z or hksj (Knapp-Hartung)")] = "z",
+    moderators: Moderators = None, subgroup: Subgroup = None,
+    subgroup_tau: Annotated[str, typer.Option(help="separate (a tau2 per subgroup, as RevMan) or common")] = "separate",
     sep: Sep = None, decimal: Decimal = None, encoding: Encoding = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ):
-    """Frequentist random-effects meta-analysis, as metafor's rma() and RevMan."""
+    """Frequentist random-effects meta-analysis, as metafor's rma() (with --moderators: rma(mods=)) and RevMan
+    (with --subgroup: separate subgroup analyses and the test for subgroup differences)."""
 
     def go():
         from .frequentist_methods import frequentist
@@ -287,7 +303,9 @@ def freq(
         _check_common(measure, benefit, sep, decimal)
         data = load_effects(file, _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit),
                             sep, decimal, encoding)
-        return frequentist(data, method=method, ci=ci)
+        check_choice(subgroup_tau, ("common", "separate"), "--subgroup-tau")
+        sub = dict(subgroup=subgroup, subgroup_tau=subgroup_tau) if subgroup else {}
+        return frequentist(data, method=method, ci=ci, moderators=moderators, **sub)
 
     result = run_guarded(go)
     if as_json:
@@ -313,8 +331,9 @@ def run(
     fit = result["fit"]
     if fit is not None:
         s = fit.summary(ci=result.get("ci", 0.95))
-        typer.echo(f"mu {s.loc['mu', 'median']:.3f} [{s.loc['mu', 'lower']:.3f}, {s.loc['mu', 'upper']:.3f}], "
-                   f"tau {s.loc['tau', 'median']:.3f}; {s.attrs['interval']}")
+        shown = fit.family.coefficient_rows()[:4] + [q for q in s.index if q.startswith("tau")][:1]
+        typer.echo("; ".join(f"{q} {s.loc[q, 'median']:.3f} [{s.loc[q, 'lower']:.3f}, {s.loc[q, 'upper']:.3f}]"
+                             for q in shown) + f" (medians, {s.attrs['interval']}s)")
     typer.echo(f"report: {result['files']['report_html']}")
 
 

@@ -22,6 +22,8 @@ def compare(fit, freq, ci: float = 0.95) -> pd.DataFrame:
     prediction (Bayesian: predictive) interval. Bayesian point estimates are posterior medians of mu,
     tau and tau^2 (posterior means for I^2 are in fit.summary())."""
     results = as_results(freq)
+    if fit.family.coefficient_rows() != ["mu"]:
+        return compare_coefficients(fit, results, ci)
     s = fit.summary(ci=ci)
     rows = {f"Bayesian ({fit.engine}; tau ~ {fit.spec.tau_prior}, mu ~ {fit.spec.mu_prior})": dict(
         estimate=s.loc["mu", "median"], lower=s.loc["mu", "lower"], upper=s.loc["mu", "upper"],
@@ -34,6 +36,26 @@ def compare(fit, freq, ci: float = 0.95) -> pd.DataFrame:
                              tau=r.tau, tau2=r.tau2, tau2_lower=r.tau2_lower, tau2_upper=r.tau2_upper, I2=r.I2,
                              pi_lower=r.pi_lower, pi_upper=r.pi_upper)
     return pd.DataFrame.from_dict(rows, orient="index")[COLUMNS].rename_axis("analysis")
+
+
+def compare_coefficients(fit, freq, ci: float = 0.95) -> pd.DataFrame:
+    """Subgroup means or meta-regression coefficients side by side: one row per parameter and analysis with
+    the estimate (Bayesian: posterior median) and its interval; frequentist subgroup results give their
+    per-subgroup pooled estimates, meta-regressions their coefficients."""
+    coef = fit.coefficients(ci=ci)
+    name = f"Bayesian ({fit.engine}; tau ~ {fit.spec.tau_prior})"
+    rows = [dict(parameter=t, analysis=name, estimate=r["median"], lower=r["lower"], upper=r["upper"],
+                 interval=f"{ci:.0%} credible (equal-tailed)") for t, r in coef.iterrows()]
+    for res in as_results(freq):
+        table = (res.subgroups.rename(columns={"mu": "estimate"}) if res.subgroups is not None
+                 else res.coefficients)
+        kind = "Knapp-Hartung t" if res.ci == "hksj" else "Wald z"
+        for term in coef.index:
+            if table is not None and term in table.index:
+                r = table.loc[term]
+                rows.append(dict(parameter=term, analysis=res.label, estimate=r["estimate"], lower=r["lower"],
+                                 upper=r["upper"], interval=f"{res.level:.0%} confidence ({kind})"))
+    return pd.DataFrame(rows).set_index(["parameter", "analysis"])
 
 
 @dataclass(frozen=True)

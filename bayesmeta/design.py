@@ -296,7 +296,8 @@ def _check_not_constant(frame, columns, formula):
         values = frame[col]
         distinct = values.nunique(dropna=True)
         if distinct == 1 and len(values) > 1:
-            raise DataError(f"formula {formula!r}: column {col!r} has the same value ({values.iloc[0]!r}) in every "
+            value = values.iloc[0].item() if hasattr(values.iloc[0], "item") else values.iloc[0]
+            raise DataError(f"formula {formula!r}: column {col!r} has the same value ({value!r}) in every "
                             "study, so it cannot explain differences between studies; drop it from the formula")
 
 

@@ -44,14 +44,9 @@ def _read_frame(text):
 
 
 def save_fit(fit, path) -> None:
-    from .families import MetaRegression, Subgroups
-
-    fam, data = fit.family, fit.data
-    args = dict(model=fam.effects, moderators=fam.formula if isinstance(fam, MetaRegression) else None,
-                subgroup=fam.column if isinstance(fam, Subgroups) else None,
-                subgroup_tau=fam.tau_mode if isinstance(fam, Subgroups) else "common")
+    data = fit.data
     record = dict(
-        format=FORMAT, engine=fit.engine, seed=fit.seed, settings=fit.settings, family=args,
+        format=FORMAT, engine=fit.engine, seed=fit.seed, settings=fit.settings, family=fit.family.arguments(),
         tau_prior=prior_spec(fit.spec.tau_prior), mu_prior=prior_spec(fit.spec.mu_prior),
         beta_prior=prior_spec(fit.spec.beta_prior), tau_prior_note=fit.spec.tau_prior_note,
         data=dict(y=data.y.tolist(), se=data.se.tolist(), study=[str(s) for s in data.study], measure=data.measure,

@@ -103,41 +103,58 @@ def probability_events(data, thresholds=None, quantities=("mu", "theta_new")) ->
     return out
 
 
+def fit_events(fit, thresholds=None) -> list[str]:
+    """Every event the report states for this fit: `probability_events` for each pooled effect of the model
+    (mu and theta_new; per subgroup mu[g] and theta_new[g]), then each comparison on the benefit side of 0
+    (subgroup differences, moderator coefficients). probabilities.csv lists the same events."""
+    out = []
+    for _, mean_q, new_q in fit.family.pooled():
+        out += probability_events(fit.data, thresholds, (mean_q, new_q))
+    op = benefit_operator(fit.data.benefit) if fit.data.benefit else ">"
+    return out + [f"{q} {op} 0" for q, _ in fit.family.comparisons()]
+
+
 def probability_statements(fit, thresholds=None, intervention="the intervention") -> list[str]:
     """Sentences such as 'There is a 99.7% probability that the intervention reduces pain intensity
-    (SMD < 0) and a 68.5% probability that the reduction is at least small (SMD <= -0.2).' The events are
-    those of `probability_events` (and of probabilities.csv)."""
+    (SMD < 0) and a 68.5% probability that the reduction is at least small (SMD <= -0.2).', one pair per
+    pooled effect of the model, then one per comparison ('... that format online rather than group goes with
+    the more favourable effect'). The events are those of `fit_events` (and of probabilities.csv)."""
     data = fit.data
     outcome = data.outcome if data.outcome != "effect" else "the outcome"
     m = data.measure if data.measure != "generic" else "effect"
-    events = probability_events(data, thresholds)
     if data.benefit is None:
-        return [f"P({e}) = {pct(fit.prob(e))} (no benefit direction was declared)" for e in events]
+        return [f"P({e}) = {pct(fit.prob(e))} (no benefit direction was declared)" for e in fit_events(fit, thresholds)]
     sign = benefit_sign(data.benefit)
+    op0 = benefit_operator(data.benefit)
     verb, noun = ("reduces", "reduction") if sign < 0 else ("improves", "improvement")
     out = []
-    per_quantity = len(events) // 2
-    for j, (quantity, subject) in enumerate((("mu", f"{intervention} {verb} {outcome} on average"),
-                                             ("theta_new", f"{intervention} {verb} {outcome} in a new study"))):
-        parts = []
-        for event in events[j * per_quantity:(j + 1) * per_quantity]:
-            _, op, value = event.split(" ")
-            p = fit.prob(event)
-            c = abs(float(value))
-            if c == 0:
-                parts.append(f"a {pct(p)} probability that {subject} ({m} {op} 0)")
-            else:
-                size = SIZE_WORDS.get(round(c, 6)) if data.measure in STANDARDISED else None
-                what = f"at least {size}" if size else f"at least {c:g} in size"
-                parts.append(f"a {pct(p)} probability that the {noun} is {what} ({m} {op} {value})")
-        out.append("There is " + ", and ".join(parts) + ".")
+    for where, mean_q, new_q in fit.family.pooled():
+        place = f" {where}" if where else ""
+        for quantity, subject in ((mean_q, f"{intervention} {verb} {outcome} on average{place}"),
+                                  (new_q, f"{intervention} {verb} {outcome} in a new study{place}")):
+            parts = []
+            for event in probability_events(data, thresholds, (quantity,)):
+                _, op, value = event.split(" ")
+                p = fit.prob(event)
+                c = abs(float(value))
+                if c == 0:
+                    parts.append(f"a {pct(p)} probability that {subject} ({m} {op} 0)")
+                else:
+                    size = SIZE_WORDS.get(round(c, 6)) if data.measure in STANDARDISED else None
+                    what = f"at least {size}" if size else f"at least {c:g} in size"
+                    parts.append(f"a {pct(p)} probability that the {noun} is {what} ({m} {op} {value})")
+            out.append("There is " + ", and ".join(parts) + ".")
+    for quantity, words in fit.family.comparisons():
+        p = fit.prob(f"{quantity} {op0} 0")
+        out.append(f"There is a {pct(p)} probability that {words} goes with the more favourable effect "
+                   f"({quantity} {op0} 0).")
     return out
 
 
-def versions(engine: str) -> dict[str, str]:
-    """Versions of Python and the packages that made the numbers."""
+def versions(sampler: str | None = None) -> dict[str, str]:
+    """Versions of Python and the packages that made the numbers (with PyMC's where a sampler ran)."""
     names = ["bayesmeta", "numpy", "scipy", "pandas", "xarray", "arviz-base", "arviz-stats", "arviz-plots",
-             "matplotlib"] + (["pymc", "pytensor", "nutpie"] if engine == "mcmc" else [])
+             "matplotlib", "formulaic"] + (["pymc", "pytensor", sampler] if sampler else [])
     out = {"python": platform.python_version()}
     for name in names:
         try:
@@ -172,14 +189,14 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
     note = getattr(fit.spec, "tau_prior_note", None)
     if note:
         model.paragraphs.append(note)
-    model.paragraphs.append("Engine: " + ("exact (quadrature over tau, as R's bayesmeta; no Monte Carlo error in the "
-                                          "summaries)" if fit.engine == "exact" else "MCMC (PyMC model, NUTS sampler)")
-                            + ".")
+    model.paragraphs.append(f"Engine: {fit.describe_engine()}.")
     sections.append(model)
     summ = fit.summary(ci=ci)
     post = Section("Posterior", [f"Intervals are {summ.attrs['interval']}s. I2 is in percent; theta_new is the "
                                  "effect expected in a new study (the predictive distribution)."])
     post.tables.append(("Posterior summaries", summ))
+    if fit.family.contrasts():
+        post.tables.append(("Differences between subgroups", fit.differences(ci=ci)))
     post.tables.append(("Study effects after shrinkage", fit.shrinkage(ci=ci)))
     sections.append(post)
     sections.append(Section("Probability statements",
@@ -191,26 +208,18 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
         sections.append(sec)
     if freq_list:
         comp = compare(fit, freq_list, ci=ci)
-        freq_par = [f"{r.label}: {r.mu:.2f} ({r.level:.0%} CI {r.lower:.2f} to {r.upper:.2f}), p = {r.pvalue:.3g}; "
-                    f"tau2 = {r.tau2:.3f}, I2 = {r.I2:.0f}%" + (f"; prediction interval {r.pi_lower:.2f} to "
-                                                                f"{r.pi_upper:.2f}" if r.prediction else "")
-                    for r in freq_list]
+        freq_par = [_frequentist_sentence(r) for r in freq_list]
         sec = Section("Frequentist results beside the Bayesian", freq_par + [
             "Bayesian estimates are posterior medians; frequentist tau2 intervals are Q-profile intervals."])
         sec.tables.append(("Side by side", comp))
         sections.append(sec)
-    diag = Section("Diagnostics", [])
-    if fit.engine == "mcmc":
-        d = fit.diagnostics()
-        diag.paragraphs.append(f"{fit.settings['chains']} chains x {fit.settings['draws']} draws after "
-                               f"{fit.settings['tune']} tuning steps ({fit.settings['sampler']}, target_accept "
-                               f"{fit.settings['target_accept']}); {fit.settings['divergences']} divergent "
-                               "transitions. R-hat should be below 1.01 and bulk/tail ESS above 400.")
-        diag.tables.append(("Convergence (ArviZ)", d))
-    else:
-        diag.paragraphs.append("Exact engine: p(tau | y) by adaptive Gauss-Legendre quadrature refined until the "
-                               f"integral is stable to 1e-11 ({len(fit.exact.tau)} nodes); summaries are exact "
-                               "normal mixtures; figures use i.i.d. posterior draws.")
+    diag = Section("Diagnostics", [f"Engine: {fit.describe_engine()}."])
+    st = fit.settings
+    if "sampler" in st:
+        diag.paragraphs.append(f"{st['chains']} chains x {st['draws']} draws after {st['tune']} tuning steps "
+                               f"({st['sampler']}, target_accept {st['target_accept']}); {st['divergences']} "
+                               "divergent transitions. R-hat should be below 1.01 and bulk/tail ESS above 400.")
+    diag.tables.append(("Sampler convergence (ArviZ)" if "sampler" in st else "Quadrature", fit.diagnostics()))
     try:
         bf = fit.bayes_factors()
         diag.tables.append(("Bayes factors (exact)", bf))
@@ -219,10 +228,30 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
     sections.append(diag)
     if figures:
         sections.append(Section("Figures", figures=list(figures.items())))
-    vers = versions(fit.engine)
+    vers = versions(fit.settings.get("sampler"))
     sections.append(Section("Reproducibility", [
         f"Seed {fit.seed}. " + ", ".join(f"{k} {v}" for k, v in vers.items()) + "."]))
     return Report(title, sections)
+
+
+def _frequentist_sentence(r) -> str:
+    """One frequentist result in a sentence: the pooled estimate, or for moderators the omnibus test and
+    residual heterogeneity, or for subgroups the test for subgroup differences (as RevMan prints it)."""
+    pct_ = f"{r.level:.0%}"
+    if r.subgroups is not None:
+        i2 = max(0.0, 100 * (r.Q_between - r.Q_between_df) / r.Q_between) if r.Q_between > 0 else 0.0
+        return (f"{r.label} by {r.subgroup} ({r.subgroup_tau} tau2): test for subgroup differences Chi2 = "
+                f"{r.Q_between:.2f}, df = {r.Q_between_df} (P = {r.Q_between_pvalue:.3g}), I2 = {i2:.1f}%; overall "
+                f"{r.mu:.2f} ({pct_} CI {r.lower:.2f} to {r.upper:.2f}).")
+    if r.is_regression:
+        df = r.QM_df if isinstance(r.QM_df, int) else ", ".join(map(str, r.QM_df))
+        r2 = "" if r.R2 is None else f", R2 = {r.R2:.0f}%"
+        return (f"{r.label} meta-regression {r.moderators}: test of moderators QM = {r.QM:.2f} (df = {df}), "
+                f"p = {r.QM_pvalue:.3g}; residual heterogeneity QE = {r.QE:.2f}, p = {r.QE_pvalue:.3g}; residual "
+                f"tau2 = {r.tau2:.3f}, I2 = {r.I2:.0f}%{r2}.")
+    return (f"{r.label}: {r.mu:.2f} ({pct_} CI {r.lower:.2f} to {r.upper:.2f}), p = {r.pvalue:.3g}; tau2 = "
+            f"{r.tau2:.3f}, I2 = {r.I2:.0f}%" + (f"; prediction interval {r.pi_lower:.2f} to {r.pi_upper:.2f}"
+                                                 if r.prediction else ""))
 
 
 def render_report(fit, format="text", **kwargs) -> str:  # noqa: A002

@@ -126,7 +126,6 @@ def test_pooled_options_name_the_key(tmp_path, extra, key):
         load_analysis(path)
 
 
-@pytest.mark.xfail(reason="core: option checks inside Fit and bm.fit", strict=False)
 @pytest.mark.parametrize("call,named", [
     (lambda f: f.summary(ci=95), "ci"), (lambda f: f.shrinkage(ci=95), "ci"),
     (lambda f: f.prob("0.5 < mu < 0"), "0.5 < mu < 0"),
@@ -139,7 +138,6 @@ def test_core_options_are_checked(tw_fit, call, named):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.xfail(reason="core: prob under a bounded prior", strict=False)
 def test_prob_below_a_bounded_prior_is_a_number():
     fit = bm.fit(bm.datasets.effect_data("thirdwave"), tau_prior="uniform(0.1, 1)", seed=1)
     assert fit.prob("tau > 0.05") == 1.0 and fit.prob("tau < 0.05") == 0.0

@@ -202,8 +202,26 @@ class LinearFamily:
     def coefficient_rows(self) -> list[str]:
         return [self.coef_name] if self.coef_dim is None else [f"{self.coef_name}[{t}]" for t in self.terms]
 
+    def arguments(self) -> dict:
+        """The keywords of `bm.fit` that make this family (to refit it, e.g. with another prior)."""
+        return dict(model=self.effects)
+
+    def continuous_moderators(self) -> list[str]:
+        """Numeric data columns the model regresses on (for bubble plots); none by default."""
+        return []
+
     def contrasts(self) -> list[str]:
         """Differences worth summarising (subgroup models); none by default."""
+        return []
+
+    def pooled(self) -> list[tuple[str, str, str]]:
+        """(where, mean effect, new-study effect) for each pooled effect the model has, e.g.
+        ("", "mu", "theta_new"); where is "" or words such as "in subgroup online"."""
+        return []
+
+    def comparisons(self) -> list[tuple[str, str]]:
+        """(quantity, words) for what the model compares: subgroup differences, moderator coefficients.
+        A value on the benefit side means the named condition goes with the more favourable effect."""
         return []
 
     def derived_draws(self) -> list[str]:

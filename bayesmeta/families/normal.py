@@ -38,6 +38,9 @@ class NormalNormal(LinearFamily):
     def derived_draws(self) -> list[str]:
         return ["theta_new"]
 
+    def pooled(self):
+        return [("", "mu", "theta_new")]
+
     def describe(self) -> str:
         mu = self.coef_priors[0].describe()
         if self.effects == "common":

@@ -5,6 +5,7 @@ the mean effect x0' beta and the effect of a new study x0' beta + e, e ~ N(0, ta
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,24 @@ class MetaRegression(LinearFamily):
 
     def summary_rows(self):
         return [f"beta[{t}]" for t in self.terms] + ["tau", "tau2", "I2"]
+
+    def arguments(self):
+        return dict(model=self.effects, moderators=self.formula, drop_missing=self.drop_missing)
+
+    def continuous_moderators(self):
+        return [c for c in self.design.columns if c not in self.design.levels]
+
+    def comparisons(self):
+        out = []
+        for t in self.terms:
+            if t == "intercept":
+                continue
+            m = re.fullmatch(r"(?:C\()?([^()\[]+)\)?\[T\.(.+)\]", t)
+            ref = self.design.levels.get(m.group(1), [None])[0] if m else None
+            words = (f"{m.group(1)} {m.group(2)} rather than {ref}" if m and ref is not None
+                     else f"each unit more of {t}")
+            out.append((f"beta[{t}]", words))
+        return out
 
     def predictions(self, newdata) -> list[tuple[Linear, Linear]]:
         """(mean effect, new-study effect) at each row of moderator values `newdata`."""

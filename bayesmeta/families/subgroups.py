@@ -83,6 +83,16 @@ class Subgroups(LinearFamily):
     def derived_draws(self) -> list[str]:
         return self._each("theta_new")
 
+    def arguments(self):
+        return dict(model=self.effects, subgroup=self.column, subgroup_tau=self.tau_mode)
+
+    def pooled(self):
+        return [(f"in subgroup {g}", f"mu[{g}]", f"theta_new[{g}]") for g in self.groups]
+
+    def comparisons(self):
+        pairs = itertools.combinations(self.groups, 2)
+        return [(c, f"{self.column} {b} rather than {a}") for c, (a, b) in zip(self.contrasts(), pairs)]
+
     def describe(self) -> str:
         how = ("one heterogeneity SD tau common to all subgroups (borrowing strength across subgroups, which "
                "small subgroups need)" if self.tau_mode == "common" else
