@@ -212,3 +212,12 @@ def test_scaling_y_and_se_scales_the_results(values, method, ci, log_c):
     for name in ("pvalue", "Q_pvalue"):
         assert getattr(scaled, name) == pytest.approx(getattr(res, name), abs=1e-8), name
     assert math.isclose(scaled.weights.sum(), 100)
+
+
+def test_empirical_bayes_falls_back_to_root_finding_where_its_iteration_crawls():
+    """EB's Morris iteration steps by 1/sum(w): with an SE of 2.5e-6 it does not converge in 100 steps (metafor
+    stops with an error). Its equation is PM's, so it is solved by root finding, with a note."""
+    data = effects([0.92, -0.46, 1.51, -1.25, 0.86, 0.49], [2.5900923, 47.92557545, 6.79317137, 2.54e-06, 0.00051201,
+                                                             0.00034997])
+    eb, pm = frequentist(data, method="EB"), frequentist(data, method="PM")
+    assert eb.tau2 == pm.tau2 > 0 and any("root finding" in n for n in eb.notes)

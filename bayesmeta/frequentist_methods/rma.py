@@ -166,14 +166,13 @@ def _fit(y, se, X, labels, method, ci, level, control, intercept=True, r2=False)
             raise EstimationError("Knapp-Hartung: the effects fit the model exactly (Q_E(tau^2) = 0 up to rounding), "
                                   "so its standard errors are 0; use ci='z'")
         vb = vb * fit.rss / df
-        dist = stats.t(df)
+        crit, sf = stats.t.ppf(0.5 + level / 2, df), (lambda x: stats.t.sf(x, df))
     else:
-        dist = stats.norm()
+        crit, sf = stats.norm.ppf(0.5 + level / 2), stats.norm.sf
     se_b = np.sqrt(np.diag(vb))
-    crit = dist.ppf(0.5 + level / 2)
     stat = fit.b / se_b
     out = SimpleNamespace(k=k, p=p, tau2=tau2 * c**2, notes=notes, b=fit.b * c, vb=vb * c**2, se=se_b * c,
-                          stat=stat, pvalue=2 * dist.sf(np.abs(stat)), lower=(fit.b - crit * se_b) * c,
+                          stat=stat, pvalue=2 * sf(np.abs(stat)), lower=(fit.b - crit * se_b) * c,
                           upper=(fit.b + crit * se_b) * c, weights=100 * fit.ws / np.sum(fit.ws))
     btt = np.arange(1, p) if p > 1 and intercept else np.arange(p)
     qm = float(fit.b[btt] @ np.linalg.solve(vb[np.ix_(btt, btt)], fit.b[btt]))

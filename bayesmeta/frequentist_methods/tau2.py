@@ -122,6 +122,15 @@ def _upper_end(hi, target, y, v, X):
     return hi
 
 
+def _paule_mandel(y, v, X, control):
+    """Root of Q_E(tau^2) = k - p on [0, max(tau2_max, 10 mad(y)^2)] (widened if needed); 0 if Q_E(0) < k - p."""
+    k, p = X.shape
+    if q_statistic(0.0, y, v, X) < k - p:
+        return 0.0
+    hi = _upper_end(max(control["tau2_max"], 10 * _mad(y) ** 2), k - p, y, v, X)
+    return zeroin(lambda t: q_statistic(t, y, v, X) - (k - p), 0.0, hi, control["tol"], control["maxiter"])
+
+
 def estimate_tau2(y, v, method, control=None, X=None) -> tuple[float, list[str]]:
     """tau^2 by `method` (see the module docstring) and notes on boundary estimates."""
     control = {**DEFAULT_CONTROL, **(control or {})}
@@ -150,15 +159,17 @@ def estimate_tau2(y, v, method, control=None, X=None) -> tuple[float, list[str]]
             raise EstimationError("SJ: all effects are equal, so the Sidik-Jonkman start value is 0")
         tau2 = tau0 * q_statistic(tau0, y, v, X) / (k - p)
     elif method == "PM":
-        tau2_max = _upper_end(max(control["tau2_max"], 10 * _mad(y) ** 2), k - p, y, v, X)
-        if q_statistic(0.0, y, v, X) < k - p:
-            tau2 = 0.0
-        else:
-            tau2 = zeroin(lambda t: q_statistic(t, y, v, X) - (k - p), 0.0, tau2_max, control["tol"],
-                          control["maxiter"])
-    else:  # ML, REML, EB
+        tau2 = _paule_mandel(y, v, X, control)
+    elif method == "EB":
+        try:
+            tau2 = _fisher_scoring(y, v, X, method, max(0.0, _hedges(y, v, X)), control)
+        except EstimationError:  # slow steps where weights differ widely: solve the same equation by root finding
+            tau2 = _paule_mandel(y, v, X, control)
+            notes.append(f"EB: the Morris iteration did not converge in {control['maxiter']} steps; its equation "
+                         "Q_E(tau^2) = k - p was solved by root finding (as for PM)")
+    else:  # ML, REML
         tau2 = _fisher_scoring(y, v, X, method, max(0.0, _hedges(y, v, X)), control)
-        if method != "EB" and tau2 > control["threshold"]:
+        if tau2 > control["threshold"]:
             reml = method == "REML"
             if _log_lik(0.0, y, v, X, reml) - _log_lik(tau2, y, v, X, reml) > control["tol"]:
                 warnings.warn(f"{method}: Fisher scoring may have stopped at a local maximum; tau^2 set to 0 "
