@@ -274,11 +274,6 @@ class Fit:
         evidence."""
         return self.backend.diagnostics(self.idata)
 
-    @property
-    def exact(self):
-        """Deprecated: the exact engine's posterior (None for MCMC); use `describe_engine()`."""
-        return self.backend.factors[0] if self.backend.exact else None
-
     def describe_engine(self) -> str:
         """How the numbers were computed, in one sentence."""
         return self.backend.describe()

@@ -132,6 +132,24 @@ def _diagnostics(backend, tree):
     return table
 
 
+def _warn_on_poor_mixing(beta, tau):
+    """A ConvergenceWarning that says what to do when R-hat > 1.01 or bulk ESS < 400 for any coefficient or
+    tau (Vehtari et al. 2021), or when there are too few draws to tell."""
+    import arviz_stats as azs
+
+    arrays = [beta[..., j] for j in range(beta.shape[-1])] + ([] if tau is None else
+                                                             [tau[..., j] for j in range(tau.shape[-1])])
+    varying = [a for a in arrays if np.ptp(a) > 0]
+    worst_ess = min((float(azs.ess(a, method="bulk")) for a in varying), default=np.inf)
+    single = beta.shape[0] < 2
+    worst_rhat = 1.0 if single else max((float(azs.rhat(a)) for a in varying), default=1.0)
+    if single or not (worst_rhat <= 1.01 and worst_ess >= 400):
+        rhat = "R-hat needs at least 2 chains" if single else f"largest R-hat {worst_rhat:.3f}"
+        warnings.warn(f"the chains may not have converged ({rhat}, smallest bulk ESS {worst_ess:.0f}; want R-hat "
+                      "< 1.01 and ESS > 400): run more chains or draws (chains=4, draws=1000 or more), or use "
+                      "engine='exact' where the model allows it", ConvergenceWarning, stacklevel=5)
+
+
 class MCMCEngine:
     """Sample (beta, tau); retry with a higher target_accept while there are divergences."""
 
@@ -169,6 +187,7 @@ class MCMCEngine:
         if depth is not None:
             stats_["tree_depth"] = depth.values
         backend = DrawsBackend(family, beta, tau, seed + attempt, sample_stats=stats_, diagnostics=_diagnostics)
+        _warn_on_poor_mixing(beta, tau if family.random else None)
         settings = dict(sampler=smp.name, target_accept=accept, divergences=n_div, draws=self.draws,
                         chains=self.chains, tune=self.tune, seed=seed + attempt)
         return backend, settings
