@@ -10,6 +10,7 @@ from scipy import integrate, stats
 
 import bayesmeta as bm
 from bayesmeta.errors import DataError
+from bayesmeta.families import typical_variance
 
 from .conftest import DATA
 
@@ -168,6 +169,22 @@ def test_subgroup_input_errors():
         bm.fit(data, subgroup="RiskOfBia")
     with pytest.raises(ValueError, match="own tau"):
         bm.fit(data, subgroup="RiskOfBias", subgroup_tau="separate").prob("tau > 0.1")
+
+
+def test_a_subgroup_with_one_study_is_analysed_with_a_warning():
+    """Its study alone determines its mean (leverage 1): the typical within-study variance of I2 must not
+    break (it equals metafor's (k - p) / tr(P), P with a pseudo-inverse)."""
+    df = bm.datasets.load("thirdwave").copy()
+    df.loc[0, "ModeOfDelivery"] = "app"
+    data = bm.EffectData.from_dataframe(df, y="TE", se="seTE", study="Author")
+    for tau in ("common", "separate"):
+        with pytest.warns(bm.EstimationWarning, match="'app' of 'ModeOfDelivery' has one study"):
+            fit = bm.fit(data, subgroup="ModeOfDelivery", subgroup_tau=tau, seed=1)
+        assert np.isfinite(fit.summary().to_numpy()).all()
+    G = pd.get_dummies(df["ModeOfDelivery"]).to_numpy(float)
+    W = np.diag(1 / data.vi)
+    P = W - W @ G @ np.linalg.pinv(G.T @ W @ G) @ G.T @ W
+    assert typical_variance(data.vi, G) == pytest.approx((18 - 4) / np.trace(P), rel=1e-12)
 
 
 def test_missing_moderator_is_named_or_dropped_on_request():

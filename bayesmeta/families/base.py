@@ -89,7 +89,8 @@ def typical_variance(v, X=None) -> float:
     """s^2 = (k - p) / tr(P), P = W - W X (X'WX)^-1 X'W, W = diag(1/v) (metafor; for X = 1 the
     Higgins-Thompson (k - 1) sum w / ((sum w)^2 - sum w^2)). tr(P) = sum_i w_i (1 - h_ii) with the
     leverage from the other studies alone, 1 - h_ii = 1 / (1 + w_i x_i' A_(-i)^-1 x_i), A_(-i) = sum over
-    j != i of w_j x_j x_j' (prefix plus suffix sums): no cancellation when one study has almost all weight."""
+    j != i of w_j x_j x_j' (prefix plus suffix sums): no cancellation when one study has almost all weight;
+    a study that alone determines a coefficient (h_ii = 1) adds nothing."""
     v = np.asarray(v, float)
     k = len(v)
     X = np.ones((k, 1)) if X is None else np.asarray(X, float)
@@ -105,9 +106,12 @@ def typical_variance(v, X=None) -> float:
     after = np.cumsum(outer[::-1], axis=0)[::-1]  # sums over j >= i from the end, not total - prefix
     after = np.concatenate([after[1:], np.zeros((1, p, p))])
     others = before + after
-    solved = np.linalg.solve(others, X[:, :, None])[..., 0]
-    lev_ratio = ws * np.einsum("ij,ij->i", X, solved)
-    trace = scale * np.sum(ws / (1 + lev_ratio))
+    vals, vecs = np.linalg.eigh(others)  # A_(-i) may be singular: a study alone in its subgroup
+    proj = np.einsum("kji,kj->ki", vecs, X)
+    null = vals <= 1e-12 * np.maximum(vals.max(axis=1, keepdims=True), 1e-300)
+    alone = np.any(null & (np.abs(proj) > 1e-9 * np.linalg.norm(X, axis=1, keepdims=True)), axis=1)  # h_ii = 1
+    quad = np.sum(np.where(null, 0.0, proj**2 / np.where(null, 1.0, vals)), axis=1)
+    trace = scale * np.sum(np.where(alone, 0.0, ws / (1 + ws * quad)))
     return float((k - p) / trace)
 
 

@@ -6,10 +6,12 @@ tau[g]), tau2, I2, theta[study], and any difference such as mu[a] - mu[b]."""
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import EstimationWarning
 from .base import Linear, LinearFamily
 
 TAU_MODES = ("common", "separate")
@@ -42,6 +44,12 @@ class Subgroups(LinearFamily):
             self.blocks = [self._block(np.flatnonzero(labels == g), np.ones(((labels == g).sum(), 1)),
                                        slice(j, j + 1)) for j, g in enumerate(self.groups)]
         self.sizes = {g: int((labels == g).sum()) for g in self.groups}
+        for g, n in self.sizes.items():
+            if n == 1:
+                how = ("it borrows tau from the other subgroups" if self.tau_mode == "common" else
+                       "its tau is learned from the prior alone")
+                warnings.warn(f"subgroup {g!r} of {self.column!r} has one study: it is still analysed ({how})",
+                              EstimationWarning, stacklevel=4)
 
     def _group(self, arg):
         g = arg.strip().strip("'\"")
