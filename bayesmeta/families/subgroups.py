@@ -52,7 +52,7 @@ class Subgroups(LinearFamily):
                               EstimationWarning, stacklevel=4)
 
     def _group(self, arg):
-        g = arg.strip().strip("'\"")
+        g = arg if arg in self.groups else arg.strip().strip("'\"")
         if g not in self.groups:
             raise ValueError(f"no subgroup {g!r}; the subgroups of {self.column!r} are {self.groups}")
         return self.groups.index(g)
