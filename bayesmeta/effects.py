@@ -97,7 +97,16 @@ def _standardised(d, n1, n2, measure):
     raise DataError(f"measure {measure!r} is not a standardised mean difference; use one of SMD, SMD_RevMan, d")
 
 
-def _labels(df: pd.DataFrame, study: str | None) -> np.ndarray:
+def _labels(df: pd.DataFrame, study: str | None, cluster: str | None = None) -> np.ndarray:
+    if study is None and cluster is not None:  # several effects per trial: "Trial #1", "Trial #2", ...
+        _require_columns(df, [cluster])
+        clusters = _cluster_labels(df[cluster].tolist(), None, f"column {cluster!r}")
+        seen = {}
+        out = []
+        for c in clusters:
+            seen[c] = seen.get(c, 0) + 1
+            out.append(f"{c} #{seen[c]}")
+        return _unique_labels(out, f"column {cluster!r}")
     if study is None:
         return np.array([f"Study {i + 1}" for i in range(len(df))], dtype=object)
     _require_columns(df, [study])
@@ -106,6 +115,25 @@ def _labels(df: pd.DataFrame, study: str | None) -> np.ndarray:
             raise DataError(f"row {i + 1}, column {study!r}: the study label is missing (a study called NA? "
                             "read the file with bayesmeta.tables.read_table, which keeps NA as a label)")
     return _unique_labels([str(v) for v in df[study]], f"column {study!r}")
+
+
+def _cluster_labels(values, labels, where: str) -> np.ndarray:
+    """Cluster labels as text; DataError naming the row for a missing one."""
+    values = list(values)
+    if labels is not None and len(values) != len(labels):
+        raise DataError(f"EffectData {where} must hold one cluster per effect ({len(labels)}), not {len(values)}")
+    for i, value in enumerate(values):
+        if _is_missing(value) or not str(value).strip():
+            lab = f" ({labels[i]!r})" if labels is not None else ""
+            raise DataError(f"row {i + 1}{lab}, {where}: the cluster label is missing")
+    return np.array([str(v) for v in values], dtype=object)
+
+
+def _cluster_column(df, cluster, labels):
+    if cluster is None:
+        return None
+    _require_columns(df, [cluster])
+    return _cluster_labels(df[cluster].tolist(), labels, f"column {cluster!r}")
 
 
 def _unique_labels(labels, where: str) -> np.ndarray:
@@ -302,6 +330,7 @@ class EffectData:
     outcome: str = "effect"
     n: np.ndarray | None = None
     moderator_names: tuple = ()
+    cluster: np.ndarray | None = None  # the trial (or other cluster) of each effect, for multilevel models
 
     def __post_init__(self):
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 - frozen dataclass
@@ -346,6 +375,8 @@ class EffectData:
         if self.arms is not None and len(self.arms) != len(y):
             raise DataError(f"EffectData field 'arms' has {len(self.arms)} rows for {len(y)} studies")
         set_("y", y), set_("se", se), set_("study", labels), set_("moderators", mods), set_("moderator_names", names)
+        if self.cluster is not None:
+            set_("cluster", _cluster_labels(self.cluster, labels, "field 'cluster'"))
 
     @property
     def vi(self) -> np.ndarray:
@@ -369,6 +400,8 @@ class EffectData:
         covariates (all of them, or with covariates=False only the listed moderators). A covariate named
         like one of the first columns is left out."""
         out = pd.DataFrame({"study": self.study, "y": self.y, "se": self.se, "vi": self.vi})
+        if self.cluster is not None:
+            out.insert(1, "cluster", self.cluster)
         if self.n is not None:
             out["n"] = self.n
         if self.arms is not None:
@@ -386,7 +419,8 @@ class EffectData:
                           benefit=self.benefit, moderators=self.moderators.iloc[index],
                           arms=None if self.arms is None else self.arms.iloc[index].reset_index(drop=True),
                           outcome=self.outcome, n=None if self.n is None else self.n[index],
-                          moderator_names=self.moderator_names)
+                          moderator_names=self.moderator_names,
+                          cluster=None if self.cluster is None else self.cluster[index])
 
     def subset(self, mask) -> "EffectData":
         """The studies where boolean `mask` is true (e.g. for leave-one-out)."""
@@ -408,24 +442,27 @@ class EffectData:
             measure=first.measure, benefit=first.benefit, moderators=pd.concat([p.moderators for p in parts]),
             arms=None if all(p.arms is None for p in parts) else pd.concat(arms, ignore_index=True),
             outcome=first.outcome, n=None if any(p.n is None for p in parts) else np.concatenate([p.n for p in parts]),
-            moderator_names=names)
+            moderator_names=names,
+            cluster=None if any(p.cluster is None for p in parts) else np.concatenate([p.cluster for p in parts]))
         return combined if order is None else combined.take(order)
 
     # ------------------------------------------------------------------ constructors
     @classmethod
     def from_dataframe(cls, df: pd.DataFrame, y: str = "yi", se: str | None = None, vi: str | None = None,
                        study: str | None = None, measure: str = "SMD", benefit: str | None = None,
-                       moderators=None, outcome: str = "effect", n=None) -> "EffectData":
+                       moderators=None, outcome: str = "effect", n=None, cluster: str | None = None) -> "EffectData":
         """Effects in column `y` with standard errors `se` or variances `vi` (exactly one of them).
 
         n: the column of total sample sizes, or a pair of columns (n1, n2) whose sum it is (optional; the
         default tau prior of unstandardised measures is scaled by them). Every other column is kept as a
-        covariate; `moderators` (a column or list of columns) must be complete."""
+        covariate; `moderators` (a column or list of columns) must be complete. cluster: the column that groups
+        several effects of one trial (multilevel models); without `study` the effects are then labelled
+        "<cluster> #1", "<cluster> #2", ..."""
         _check_df(df)
         _check_measure(measure)
         if (se is None) == (vi is None):
             raise DataError("give exactly one of se= (standard errors) or vi= (sampling variances)")
-        labels = _labels(df, study)
+        labels = _labels(df, study, cluster)
         yv = _numeric(df, y, labels)
         if se is not None:
             sev = _positive(_numeric(df, se, labels), se, labels, "is not a valid standard error (must be > 0)")
@@ -435,17 +472,18 @@ class EffectData:
         n_cols = (n,) if isinstance(n, str) or n is None else tuple(n)
         sizes = None if n is None else sum(_group_size(df, c, labels, smallest=1) for c in n_cols)
         return cls(yv, sev, labels, measure, _check_benefit(benefit),
-                   _covariates(df, labels, (study, y, se, vi, *n_cols), moderators), outcome=outcome, n=sizes,
-                   moderator_names=_moderator_list(moderators))
+                   _covariates(df, labels, (study, y, se, vi, *n_cols, cluster), moderators), outcome=outcome, n=sizes,
+                   moderator_names=_moderator_list(moderators), cluster=_cluster_column(df, cluster, labels))
 
     @classmethod
     def from_summary(cls, df: pd.DataFrame, n1="n1", mean1="mean1", sd1="sd1", n2="n2", mean2="mean2",
                      sd2="sd2", study: str | None = None, measure: str = "SMD", benefit: str | None = None,
-                     moderators=None, outcome: str = "effect") -> "EffectData":
-        """Effects from two-arm means, SDs and group sizes (arm 1 = treatment, arm 2 = control)."""
+                     moderators=None, outcome: str = "effect", cluster: str | None = None) -> "EffectData":
+        """Effects from two-arm means, SDs and group sizes (arm 1 = treatment, arm 2 = control); `cluster` as
+        in `from_dataframe`."""
         _check_df(df)
         _check_measure(measure, ("SMD", "SMD_RevMan", "d", "MD"))
-        labels = _labels(df, study)
+        labels = _labels(df, study, cluster)
         arms = {}
         for role, col in (("n1", n1), ("n2", n2)):
             arms[role] = _group_size(df, col, labels)
@@ -465,8 +503,9 @@ class EffectData:
         _warn_sd_like_se(arms, labels, yv, (sd1, sd2), measure)
         arms_df = pd.DataFrame({k: arms[k] for k in ("n1", "mean1", "sd1", "n2", "mean2", "sd2")})
         return cls(yv, np.sqrt(var), labels, measure, _check_benefit(benefit),
-                   _covariates(df, labels, (study, *cols), moderators), arms=arms_df, outcome=outcome,
-                   n=arms["n1"] + arms["n2"], moderator_names=_moderator_list(moderators))
+                   _covariates(df, labels, (study, *cols, cluster), moderators), arms=arms_df, outcome=outcome,
+                   n=arms["n1"] + arms["n2"], moderator_names=_moderator_list(moderators),
+                   cluster=_cluster_column(df, cluster, labels))
 
     @classmethod
     def from_t_statistic(cls, df: pd.DataFrame, t="t", n1="n1", n2="n2", study=None, measure="SMD",
@@ -512,7 +551,7 @@ class EffectData:
         Given effect columns win over summaries; a missing role is looked up among the common names. With
         effects given, the sizes come from n, or from n1 and n2 where the table has them.
         """
-        opts = {k: columns.pop(k) for k in ("measure", "benefit", "moderators", "outcome")
+        opts = {k: columns.pop(k) for k in ("measure", "benefit", "moderators", "outcome", "cluster")
                 if columns.get(k) is not None}
         cols = {k: v for k, v in columns.items() if v is not None}
         unknown = set(cols) - set(COMMON_COLUMNS)
