@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
-from .families.base import Heterogeneity, Linear, Shrunken
+from .families.base import Heterogeneity, HyperFunction, Linear, Shrunken
 from .numerics import mixture_cdf, mixture_moments, mixture_pdf, mixture_ppf
 
 _EDGE = 1e-12  # HDI search stays inside (0, 1): the quantiles at 0 and 1 are infinite
@@ -29,6 +29,7 @@ class QuadratureBackend:
 
     def __init__(self, family, factors, seed, draws=1000, chains=4):
         self.family, self.factors, self.seed = family, factors, seed
+        self.hyper = [m for f in factors for m in f.marginals()]  # posterior of each heterogeneity parameter
         self.shape = (chains, draws)
         self._sample = None
         self._tau_ppf_cache = {}
@@ -38,7 +39,7 @@ class QuadratureBackend:
         """(weight (N,), means (N,), sds (N,)) of the normal mixture of a Linear or Shrunken quantity."""
         if isinstance(q, Shrunken):
             j, pos = self.family.block_of(q.study)
-            w, means, sds = self._shrunken(j, np.array([pos]))
+            w, means, sds = self.family.shrunken_components(self.factors[j], j, np.array([pos]))
             return w, means[0], sds[0]
         parts = []
         new = q.new_terms()
@@ -60,19 +61,18 @@ class QuadratureBackend:
             w, m, var = (np.outer(w, w2).ravel(), np.add.outer(m, m2).ravel(), np.add.outer(var, var2).ravel())
         return w, m, np.sqrt(var)
 
-    def _shrunken(self, j, pos):
-        """Weights and (len(pos), N) means and SDs of theta_i | y for studies at positions `pos` of block j:
-        N(y - B (y - x'b), v (1 - B) + B^2 x'Cx), B = v / (v + tau^2), mixed over the nodes."""
-        block, fac = self.family.blocks[j], self.factors[j]
-        x, y, v = block.X[pos], block.y[pos][:, None], block.v[pos][:, None]
-        fit_mean, fit_var = x @ fac.b.T, np.einsum("ki,nij,kj->kn", x, fac.cov, x)
-        shrink = v / (v + fac.tau**2)
-        return fac.weight, y - shrink * (y - fit_mean), np.sqrt(v * (1 - shrink) + shrink**2 * fit_var)
+    def _hyper_nodes(self, q):
+        """Weights and values of a HyperFunction at the joint nodes of the (single) quadrature."""
+        fac = self.factors[0]
+        return fac.weight, q.fn(fac.hyper)
 
     def cdf(self, q, x: float) -> float:
         if isinstance(q, Heterogeneity):
             t = q.to_tau(x)
-            return 0.0 if np.isnan(t) else 1.0 if np.isinf(t) else self.factors[q.block].tau_cdf(t)
+            return 0.0 if np.isnan(t) else 1.0 if np.isinf(t) else self.hyper[q.block].tau_cdf(t)
+        if isinstance(q, HyperFunction):  # to the resolution of the nodes
+            w, values = self._hyper_nodes(q)
+            return float(np.sum(w[values <= x]))
         return float(mixture_cdf(x, *self.components(q)))
 
     def ppf(self, q, probs) -> np.ndarray:
@@ -80,17 +80,22 @@ class QuadratureBackend:
         if isinstance(q, Heterogeneity):
             key = (q.block, probs.tobytes())
             if key not in self._tau_ppf_cache:  # tau, tau2 and I2 share the quantiles of tau
-                self._tau_ppf_cache[key] = self.factors[q.block].tau_ppf(probs)
+                self._tau_ppf_cache[key] = self.hyper[q.block].tau_ppf(probs)
             return q.from_tau(self._tau_ppf_cache[key])
+        if isinstance(q, HyperFunction):
+            w, values = self._hyper_nodes(q)
+            order = np.argsort(values)
+            cum = np.cumsum(w[order])
+            return np.interp(probs, cum - w[order] / 2, values[order])
         w, m, s = self.components(q)
         return mixture_ppf(probs, w, np.broadcast_to(m, (len(probs), len(m))), np.broadcast_to(s, (len(probs), len(s))))
 
     def moments(self, q) -> tuple[float, float]:
-        if isinstance(q, Heterogeneity):
-            fac = self.factors[q.block]
-            x = q.from_tau(fac.tau)
-            mean = float(np.sum(fac.weight * x))
-            return mean, float(math.sqrt(max(np.sum(fac.weight * (x - mean) ** 2), 0.0)))
+        if isinstance(q, (Heterogeneity, HyperFunction)):
+            w, x = (self.hyper[q.block].weight, q.from_tau(self.hyper[q.block].tau)) \
+                if isinstance(q, Heterogeneity) else self._hyper_nodes(q)
+            mean = float(np.sum(w * x))
+            return mean, float(math.sqrt(max(np.sum(w * (x - mean) ** 2), 0.0)))
         mean, sd = mixture_moments(*self.components(q))
         return float(mean), float(sd)
 
@@ -101,7 +106,7 @@ class QuadratureBackend:
         out = np.empty((len(qs), 2 + len(probs)))
         groups, studies = {}, {}
         for i, q in enumerate(qs):
-            if isinstance(q, Heterogeneity):
+            if isinstance(q, (Heterogeneity, HyperFunction)):
                 out[i] = [*self.moments(q), *self.ppf(q, probs)]
             elif isinstance(q, Shrunken):
                 studies.setdefault(self.family.block_of(q.study)[0], []).append(i)
@@ -112,7 +117,7 @@ class QuadratureBackend:
                     part.append(value)
         for j, rows in studies.items():  # shrunken study effects of one block: all at once
             pos = np.array([self.family.block_of(qs[i].study)[1] for i in rows])
-            w, m, s = self._shrunken(j, pos)
+            w, m, s = self.family.shrunken_components(self.factors[j], j, pos)
             groups[("block", j)] = (w, rows, m, s)
         for w, rows, means, sds in groups.values():
             means, sds = np.asarray(means), np.asarray(sds)
@@ -125,8 +130,10 @@ class QuadratureBackend:
     def pdf(self, q, x) -> np.ndarray:
         """Posterior density at x (array). For tau2 and I2 by the change of variables from tau."""
         x = np.asarray(x, float)
+        if isinstance(q, HyperFunction):
+            raise ValueError("no exact density for a function of both heterogeneity SDs; use fit.draws()")
         if isinstance(q, Heterogeneity):
-            fac = self.factors[q.block]
+            fac = self.hyper[q.block]
             if q.transform == "tau":
                 return fac.tau_pdf(x)
             tau = np.array([q.to_tau(v) for v in np.atleast_1d(x)])
@@ -159,7 +166,7 @@ class QuadratureBackend:
         import pandas as pd
 
         rows = {f"block {j + 1}" if len(self.factors) > 1 else "tau": dict(
-            nodes=len(f.tau), panels=len(f.panels), log_evidence=f.log_evidence) for j, f in enumerate(self.factors)}
+            nodes=len(f.weight), log_evidence=f.log_evidence) for j, f in enumerate(self.factors)}
         return pd.DataFrame.from_dict(rows, orient="index").rename_axis("quadrature")
 
     # ---------------------------------------------------------------- i.i.d. draws
@@ -170,12 +177,13 @@ class QuadratureBackend:
             rng = np.random.default_rng(self.seed)
             n = int(np.prod(self.shape))
             beta = np.empty((n, self.family.p))
-            tau = np.empty((n, len(self.factors)))
-            for j, (block, fac) in enumerate(zip(self.family.blocks, self.factors)):
-                tau[:, j] = fac.sample_tau(n, rng)
-                b, cov, _ = fac.kernel.conditional(tau[:, j])
+            taus = []
+            for block, fac in zip(self.family.blocks, self.factors):
+                hyper, b, cov = fac.sample(n, rng)
+                taus.append(hyper)
                 z = rng.standard_normal(b.shape)
                 beta[:, block.coef] = b + np.einsum("nij,nj->ni", np.linalg.cholesky(cov), z)
+            tau = np.concatenate(taus, axis=1)
             self._sample = DrawsBackend(self.family, beta.reshape(*self.shape, -1), tau.reshape(*self.shape, -1),
                                         self.seed)
         return self._sample
@@ -213,28 +221,21 @@ class DrawsBackend:
 
     @property
     def theta(self) -> np.ndarray:
-        """Shrunken study effects: theta_i | beta, tau, y_i ~ N(B x_i'beta + (1 - B) y_i, v_i (1 - B)),
-        B = v_i / (v_i + tau^2)."""
+        """Shrunken study effects drawn from their exact conditionals given beta and tau (by the family)."""
         if self._theta is None:
-            rng = np.random.default_rng([self.seed, 5])
-            theta = np.empty((len(self.beta), self.family.data.k))
-            for j, block in enumerate(self.family.blocks):
-                t2 = self.tau[:, j:j + 1] ** 2
-                fitted = self.beta[:, block.coef] @ block.X.T
-                shrink = block.v / (block.v + t2)
-                theta[:, block.rows] = rng.normal(shrink * fitted + (1 - shrink) * block.y,
-                                                  np.sqrt(block.v * (1 - shrink)))
-            self._theta = theta
+            self._theta = self.family.draw_study_effects(self.beta, self.tau, np.random.default_rng([self.seed, 5]))
         return self._theta
 
     def draws(self, q) -> np.ndarray:
         if isinstance(q, Heterogeneity):
             return q.from_tau(self.tau[:, q.block])
+        if isinstance(q, HyperFunction):
+            return q.fn(self.tau)
         if isinstance(q, Shrunken):
             return self.theta[:, q.study]
         out = self.beta @ q.a
         for (b, slot), m in q.new_terms().items():
-            out = out + m * self.tau[:, b] * self._z(slot)
+            out = out + m * self.family.new_study_sd(self.tau, b) * self._z(slot)
         return out
 
     def cdf(self, q, x: float) -> float:

@@ -21,6 +21,11 @@ class Model:
     mu_prior: _priors.MuPrior
     beta_prior: _priors.MuPrior
     tau_prior_note: str | None = None
+    tau_within_prior: _priors.TauPrior | None = None  # the second level of multilevel families
+
+    def prior_key(self) -> tuple:
+        """What a compiled PyMC model depends on among the priors."""
+        return (str(self.tau_prior), str(self.tau_within_prior), tuple(str(p) for p in self.family.coef_priors))
 
     @property
     def data(self) -> EffectData:
@@ -33,7 +38,7 @@ class Model:
 
     @classmethod
     def build(cls, data, tau_prior=None, mu_prior=None, model="random", moderators=None, subgroup=None,
-              subgroup_tau="common", beta_prior=None, drop_missing=False) -> "Model":
+              subgroup_tau="common", beta_prior=None, drop_missing=False, tau_within_prior=None) -> "Model":
         if not isinstance(data, EffectData):
             raise TypeError("fit() takes an EffectData; build one with bm.EffectData.from_dataframe(...)")
         mu, beta = _priors.mu_prior(mu_prior), _priors.mu_prior(beta_prior)
@@ -49,12 +54,22 @@ class Model:
         tau = tau.bind(family.data)
         if family.random and not tau.proper and family.data.k < 2:
             raise ValueError("an improper prior on tau needs at least 2 studies")
-        return cls(family, tau, mu, beta, note)
+        within = None
+        if "tau_within" in family.hyper_names():
+            within = tau if tau_within_prior is None else _priors.tau_prior(tau_within_prior).bind(family.data)
+            if not (tau.proper and within.proper):
+                raise ValueError("the three-level model needs proper priors on tau and tau_within")
+        elif tau_within_prior is not None:
+            raise ValueError(f"tau_within_prior is for the three-level model, not the {family.name} model")
+        return cls(family, tau, mu, beta, note, within)
 
     def describe(self) -> str:
         """The model and its priors in words."""
         text = self.family.describe()
-        if self.family.random:
+        if self.tau_within_prior is not None:
+            text += (f"; between clusters a {self.tau_prior.describe()}, within clusters a "
+                     f"{self.tau_within_prior.describe()}")
+        elif self.family.random:
             text += f", and a {self.tau_prior.describe()}"
         return text + "."
 
@@ -65,11 +80,14 @@ class Model:
         out = {}
         if fam.random and self.tau_prior.proper and len(fam.blocks) == 1:
             out["tau"] = np.asarray(self.tau_prior.rvs(n, rng)).reshape(shape)
+        if self.tau_within_prior is not None:
+            out["tau_within"] = np.asarray(self.tau_within_prior.rvs(n, rng)).reshape(shape)
         if all(p.proper for p in fam.coef_priors):
             coef = np.stack([p.rvs(n, rng) for p in fam.coef_priors], axis=-1)
             out[fam.coef_name] = coef.reshape(shape) if fam.coef_dim is None else coef.reshape(*shape, -1)
             if fam.derived_draws() == ["theta_new"]:
-                out["theta_new"] = rng.normal(out["mu"], out.get("tau", 0.0))
+                sd = np.sqrt(out.get("tau", 0.0) ** 2 + out.get("tau_within", 0.0) ** 2)
+                out["theta_new"] = rng.normal(out["mu"], sd)
         return out
 
 
@@ -90,14 +108,17 @@ def check_seed(seed) -> int:
 
 def fit(data: EffectData, tau_prior=None, mu_prior=None, engine: str = "exact", seed: int | None = None,
         model: str = "random", moderators: str | None = None, subgroup: str | None = None,
-        subgroup_tau: str = "common", beta_prior=None, drop_missing: bool = False, draws: int = 1000,
+        subgroup_tau: str = "common", beta_prior=None, drop_missing: bool = False, tau_within_prior=None,
+        draws: int = 1000,
         chains: int = 4, tune: int = 1000, target_accept: float = 0.9, progressbar: bool = False):
     """Fit a Bayesian meta-analysis and return a `Fit` (see bayesmeta.posterior).
 
     tau_prior: prior string or object (default by measure: half-normal(0.5) for SMDs, scaled to the data's
     unit-information SD otherwise; see `priors.default_tau_prior`); mu_prior: "flat" (default)
     or "normal(m, s)" ("student_t(nu, m, s)" with engine="mcmc"), the prior of mu, of the intercept of a
-    meta-regression and of each subgroup mean. model: "random" or "common" (tau = 0).
+    meta-regression and of each subgroup mean. model: "random", "common" (tau = 0) or "three-level" (several
+    effects per cluster, data built with cluster=...; tau between clusters, tau_within_prior within them,
+    by default the prior of tau).
     moderators: a formula such as "~ weeks + C(setting)" (meta-regression; `beta_prior`, default flat, is
     the prior of the other coefficients; drop_missing=True drops rows with a missing moderator and lists
     them). subgroup: a column (subgroup analysis), with subgroup_tau "common" (one tau) or "separate".
@@ -113,7 +134,7 @@ def fit(data: EffectData, tau_prior=None, mu_prior=None, engine: str = "exact", 
     if not (isinstance(target_accept, numbers.Real) and 0 < target_accept < 1):
         raise ValueError(f"target_accept must be between 0 and 1, not {target_accept!r}")
     spec = Model.build(data, tau_prior, mu_prior, model, moderators, subgroup, subgroup_tau, beta_prior,
-                       drop_missing)
+                       drop_missing, tau_within_prior)
     runner = engine_cls(draws=draws, chains=chains, tune=tune, target_accept=target_accept, progressbar=progressbar)
     backend, settings = runner.run(spec, seed)
     return Fit(spec, backend, engine, seed, settings)

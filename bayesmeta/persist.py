@@ -49,9 +49,10 @@ def save_fit(fit, path) -> None:
         format=FORMAT, engine=fit.engine, seed=fit.seed, settings=fit.settings, family=fit.family.arguments(),
         tau_prior=prior_spec(fit.spec.tau_prior), mu_prior=prior_spec(fit.spec.mu_prior),
         beta_prior=prior_spec(fit.spec.beta_prior), tau_prior_note=fit.spec.tau_prior_note,
+        tau_within_prior=None if fit.spec.tau_within_prior is None else prior_spec(fit.spec.tau_within_prior),
         data=dict(y=data.y.tolist(), se=data.se.tolist(), study=[str(s) for s in data.study], measure=data.measure,
                   benefit=data.benefit, outcome=data.outcome, moderators=_frame(data.moderators.reset_index()),
-                  arms=_frame(data.arms)))
+                  arms=_frame(data.arms), cluster=None if data.cluster is None else list(data.cluster)))
     tree = fit.idata.copy()
     tree.attrs["bayesmeta_fit"] = json.dumps(record, default=_json_default)
     path = Path(path)
@@ -95,9 +96,11 @@ def load(path):
         mods.index = pd.Index(d["study"], name="study")
     data = EffectData(np.array(d["y"]), np.array(d["se"]), np.array(d["study"], dtype=object), d["measure"],
                       d["benefit"], mods if mods is not None else pd.DataFrame(index=pd.Index(d["study"], name="study")),
-                      arms=_read_frame(d["arms"]), outcome=d["outcome"])
+                      arms=_read_frame(d["arms"]), outcome=d["outcome"], cluster=d.get("cluster"))
+    within = record.get("tau_within_prior")
     spec = Model.build(data, _prior(priors.tau_prior, record["tau_prior"]), _prior(priors.mu_prior, record["mu_prior"]),
-                       beta_prior=_prior(priors.mu_prior, record["beta_prior"]), **record["family"])
+                       beta_prior=_prior(priors.mu_prior, record["beta_prior"]),
+                       tau_within_prior=None if within is None else _prior(priors.tau_prior, within), **record["family"])
     spec = dataclasses.replace(spec, tau_prior_note=record["tau_prior_note"])
     settings, seed = record["settings"], record["seed"]
     if record["engine"] == "exact":
@@ -114,11 +117,7 @@ def _draws_backend(spec, tree, settings):
     from .backends import DrawsBackend
     from .engines.mcmc import _diagnostics
 
-    fam, post = spec.family, tree["posterior"]
-    coef = post[fam.coef_name].values
-    beta = coef[..., None] if fam.coef_dim is None else coef
-    tau = post["tau"].values if "tau" in post and fam.random else np.zeros((*beta.shape[:2], len(fam.blocks)))
-    tau = tau[..., None] if tau.ndim == 2 else tau
+    beta, tau = spec.family.from_posterior(tree["posterior"])
     stats = {k: tree["sample_stats"][k].values for k in tree["sample_stats"].data_vars} if "sample_stats" in tree \
         else None
-    return DrawsBackend(fam, beta, tau, settings["seed"], sample_stats=stats, diagnostics=_diagnostics)
+    return DrawsBackend(spec.family, beta, tau, settings["seed"], sample_stats=stats, diagnostics=_diagnostics)

@@ -370,13 +370,13 @@ class MuPrior:
             return self.m + self.s * rng.standard_t(self.nu, size)
         raise ValueError("a flat prior cannot be sampled")
 
-    def pymc(self, name="mu"):
+    def pymc(self, name="mu", dims=None):
         import pymc as pm
         if self.kind == "normal":
-            return pm.Normal(name, mu=self.m, sigma=self.s)
+            return pm.Normal(name, mu=self.m, sigma=self.s, dims=dims)
         if self.kind == "student_t":
-            return pm.StudentT(name, nu=self.nu, mu=self.m, sigma=self.s)
-        return pm.Flat(name)
+            return pm.StudentT(name, nu=self.nu, mu=self.m, sigma=self.s, dims=dims)
+        return pm.Flat(name, dims=dims)
 
     def __str__(self):
         return {"flat": "flat", "normal": f"normal({self.m:g}, {self.s:g})",

@@ -274,6 +274,21 @@ class TauQuadrature:
                 if self.tau_prior.proper else self.tau_lo * u[in_tail] / self._tail
         return out
 
+    @property
+    def hyper(self) -> np.ndarray:
+        """The nodes' heterogeneity parameters (N, 1)."""
+        return self.tau[:, None]
+
+    def marginals(self) -> list:
+        """The one-dimensional posteriors of the heterogeneity parameters: this one."""
+        return [self]
+
+    def sample(self, n, rng):
+        """i.i.d. draws of tau (n, 1) and beta | tau (b, cov)."""
+        tau = self.sample_tau(n, rng)
+        b, cov, _ = self.kernel.conditional(tau)
+        return tau[:, None], b, cov
+
     def log_likelihood_tau0(self) -> float:
         """log L(tau = 0): the evidence of the common-effect model with the same prior on beta."""
         return float(self.kernel.conditional(np.array([0.0]))[2][0])
@@ -298,6 +313,11 @@ class ExactEngine:
 
         family = spec.family
         family.check_exact()
-        factors = [quadrature_of(block, spec.tau_prior) for block in family.blocks]
+        if family.exact_integrator == "two-level":
+            from .multilevel import two_level_quadrature
+
+            factors = [two_level_quadrature(family, spec)]
+        else:
+            factors = [quadrature_of(block, spec.tau_prior) for block in family.blocks]
         backend = QuadratureBackend(family, factors, seed=seed, draws=self.draws, chains=self.chains)
         return backend, dict(draws=self.draws, chains=self.chains, nodes=int(sum(len(f.tau) for f in factors)))

@@ -1,10 +1,10 @@
-"""MCMC engine: any family's PyMC model in marginal form, sampled by nutpie (or PyMC's own NUTS).
+"""MCMC engine: the family's PyMC model (`family.pymc_model(spec)`), sampled by nutpie (or PyMC's own NUTS).
 
-y_i ~ N(x_i' beta, se_i^2 + tau_b(i)^2), the study effects integrated out: no funnel, so NUTS samples
-(beta, tau) without divergences even where the centred model fails (eight schools, half-Cauchy(5)).
-Study effects and new-study effects are drawn afterwards from their exact conditionals (DrawsBackend).
-y, se and the design are `pm.Data`: a refit with other data of the same shape, family and priors reuses
-the compiled model (nutpie `with_data`, or PyMC's compiled functions via `pm.set_data`).
+Families build their models in marginal form where they can (study effects integrated out: no funnel, so
+NUTS samples without divergences even where the centred model fails, e.g. eight schools with
+half-Cauchy(5)); study effects and new-study effects are drawn afterwards from their exact conditionals
+(DrawsBackend). The data are `pm.Data` (`family.pymc_data()`): a refit with other data of the same shape,
+family and priors reuses the compiled model (nutpie `with_data`, or PyMC's model via `pm.set_data`).
 """
 
 from __future__ import annotations
@@ -17,57 +17,6 @@ from ..errors import ConvergenceWarning
 
 _COMPILED: dict = {}  # (sampler, family layout, priors) -> compiled nutpie model or PyMC model
 RETRY_TARGET_ACCEPT = (0.95, 0.99)
-
-
-def design_arrays(family):
-    """The full design (k, p) and each study's block index, in data order."""
-    k = family.data.k
-    X, block_of = np.zeros((k, family.p)), np.zeros(k, int)
-    for j, block in enumerate(family.blocks):
-        X[np.ix_(block.rows, np.arange(family.p)[block.coef])] = block.X
-        block_of[block.rows] = j
-    return X, block_of
-
-
-def _coefficient(prior, name, dims=None):
-    import pymc as pm
-
-    if prior.kind == "normal":
-        return pm.Normal(name, mu=prior.m, sigma=prior.s, dims=dims)
-    if prior.kind == "student_t":
-        return pm.StudentT(name, nu=prior.nu, mu=prior.m, sigma=prior.s, dims=dims)
-    return pm.Flat(name, dims=dims)
-
-
-def build_pymc_model(spec):
-    """The PyMC model of `spec` (a bayesmeta.model.Model) with y, se and X as pm.Data."""
-    import pymc as pm
-    import pytensor.tensor as pt
-
-    family = spec.family
-    X, block_of = design_arrays(family)
-    with pm.Model(coords=family.coords()) as model:
-        y = pm.Data("y", family.data.y, dims="study")
-        se = pm.Data("se", family.data.se, dims="study")
-        Xd = pm.Data("X", X)
-        priors = family.coef_priors
-        if family.coef_dim is None:
-            beta = pt.stack([_coefficient(priors[0], family.coef_name)])
-        elif all(p == priors[0] for p in priors):
-            beta = _coefficient(priors[0], family.coef_name, dims=family.coef_dim)
-        else:
-            beta = pm.Deterministic(family.coef_name, pt.stack(
-                [_coefficient(p, f"{family.coef_name}_{j}") for j, p in enumerate(priors)]), dims=family.coef_dim)
-        mean = pt.dot(Xd, beta)
-        if family.random:
-            taus = [spec.tau_prior.pymc("tau" if len(family.blocks) == 1 else f"tau_{j}", se=se[b.rows])
-                    for j, b in enumerate(family.blocks)]
-            tau = taus[0] if len(taus) == 1 else pm.Deterministic("tau", pt.stack(taus), dims=family.tau_dim)
-            sd = pt.sqrt(se**2 + (tau[block_of] if len(taus) > 1 else tau) ** 2)
-        else:
-            sd = se
-        pm.Normal("y_obs", mu=mean, sigma=sd, observed=y, dims="study")
-    return model
 
 
 def _nutpie():
@@ -88,9 +37,8 @@ class NutpieSampler:
 
     def sample(self, spec, key, seed, draws, tune, chains, target_accept, progressbar):
         if key not in _COMPILED:
-            _COMPILED[key] = self.nutpie.compile_pymc_model(build_pymc_model(spec))
-        X, _ = design_arrays(spec.family)
-        compiled = _COMPILED[key].with_data(y=spec.family.data.y, se=spec.family.data.se, X=X)
+            _COMPILED[key] = self.nutpie.compile_pymc_model(spec.family.pymc_model(spec))
+        compiled = _COMPILED[key].with_data(**spec.family.pymc_data())
         tree = self.nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
                                   progress_bar=progressbar, target_accept=target_accept, save_warmup=False)
         stats = tree["sample_stats"].to_dataset()
@@ -106,10 +54,9 @@ class PyMCSampler:
         import pymc as pm
 
         if key not in _COMPILED:
-            _COMPILED[key] = build_pymc_model(spec)
-        X, _ = design_arrays(spec.family)
+            _COMPILED[key] = spec.family.pymc_model(spec)
         with _COMPILED[key]:
-            pm.set_data({"y": spec.family.data.y, "se": spec.family.data.se, "X": X})
+            pm.set_data(spec.family.pymc_data())
             tree = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=progressbar,
                              target_accept=target_accept, compute_convergence_checks=False)
         stats = tree["sample_stats"].to_dataset()
@@ -126,7 +73,7 @@ def _diagnostics(backend, tree):
     import arviz_stats as azs
 
     fam = backend.family
-    names = [fam.coef_name] + (["tau"] if fam.random else [])
+    names = [fam.coef_name] + fam.hyper_names()
     table = azs.summary(tree, var_names=names, kind="diagnostics")
     table["divergences"] = int(np.sum(backend.sample_stats["diverging"]))
     return table
@@ -164,7 +111,7 @@ class MCMCEngine:
 
         family = spec.family
         smp = sampler()
-        key = (smp.name, family.cache_key(), str(spec.tau_prior), tuple(str(p) for p in family.coef_priors))
+        key = (smp.name, family.cache_key(), spec.prior_key())
         accepts = (self.target_accept, *[t for t in RETRY_TARGET_ACCEPT if t > self.target_accept])
         for attempt, accept in enumerate(accepts):
             post, diverging, depth = smp.sample(spec, key, seed + attempt, self.draws, self.tune, self.chains,
@@ -176,18 +123,12 @@ class MCMCEngine:
             warnings.warn(f"{n_div} divergent transitions remain at target_accept = {accept}: the posterior may be "
                           "biased. Try engine='exact' (where the family allows it), a more informative tau prior, "
                           "or more tuning steps (tune=...)", ConvergenceWarning, stacklevel=4)
-        coef = post[family.coef_name].values
-        beta = coef[..., None] if family.coef_dim is None else coef
-        if not family.random:
-            tau = np.zeros((*beta.shape[:2], len(family.blocks)))
-        else:
-            t = post["tau"].values
-            tau = t[..., None] if t.ndim == 2 else t
+        beta, tau = family.from_posterior(post)
         stats_ = {"diverging": diverging}
         if depth is not None:
             stats_["tree_depth"] = depth.values
         backend = DrawsBackend(family, beta, tau, seed + attempt, sample_stats=stats_, diagnostics=_diagnostics)
-        _warn_on_poor_mixing(beta, tau if family.random else None)
+        _warn_on_poor_mixing(beta, tau if family.hyper_names() else None)
         settings = dict(sampler=smp.name, target_accept=accept, divergences=n_div, draws=self.draws,
                         chains=self.chains, tune=self.tune, seed=seed + attempt)
         return backend, settings

@@ -8,8 +8,9 @@ from .base import Block, Heterogeneity, Linear, LinearFamily, Shrunken, typical_
 from .normal import NormalNormal
 from .regression import MetaRegression
 from .subgroups import Subgroups
+from .three_level import ThreeLevel
 
-MODELS = ("random", "common")
+MODELS = ("random", "common", "three-level")
 
 
 def build_family(data, model="random", moderators=None, subgroup=None, subgroup_tau="common",
@@ -19,6 +20,11 @@ def build_family(data, model="random", moderators=None, subgroup=None, subgroup_
         raise ValueError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
     if moderators is not None and subgroup is not None:
         raise ValueError("give moderators= or subgroup=, not both (a subgroup is the moderator '~ C(column)')")
+    if model == "three-level":
+        if moderators is not None or subgroup is not None:
+            raise ValueError("the three-level model takes no moderators or subgroups yet; fit them without "
+                             "model='three-level'")
+        return ThreeLevel(data=data, mu_prior=mu_prior, beta_prior=beta_prior)
     common = dict(data=data, mu_prior=mu_prior, beta_prior=beta_prior, effects=model)
     if moderators is not None:
         if not isinstance(moderators, str):
@@ -31,4 +37,4 @@ def build_family(data, model="random", moderators=None, subgroup=None, subgroup_
 
 
 __all__ = ["Block", "Heterogeneity", "Linear", "LinearFamily", "MetaRegression", "NormalNormal", "Shrunken",
-           "Subgroups", "build_family", "typical_variance"]
+           "Subgroups", "ThreeLevel", "build_family", "typical_variance"]

@@ -85,6 +85,18 @@ class Shrunken:
     study: int
 
 
+@dataclass(frozen=True)
+class HyperFunction:
+    """A function of several heterogeneity parameters, fn(tau (N, H)) -> (N,) (e.g. the I^2 of one level of
+    a multilevel model); exact moments, quantiles to the resolution of the quadrature nodes."""
+
+    name: str
+    fn: object = None
+
+    def __hash__(self):
+        return hash(self.name)
+
+
 def typical_variance(v, X=None) -> float:
     """s^2 = (k - p) / tr(P), P = W - W X (X'WX)^-1 X'W, W = diag(1/v) (metafor; for X = 1 the
     Higgins-Thompson (k - 1) sum w / ((sum w)^2 - sum w^2)). tr(P) = sum_i w_i (1 - h_ii) with the
@@ -133,6 +145,7 @@ class LinearFamily:
     coef_name: ClassVar[str] = "beta"
     coef_dim: ClassVar[str | None] = None
     tau_dim = None  # "group" when each block has its own tau
+    exact_integrator: ClassVar[str] = "tau"  # how the exact engine integrates the heterogeneity (engines/)
 
     # ---------------------------------------------------------------- construction helpers
     def _block(self, rows, X, coef) -> Block:
@@ -247,6 +260,89 @@ class LinearFamily:
             values = np.column_stack([self.heterogeneity(t, j).from_tau(tau[:, j]) for j in range(len(self.blocks))])
             out[t] = (values[:, 0], []) if self.tau_dim is None else (values, [self.tau_dim])
         return out
+
+    # ---------------------------------------------------------------- study effects
+    def shrunken_components(self, fac, j, pos):
+        """Weights and (len(pos), N) means and SDs of theta_i | y for studies at positions `pos` of block j,
+        over the nodes of its quadrature `fac`: N(y - B (y - x'b), v (1 - B) + B^2 x'Cx), B = v / (v + tau^2)."""
+        block = self.blocks[j]
+        x, y, v = block.X[pos], block.y[pos][:, None], block.v[pos][:, None]
+        fit_mean, fit_var = x @ fac.b.T, np.einsum("ki,nij,kj->kn", x, fac.cov, x)
+        shrink = v / (v + fac.tau**2)
+        return fac.weight, y - shrink * (y - fit_mean), np.sqrt(v * (1 - shrink) + shrink**2 * fit_var)
+
+    def draw_study_effects(self, beta, tau, rng) -> np.ndarray:
+        """Draws (S, k) of theta_i | beta, tau, y_i ~ N(B x_i'beta + (1 - B) y_i, v_i (1 - B))."""
+        theta = np.empty((len(beta), self.data.k))
+        for j, block in enumerate(self.blocks):
+            t2 = tau[:, j:j + 1] ** 2
+            fitted = beta[:, block.coef] @ block.X.T
+            shrink = block.v / (block.v + t2)
+            theta[:, block.rows] = rng.normal(shrink * fitted + (1 - shrink) * block.y, np.sqrt(block.v * (1 - shrink)))
+        return theta
+
+    def new_study_sd(self, tau, block: int) -> np.ndarray:
+        """The SD of a new study's deviation from x'beta, from draws of the heterogeneity parameters (S, H)."""
+        return tau[:, block]
+
+    # ---------------------------------------------------------------- the PyMC model
+    def hyper_names(self) -> list[str]:
+        """Names of the heterogeneity parameters in the PyMC model and DataTree (none for a common effect)."""
+        return ["tau"] if self.random else []
+
+    def design_arrays(self):
+        """The full design (k, p) and each study's block index, in data order."""
+        k = self.data.k
+        X, block_of = np.zeros((k, self.p)), np.zeros(k, int)
+        for j, block in enumerate(self.blocks):
+            X[np.ix_(block.rows, np.arange(self.p)[block.coef])] = block.X
+            block_of[block.rows] = j
+        return X, block_of
+
+    def pymc_data(self) -> dict:
+        """The values of the model's pm.Data, for a refit of the compiled model with other data."""
+        return dict(y=self.data.y, se=self.data.se, X=self.design_arrays()[0])
+
+    def pymc_coefficients(self):
+        """beta as a PyMC vector (p,), from the coefficient priors (named coef_name, or stacked)."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        priors = self.coef_priors
+        if self.coef_dim is None:
+            return pt.stack([priors[0].pymc(self.coef_name)])
+        if all(p == priors[0] for p in priors):
+            return priors[0].pymc(self.coef_name, dims=self.coef_dim)
+        return pm.Deterministic(self.coef_name, pt.stack(
+            [p.pymc(f"{self.coef_name}_{j}") for j, p in enumerate(priors)]), dims=self.coef_dim)
+
+    def pymc_model(self, spec):
+        """y_i ~ N(x_i' beta, se_i^2 + tau_b(i)^2): the study effects integrated out."""
+        import pymc as pm
+        import pytensor.tensor as pt
+
+        X, block_of = self.design_arrays()
+        with pm.Model(coords=self.coords()) as model:
+            y = pm.Data("y", self.data.y, dims="study")
+            se = pm.Data("se", self.data.se, dims="study")
+            mean = pt.dot(pm.Data("X", X), self.pymc_coefficients())
+            sd = se
+            if self.random:
+                taus = [spec.tau_prior.pymc("tau" if len(self.blocks) == 1 else f"tau_{j}", se=se[b.rows])
+                        for j, b in enumerate(self.blocks)]
+                tau = taus[0] if len(taus) == 1 else pm.Deterministic("tau", pt.stack(taus), dims=self.tau_dim)
+                sd = pt.sqrt(se**2 + (tau[block_of] if len(taus) > 1 else tau) ** 2)
+            pm.Normal("y_obs", mu=mean, sigma=sd, observed=y, dims="study")
+        return model
+
+    def from_posterior(self, post):
+        """beta (chains, draws, p) and tau (chains, draws, hyper) from a sampler's posterior Dataset."""
+        coef = post[self.coef_name].values
+        beta = coef[..., None] if self.coef_dim is None else coef
+        if not self.random:
+            return beta, np.zeros((*beta.shape[:2], len(self.blocks)))
+        t = post["tau"].values
+        return beta, t[..., None] if t.ndim == 2 else t
 
     def coords(self) -> dict:
         coords = {"study": [str(s) for s in self.data.study]}
