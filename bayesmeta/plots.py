@@ -110,9 +110,15 @@ def direction_label(data, symbol="effect") -> str:
 FOREST_COLUMNS = ("observed", "shrunken", "weight")
 
 
+FOREST_STYLES = ("bayes", "revman")
+
+
 @_plain
-def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FOREST_COLUMNS, title=None):
-    """Bayesian forest plot: observed effects with CIs (squares sized by weight), shrunken posterior
+def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FOREST_COLUMNS, title=None,
+           style: str = "bayes"):
+    """Forest plot. style="bayes" (the default, described first) or "revman" (RevMan's layout, described last).
+
+    Bayesian forest plot: observed effects with CIs (squares sized by weight), shrunken posterior
     estimates with credible intervals, pooled mu, the predictive interval for a new study, and on request
     the frequentist pooled result(s). order: "input", "effect" or "weight"; columns: which of "observed",
     "shrunken", "weight" to print on the right, in that order (weights are the first frequentist
@@ -128,12 +134,29 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FORES
 
     Meta-regression fits (`moderators=...`): observed and shrunken study effects (given each study's moderator
     values) and no pooled diamond (there is no single mu); a note gives the formula, the residual tau and, for a
-    frequentist meta-regression result, its tau², QM test and R²."""
+    frequentist meta-regression result, its tau², QM test and R².
+
+    style="revman": RevMan 5's forest plot of the first frequentist result in `freq` (RevMan 5's DerSimonian-Laird
+    analysis if none is given): columns Study or Subgroup | Experimental and Control arm data (Mean, SD, Total, or
+    Events, Total: whatever arm columns the data hold; the effect and its SE for effects given directly) | Weight |
+    the effect [CI] | the plot; "Total (95% CI)" with the pooled diamond, "Heterogeneity: Tau² = ..; Chi² = ..,
+    df = .. (P = ..); I² = ..%" and "Test for overall effect: Z = .. (P = ..)"; "Favours experimental" and
+    "Favours control" under the axis on the sides the benefit direction gives them. Below RevMan's rows, in blue,
+    the Bayesian posterior of the mean effect (diamond: posterior median, credible interval) and the predictive
+    interval of a new study, with tau and the probability of benefit. Subgroup fits: RevMan's subgroup blocks
+    (studies, "Subtotal (95% CI)", heterogeneity and overall-effect lines of the subgroup; study weights as percent
+    of the overall analysis, as RevMan shows them), each followed by the subgroup's Bayesian rows, then the Total
+    and the test for subgroup differences. A meta-regression has no RevMan plot (ValueError). The x axis is
+    symmetric about 0; intervals that run beyond it end in an arrow. `columns` is not used."""
+    if style not in FOREST_STYLES:
+        raise ValueError(f"style must be 'bayes' (Bayesian forest plot) or 'revman' (RevMan's layout), not {style!r}")
     unknown = set(columns) - set(FOREST_COLUMNS)
     if unknown:
         raise ValueError(f"unknown forest plot column(s) {sorted(unknown)}; choose from {FOREST_COLUMNS}")
     if order not in ("input", "effect", "weight"):
         raise ValueError("order must be 'input', 'effect' or 'weight'")
+    if style == "revman":
+        return _forest_revman(fit, freq, order, ci, title)
     family = getattr(fit.family, "name", "normal-normal")
     if family == "subgroups":
         return _forest_subgroups(fit, freq, order, ci, columns, title)
@@ -533,75 +556,466 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
     return fig
 
 
-# --------------------------------------------------------------------------- densities
-@_plain
-def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.95):
-    """Posterior densities (arviz-plots `plot_dist`) with the regions beyond each threshold, in the benefit
-    direction, shaded and their posterior probabilities written on the plot (the events of the report and of
-    probabilities.csv; default thresholds: 0, and 0.2 in the benefit direction for SMDs).
+# --------------------------------------------------------------------------- RevMan-style forest plot
+ARM_FIELDS = (("mean", "Mean"), ("sd", "SD"), ("events", "Events"), ("n", "Total"))  # RevMan's column order
+_RM_FONT = 8.0  # points
+_RM_ROW = 0.2  # inches per row
+_RM_PAD = 0.16  # inches between columns
+_RM_PLOT = 2.9  # inches: the width of the plot column
+REVMAN_MEASURES = {"SMD": "Std. Mean Difference", "SMD_RevMan": "Std. Mean Difference", "d": "Std. Mean Difference",
+                   "MD": "Mean Difference"}
 
-    Subgroup fits: one row of panels per subgroup, one panel per quantity ("mu" and/or "theta_new", i.e. mu[g]
-    and theta_new[g]) on a common x axis, with the same shaded events. Meta-regression fits: the densities of the
-    coefficients (or of the quantities named, e.g. ["beta[weeks]"]) with P(coefficient beyond 0 in the benefit
-    direction) shaded: the probability that the effect is more favourable as the moderator rises (or than at the
-    reference level). These curves are `fit.density` on a grid from `fit.ppf`: exact for the exact engine, a
-    kernel density estimate for MCMC; the bar under each curve is the `ci` credible interval, the dot the median."""
-    family = getattr(fit.family, "name", "normal-normal")
-    if family in ("subgroups", "meta-regression"):
-        return _density_moderators(fit, quantities, thresholds, ci)
-    import arviz_plots as azp
 
-    pc = azp.plot_dist(fit.idata, var_names=list(quantities), kind="kde", ci_prob=ci, backend="matplotlib",
-                       point_estimate="median")
-    from matplotlib import colormaps
+def arm_columns(data) -> list[tuple[str, list[tuple[str, str]]]]:
+    """RevMan's per-arm columns that the data hold: [("Experimental", [(column, header), ...]), ("Control", ...)]
+    from `data.arms`, in RevMan's order: mean, SD and total for a continuous outcome (mean1, sd1, n1), events and
+    total for a dichotomous one (events1, n1); [] for effects given directly (estimate and SE)."""
+    arms = getattr(data, "arms", None)
+    if arms is None:
+        return []
+    out = []
+    for arm, name in ((1, "Experimental"), (2, "Control")):
+        cols = [(f"{field}{arm}", header) for field, header in ARM_FIELDS if f"{field}{arm}" in arms.columns]
+        if cols:
+            out.append((name, cols))
+    return out
 
-    from .report import probability_events
 
-    for q in quantities:
-        ax = pc.viz["plot"][q].item()
-        line = pc.viz["dist"][q].item() if "dist" in pc.viz.children else None
-        x, y = (line.get_xdata(), line.get_ydata()) if line is not None else _kde_xy(fit.draws(q))
-        events = probability_events(fit.data, thresholds, quantities=(q,))  # least demanding first
-        shades = colormaps["Greens"](np.linspace(0.25, 0.8, len(events)))
-        texts = []
-        for colour, expr in zip(shades, events):
-            _, op, value = expr.split(" ")
-            c = float(value)
-            ax.fill_between(x, 0, y, where=x <= c if op.startswith("<") else x >= c, color=colour, alpha=0.9, lw=0)
-            texts.append(f"P({expr}) = {fit.prob(expr):.3f}")
-            ax.axvline(c, color=GREY, lw=0.8, ls="--")
-        ax.text(0.02, 0.95, "\n".join(texts), transform=ax.transAxes, va="top", fontsize=9,
-                bbox=dict(boxstyle="round", fc="white", ec=GREY, alpha=0.9))
-        ax.set_xlabel(direction_label(fit.data))
-        ax.set_title({"mu": "Pooled effect mu", "theta_new": "Effect in a new study"}.get(q, q))
-    fig = ax.figure
-    fig.set_size_inches(5.2 * len(quantities), 3.6)
-    if fit.data.benefit is None:
-        fig.suptitle("Shaded: regions below each threshold", fontsize=9)
-    fig.tight_layout()
+def _arm_decimals(values, header) -> int:
+    """Decimals of an arm column: none for counts; for means and SDs as many as the data have, at most two (three
+    for values below 0.1), the same down the column."""
+    if header in ("Total", "Events"):
+        return 0
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return 0
+    cap = 3 if np.max(np.abs(v)) < 0.1 else 2
+    for d in range(cap + 1):
+        if np.allclose(v, np.round(v, d), rtol=0, atol=1e-9):
+            return d
+    return cap
+
+
+def revman_heterogeneity(tau2, q, df, p, i2, random=True) -> str:
+    """'Heterogeneity: Tau² = 0.01; Chi² = 13.72, df = 11 (P = 0.25); I² = 20%' as RevMan prints it ('Not
+    applicable' for one study)."""
+    if df is None or df < 1 or not np.isfinite(q):
+        return "Heterogeneity: Not applicable"
+    tau = f"Tau\u00b2 = {tau2:.2f}; " if random and np.isfinite(tau2) else ""
+    i2_text = f"{i2:.0f}%" if np.isfinite(i2) else "not estimable"
+    return f"Heterogeneity: {tau}Chi\u00b2 = {q:.2f}, df = {df} ({format_pvalue(p)}); I\u00b2 = {i2_text}"
+
+
+def revman_overall_effect(mu, se, p, ci="z", df=None) -> str:
+    """'Test for overall effect: Z = 3.43 (P = 0.0006)' (t with its df for Knapp-Hartung results)."""
+    if not (np.isfinite(mu) and np.isfinite(se) and se > 0):
+        return "Test for overall effect: Not applicable"
+    stat = abs(mu / se)
+    if ci == "hksj":
+        return f"Test for overall effect: t = {stat:.2f}, df = {df} ({format_pvalue(p)})"
+    return f"Test for overall effect: Z = {stat:.2f} ({format_pvalue(p)})"
+
+
+def revman_subgroup_test(result) -> str:
+    """'Test for subgroup differences: Chi² = 2.25, df = 2 (P = 0.32), I² = 11.1%' (RevMan's line)."""
+    q, df = float(result.Q_between), result.Q_between_df
+    i2 = 100 * max(0.0, (q - df) / q) if q > 0 else 0.0
+    return (f"Test for subgroup differences: Chi\u00b2 = {q:.2f}, df = {df} ({format_pvalue(result.Q_between_pvalue)}), "
+            f"I\u00b2 = {i2:.1f}%")
+
+
+def favours_labels(benefit) -> tuple[str, str]:
+    """The words under the left and right half of the axis: RevMan's 'Favours experimental' on the side where the
+    effect is a benefit."""
+    if benefit == "lower":
+        return "Favours experimental", "Favours control"
+    if benefit == "higher":
+        return "Favours control", "Favours experimental"
+    return "Lower values", "Higher values"
+
+
+def _text_width(texts, size=_RM_FONT, bold=False) -> float:
+    """The widest of `texts` in inches (DejaVu Sans metrics, as drawn)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    prop = FontProperties(size=size, weight="bold" if bold else "normal")
+    measure = TextToPath()
+    return max([measure.get_text_width_height_descent(t, prop, ismath=False)[0] / 72 for t in texts if t] or [0.0])
+
+
+def _symmetric_limit(values) -> float:
+    """RevMan's symmetric scale: the smallest of 0.1, 0.2, 0.5, 1, 2, 4, 5, 10, 20, 50, 100 ... that holds `values`."""
+    need = max([abs(v) for v in values if np.isfinite(v)] or [1.0])
+    for decade in range(-3, 12):
+        for step in (1, 2, 4, 5):
+            limit = step * 10.0**decade
+            if limit >= need:
+                return limit
+    return need
+
+
+def _forest_revman(fit, freq, order, ci, title):
+    from .frequentist_methods import as_results, frequentist
+    from .posterior import check_ci
+
+    ci = check_ci(ci)
+    fam, data = fit.family, fit.data
+    family = getattr(fam, "name", "normal-normal")
+    if family == "meta-regression":
+        raise ValueError("RevMan draws no forest plot of a meta-regression (there is no single pooled effect): use "
+                         "style='bayes' or plots.bubble")
+    results = as_results(freq)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # what the data hold (e.g. a subgroup of one study) the fit has said
+        source = results[0] if results else frequentist(data, method="revman5")
+        if family == "subgroups":
+            by_group = _by_moderators(source, data, subgroup=fam.column)
+            overall = source if source.subgroups is None else frequentist(
+                data, method=source.preset or source.method, ci=source.ci, level=source.level)
+        else:
+            if source.subgroups is not None or source.is_regression:
+                source = frequentist(data, method=source.preset or source.method, ci=source.ci, level=source.level)
+            overall, by_group = source, None
+    random = overall.method != "FE"
+    summ = fit.summary(ci=ci)
+    z = _z(overall.level)
+    weights = overall.weights.to_numpy(float)
+    arms = arm_columns(data)
+    table = data.arms.reset_index(drop=True) if arms else None
+    if not arms:  # effects given directly: RevMan's generic inverse-variance columns
+        arms = [("", [("y", REVMAN_MEASURES.get(data.measure, "Effect")), ("se", "SE")])]
+        table = {"y": data.y, "se": data.se}
+    measure = REVMAN_MEASURES.get(data.measure, "Effect")
+    method = "IV, " + ("Random" if random else "Fixed")
+    if overall.method not in ("DL", "FE") or overall.ci == "hksj":
+        method += f" ({overall.method}{', HKSJ' if overall.ci == 'hksj' else ''})"
+    method += f", {overall.level:.0%} CI"
+    op = benefit_operator(data.benefit) if data.benefit else None
+
+    decimals = {col: _arm_decimals(table[col], header) for _, cols in arms for col, header in cols if col not in ("y", "se")}
+
+    def cell(col, header, i):
+        if col in ("y", "se"):
+            return f"{table[col][i]:.4f}"
+        v = float(table[col].iloc[i])
+        return f"{v:.{decimals[col]}f}" if np.isfinite(v) else ""
+
+    def totals(idx):
+        out = {}
+        for _, cols in arms:
+            for col, header in cols:
+                if header in ("Total", "Events"):
+                    values = table[col].iloc[idx].to_numpy(float)
+                    out[col] = f"{np.nansum(values):.0f}" if np.isfinite(values).any() else ""
+        return out
+
+    def ordered(idx):
+        idx = np.asarray(idx, int)
+        if order == "effect":
+            return idx[np.argsort(data.y[idx], kind="stable")]
+        if order == "weight":
+            return idx[np.argsort(-weights[idx], kind="stable")]
+        return idx
+
+    def bayes_rows(mean_q, new_q, where=""):
+        m, p = summ.loc[mean_q], summ.loc[new_q]
+        rows = [("bayes", f"Bayesian: pooled effect{where} ({ci:.0%} CrI)", (m["mean"], m["lower"], m["upper"]),
+                 "diamond"),
+                ("bayes", f"Bayesian: new study{where} ({ci:.0%} PrI)", (p["mean"], p["lower"], p["upper"]), "bar")]
+        if op:
+            rows.append(("line", f"Bayesian: P({short_label(mean_q, 40)} {op} 0) {_prob_text(fit.prob(f'{mean_q} {op} 0'))}; "
+                                 f"P({short_label(new_q, 40)} {op} 0) {_prob_text(fit.prob(f'{new_q} {op} 0'))}", BLUE))
+        return rows
+
+    rows = []  # (kind, ...) top to bottom
+    missing_arms = False
+    if family == "subgroups":
+        from .design import subgroup_labels
+
+        labels = np.asarray(subgroup_labels(data, fam.column)[0], dtype=str)
+        sub = by_group.subgroups.rename(index=str)
+        for g in fam.groups:
+            idx = np.flatnonzero(labels == g)
+            r = sub.loc[g]
+            rows.append(("heading", short_label(g, 60)))
+            rows += [("study", i) for i in ordered(idx)]
+            rows.append(("total", "Subtotal", totals(idx), weights[idx].sum(), (r["mu"], r["lower"], r["upper"])))
+            k_g = int(r["k"])
+            rows.append(("line", revman_heterogeneity(r["tau2"], r["Q"], k_g - 1, r["Q_pvalue"], r["I2"], random),
+                         "black"))
+            rows.append(("line", revman_overall_effect(r["mu"], r["se"], r["pvalue"], overall.ci, k_g - 1), "black"))
+            rows += bayes_rows(f"mu[{g}]", f"theta_new[{g}]", f" in {short_label(g, 30)}")
+            rows.append(("gap",))
+    else:
+        rows += [("study", i) for i in ordered(np.arange(data.k))]
+    rows.append(("total", "Total", totals(np.arange(data.k)), weights.sum(), (overall.mu, overall.lower,
+                                                                              overall.upper)))
+    rows.append(("line", revman_heterogeneity(overall.tau2, overall.Q, overall.k - 1, overall.Q_pvalue, overall.I2,
+                                              random), "black"))
+    rows.append(("line", revman_overall_effect(overall.mu, overall.se, overall.pvalue, overall.ci, overall.k - 1),
+                 "black"))
+    if family == "subgroups":
+        rows.append(("line", revman_subgroup_test(by_group), "black"))
+        rows.append(("gap",))
+        op_text = "" if op is None else f" ({op} 0: the later subgroup's effect is the more favourable)"
+        rows.append(("line", f"Bayesian differences between subgroups{op_text}:", BLUE))
+        rows += [("line", "  " + d, BLUE) for d in subgroup_difference_lines(fit, ci)]
+        tau_rows = [q for q in fam.summary_rows() if q.startswith("tau") and not q.startswith("tau2")]
+    else:
+        rows.append(("gap",))
+        rows += bayes_rows("mu", "theta_new")
+        tau_rows = ["tau"] if fam.random else []
+    taus = "; ".join(f"{short_label(q, 40)} = {summ.loc[q, 'median']:.2f} [{summ.loc[q, 'lower']:.2f}, "
+                     f"{summ.loc[q, 'upper']:.2f}]" for q in tau_rows)
+    coef = "mu[g]" if family == "subgroups" else "mu"
+    rows.append(("line", f"Bayesian model (blue): {coef} ~ {fit.spec.mu_prior}" +
+                 (f", tau ~ {fit.spec.tau_prior}; {taus} (posterior median [{ci:.0%} CrI])" if tau_rows
+                  else "; common effect (tau = 0)"), BLUE))
+    rows.append(("line", f"Bayesian rows: posterior mean [{ci:.0%} credible interval]; PrI: predictive interval of "
+                         "the effect in a new study.", BLUE))
+    for kind, *rest in rows:
+        if kind == "study" and arms[0][0] and any(cell(col, h, rest[0]) == "" for _, cols in arms for col, h in cols):
+            missing_arms = True
+    if missing_arms:
+        rows.append(("line", "A blank arm cell: not reported (the effect was entered directly); totals count the "
+                             "studies with arm data.", GREY))
+
+    # ---- column layout, in inches from the left edge
+    study_labels = {i: short_label(data.study[i], 45) for kind, *rest in rows if kind == "study" for i in rest[:1]}
+    label_w = _text_width(list(study_labels.values()) + ["Study or Subgroup", "Subtotal (95% CI)"]) + _RM_PAD
+    label_w = max(label_w, _text_width(["Study or Subgroup", "Total (95% CI)", "Subtotal (95% CI)"], bold=True) + _RM_PAD)
+    col_w = {}
+    for _, cols in arms:
+        for col, header in cols:
+            values = [cell(col, header, i) for i in study_labels] + list(totals(np.arange(data.k)).values())
+            col_w[col] = max(_text_width(values), _text_width([header], bold=True),
+                             _text_width(values, bold=True)) + _RM_PAD
+    weight_w = _text_width(["100.0%", "Weight"], bold=True) + _RM_PAD
+    est_texts, ci_texts = [], []
+    for kind, *rest in rows:
+        if kind in ("study", "total", "bayes"):
+            mean, lo, hi = _row_interval(kind, rest, data, z)
+            est_texts.append(f"{mean:.2f}")
+            ci_texts.append(f"[{lo:.2f}, {hi:.2f}]")
+    est_w = _text_width(est_texts, bold=True)
+    ci_w = _text_width(ci_texts, bold=True)
+    effect_w = max(est_w + 0.06 + ci_w, _text_width([measure, method], bold=True)) + _RM_PAD
+    group_gap = 0.12
+    x = 0.1
+    x_label = x
+    x += label_w
+    col_right, groups_span = {}, []
+    for name, cols in arms:
+        start = x
+        for col, _ in cols:
+            x += col_w[col]
+            col_right[col] = x - _RM_PAD / 2
+        groups_span.append((name, start + _RM_PAD / 2, x - _RM_PAD / 2))
+        x += group_gap
+    x_weight = x + weight_w - _RM_PAD / 2
+    x += weight_w
+    x_effect0 = x + _RM_PAD / 2
+    x += effect_w
+    x_plot = x + 0.05
+    # spanning texts must end before the effect column (Bayesian labels) or the plot (headings and lines)
+    span_bayes = _text_width([r[1] for r in rows if r[0] == "bayes"])
+    span_lines = max(_text_width([r[1] for r in rows if r[0] == "line"], size=_RM_FONT - 0.5),
+                     _text_width([r[1] for r in rows if r[0] == "heading"], bold=True))
+    extra = max(0.0, span_bayes + _RM_PAD - (x_effect0 - x_label), span_lines + _RM_PAD - (x_plot - x_label))
+    if extra > 0:  # widen the label column
+        label_w += extra
+        col_right = {c: v + extra for c, v in col_right.items()}
+        groups_span = [(n, a + extra, b + extra) for n, a, b in groups_span]
+        x_weight, x_effect0, x_plot = x_weight + extra, x_effect0 + extra, x_plot + extra
+    x_est = x_effect0 + est_w
+    width = x_plot + _RM_PLOT + 0.35
+
+    # ---- rows, in inches from the top
+    heights = {"gap": 0.5}
+    title_h = 0.35 if title else 0.0
+    head_top = 0.12 + title_h
+    body_top = head_top + 2.6 * _RM_ROW
+    ys, y = [], body_top
+    for r in rows:
+        h = heights.get(r[0], 1.0) * _RM_ROW
+        ys.append(y + h / 2)
+        y += h
+    body_bottom = y + 0.05
+    axis_h = 0.75
+    height = body_bottom + axis_h
+
+    plt = _plt()
+    fig = plt.figure(figsize=(width, height))
+    tab = fig.add_axes((0, 0, 1, 1))
+    tab.set_xlim(0, width)
+    tab.set_ylim(height, 0)
+    tab.axis("off")
+    ax = fig.add_axes((x_plot / width, 1 - body_bottom / height, _RM_PLOT / width, (body_bottom - body_top) / height))
+    ax.set_ylim(body_bottom, body_top)
+    fs = _RM_FONT
+    if title:
+        tab.text(x_label, 0.12, short_label(title, 150), fontsize=fs + 1.5, fontweight="bold", va="top")
+    # header: group names over their columns (underlined), then the column names
+    h1, h2 = head_top + 0.7 * _RM_ROW, head_top + 1.8 * _RM_ROW
+    for name, a, b in groups_span:
+        if name:
+            tab.text((a + b) / 2, h1, name, fontsize=fs, fontweight="bold", ha="center", va="center")
+            tab.plot([a, b], [h1 + 0.45 * _RM_ROW] * 2, color="black", lw=0.6)
+    tab.text(x_label, h2, "Study or Subgroup", fontsize=fs, fontweight="bold", va="center")
+    for _, cols in arms:
+        for col, header in cols:
+            tab.text(col_right[col], h2, header, fontsize=fs, fontweight="bold", ha="right", va="center")
+    tab.text(x_weight, h2, "Weight", fontsize=fs, fontweight="bold", ha="right", va="center")
+    for xc in (x_effect0 + (effect_w - _RM_PAD) / 2, x_plot + _RM_PLOT / 2):
+        tab.text(xc, h1, measure, fontsize=fs, fontweight="bold", ha="center", va="center")
+        tab.text(xc, h2, method, fontsize=fs, fontweight="bold", ha="center", va="center")
+    tab.plot([x_label, x_plot + _RM_PLOT], [body_top - 0.25 * _RM_ROW] * 2, color=GREY, lw=0.5)
+
+    limit_values = []
+    for kind, *rest in rows:
+        if kind in ("total", "bayes"):
+            limit_values += list(_row_interval(kind, rest, data, z))
+        elif kind == "study":
+            limit_values.append(float(data.y[rest[0]]))
+    limit = _symmetric_limit(limit_values)
+    ax.set_xlim(-limit, limit)
+    w_max = np.max(weights) if len(weights) else 1.0
+    for (kind, *rest), yc in zip(rows, ys):
+        if kind == "heading":
+            tab.text(x_label, yc, rest[0], fontsize=fs, fontweight="bold", va="center")
+        elif kind == "line":
+            text, colour = rest
+            tab.text(x_label, yc, text, fontsize=fs - 0.5, va="center", color=colour)
+        elif kind in ("study", "total", "bayes"):
+            mean, lo, hi = _row_interval(kind, rest, data, z)
+            bold = kind != "study"
+            colour = BLUE if kind == "bayes" else "black"
+            weight = "bold" if bold else "normal"
+            if kind == "study":
+                i = rest[0]
+                tab.text(x_label, yc, study_labels[i], fontsize=fs, va="center")
+                for _, cols in arms:
+                    for col, header in cols:
+                        tab.text(col_right[col], yc, cell(col, header, i), fontsize=fs, ha="right", va="center")
+                tab.text(x_weight, yc, f"{weights[i]:.1f}%", fontsize=fs, ha="right", va="center")
+                _revman_study(ax, mean, lo, hi, yc, limit, weights[i] / w_max)
+            elif kind == "total":
+                label, tot, w, _ = rest
+                tab.text(x_label, yc, f"{label} ({overall.level:.0%} CI)", fontsize=fs, fontweight="bold", va="center")
+                for col, text in tot.items():
+                    tab.text(col_right[col], yc, text, fontsize=fs, fontweight="bold", ha="right", va="center")
+                tab.text(x_weight, yc, f"{w:.1f}%", fontsize=fs, fontweight="bold", ha="right", va="center")
+                _revman_diamond(ax, lo, mean, hi, yc, "black")
+            else:
+                label, _, shape = rest
+                tab.text(x_label, yc, label, fontsize=fs, fontweight="bold", va="center", color=BLUE)
+                if shape == "diamond":
+                    _revman_diamond(ax, lo, mean, hi, yc, BLUE)
+                else:
+                    ax.plot([max(lo, -limit), min(hi, limit)], [yc, yc], color=BLUE, lw=5, alpha=0.45,
+                            solid_capstyle="butt")
+            tab.text(x_est, yc, f"{mean:.2f}", fontsize=fs, fontweight=weight, ha="right", va="center", color=colour)
+            tab.text(x_est + 0.06, yc, f"[{lo:.2f}, {hi:.2f}]", fontsize=fs, fontweight=weight, va="center",
+                     color=colour)
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks([])
+    for spine in ("top", "right", "left"):
+        ax.spines[spine].set_visible(False)
+    ticks = [-limit, -limit / 2, 0.0, limit / 2, limit]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=fs)
+    ax.tick_params(axis="x", length=3, pad=2)
+    left, right = favours_labels(data.benefit)
+    for xf, text in ((0.25, left), (0.75, right)):
+        ax.annotate(text, xy=(xf, 0), xycoords="axes fraction", xytext=(0, -22), textcoords="offset points",
+                    ha="center", va="top", fontsize=fs)
+    ax.patch.set_alpha(0)
     return fig
 
 
-GROUP_COLOURS = (BLUE, GREEN, RED, "#6a3d9a", "#8c564b", "#17becf", "#7f7f00", "#e377c2")
+def _row_interval(kind, rest, data, z):
+    """(estimate, lower, upper) of a study, total or Bayesian row."""
+    if kind == "study":
+        i = rest[0]
+        return float(data.y[i]), float(data.y[i] - z * data.se[i]), float(data.y[i] + z * data.se[i])
+    mean, lo, hi = rest[-2] if kind == "bayes" else rest[-1]
+    return float(mean), float(lo), float(hi)
 
 
-def _group_colour(j):
-    return GROUP_COLOURS[j % len(GROUP_COLOURS)]
+def _revman_study(ax, mean, lo, hi, y, limit, rel_weight):
+    """A study's square (area proportional to its weight) and CI line; an arrow where the CI leaves the axis."""
+    a, b = max(lo, -limit), min(hi, limit)
+    ax.plot([a, b], [y, y], color="black", lw=0.9)
+    if lo < -limit:
+        ax.plot(-limit, y, marker="<", color="black", ms=4, clip_on=False)
+    if hi > limit:
+        ax.plot(limit, y, marker=">", color="black", ms=4, clip_on=False)
+    if -limit <= mean <= limit:
+        ax.plot(mean, y, "s", color="#2f6b2f", mec="#2f6b2f", ms=2.5 + 6.5 * math.sqrt(rel_weight))
 
 
-def _density_moderators(fit, quantities, thresholds, ci):
-    """density() for subgroup and meta-regression fits (see there)."""
+def _revman_diamond(ax, lo, mid, hi, y, colour):
+    h = 0.38 * _RM_ROW
+    ax.fill([lo, mid, hi, mid], [y, y - h, y, y + h], color=colour, lw=0, clip_on=True)
+
+
+# --------------------------------------------------------------------------- densities
+HETEROGENEITY = ("tau", "tau2", "I2")  # quantities bounded below by 0
+
+
+def posterior_curve(fit, quantity, x) -> np.ndarray:
+    """The posterior density of `quantity` on the grid x: exact (`fit.density`, the normal mixture over tau) where
+    the backend is exact; from the draws otherwise (a kernel density estimate, reflected at 0 for tau, tau², I²,
+    which cannot be negative, so that the curve does not leak below the boundary). 0 below a boundary."""
+    x = np.asarray(x, float)
+    if split_base(quantity) not in HETEROGENEITY:
+        return np.nan_to_num(np.asarray(fit.density(quantity, x), float))
+    # at 0 itself: the limit from above (the curve's value just inside the boundary)
+    at = np.where(x == 0, max(float(np.max(np.abs(x))), 1.0) * 1e-9, x)
+    y = np.nan_to_num(np.asarray(fit.density(quantity, at), float))
+    if not fit.backend.exact:
+        y = y + np.nan_to_num(np.asarray(fit.density(quantity, -at), float))
+    return np.where(x < 0, 0.0, y)
+
+
+def _grid(fit, quantity, lo_p=0.0005, hi_p=0.9995):
+    """The range of x to draw a quantity over: its 0.05% to 99.95% quantiles, from 0 for heterogeneity."""
+    lo, hi = (float(v) for v in fit.ppf(quantity, [lo_p, hi_p]))
+    return (0.0, hi) if split_base(quantity) in HETEROGENEITY else (lo, hi)
+
+
+EFFECT_TITLES = {"mu": "Pooled effect (mu)", "theta_new": "Effect in a new study (theta_new)",
+                 "tau": "Between-study SD (tau)", "tau2": "Between-study variance (tau\u00b2)", "I2": "I\u00b2 (%)"}
+
+
+@_plain
+def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.95):
+    """Posterior densities with the regions beyond each threshold, in the benefit direction, shaded and their
+    posterior probabilities written on the plot (the events of the report and of probabilities.csv; default
+    thresholds: 0, and 0.2 in the benefit direction for SMDs); the bar under each curve is the `ci` credible
+    interval, the dot the median. The curves are `posterior_curve`: the exact mixture densities for the exact
+    engine (no random draws), kernel density estimates of the draws for MCMC.
+
+    Normal-normal fits: one panel per quantity ("mu", "theta_new"; also "tau", "tau2" or "I2", unshaded, from 0) on
+    a common x axis. Subgroup fits: one row of panels per subgroup, one panel per quantity ("mu" and/or "theta_new",
+    i.e. mu[g] and theta_new[g]) on a common x axis, with the same shaded events. Meta-regression fits: the densities
+    of the coefficients (or of the quantities named, e.g. ["beta[weeks]"]) with P(coefficient beyond 0 in the benefit
+    direction) shaded: the probability that the effect is more favourable as the moderator rises (or than at the
+    reference level)."""
     from .posterior import check_ci
     from .report import benefit_thresholds, default_thresholds, probability_events
 
     ci = check_ci(ci)
     plt = _plt()
     fam, data = fit.family, fit.data
+    family = getattr(fam, "name", "normal-normal")
     op = benefit_operator(data.benefit)
     if isinstance(quantities, str):
         quantities = [quantities]
     quantities = list(quantities)
-    if fam.name == "subgroups":
+    shading = "the regions below each threshold" if data.benefit is None else "the probability of benefit"
+    if family == "subgroups":
         bad = [q for q in quantities if q not in ("mu", "theta_new")]
         if bad or not quantities:
             raise ValueError(f"for a subgroup fit, density() draws 'mu' and/or 'theta_new' of each subgroup, not {bad}")
@@ -609,10 +1023,9 @@ def _density_moderators(fit, quantities, thresholds, ci):
         what = {"mu": "mean effect (mu)", "theta_new": "a new study (theta_new)"}
         panels = [[(f"{q}[{g}]", f"{short_label(g, 30)}: {what[q]}",
                     probability_events(data, cs, quantities=(f"{q}[{g}]",))) for q in quantities] for g in fam.groups]
-        suptitle = (f"Posterior densities by subgroup ({short_label(fam.column, 40)}); shaded: "
-                    + ("the regions below each threshold" if data.benefit is None else "probability of benefit"))
+        suptitle = f"Posterior densities by subgroup ({short_label(fam.column, 40)}); shaded: {shading}"
         share = True
-    else:
+    elif family == "meta-regression":
         names = (fam.coefficient_rows() if quantities == ["mu", "theta_new"] else quantities)
         for q in names:
             fit.quantity(q)  # a clear error for a name the model does not have
@@ -625,11 +1038,21 @@ def _density_moderators(fit, quantities, thresholds, ci):
         suptitle = f"Meta-regression {short_label(fam.formula, 60)}: posterior densities; shaded: P(coefficient {op} 0)"
         suptitle += direction
         share = False
+    else:
+        if not quantities:
+            raise ValueError("name at least one quantity to draw, e.g. ('mu', 'theta_new')")
+        for q in quantities:
+            fit.quantity(q)
+        cs = benefit_thresholds(default_thresholds(data) if thresholds is None else thresholds, data.benefit)
+        panels = [[(q, EFFECT_TITLES.get(q, short_label(q, 45)),
+                    [] if split_base(q) in HETEROGENEITY else probability_events(data, cs, quantities=(q,)))
+                   for q in quantities]]
+        suptitle = f"Posterior densities; shaded: {shading}"
+        share = not any(split_base(q) in HETEROGENEITY for q in quantities)
     nrows, ncols = len(panels), max(len(row) for row in panels)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 2.7 * nrows + 0.7), squeeze=False)
-    lo_p, hi_p = 0.0005, 0.9995
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 2.7 * nrows + 0.8), squeeze=False)
     if share:
-        ends = np.array([fit.ppf(q, [lo_p, hi_p]) for row in panels for q, *_ in row])
+        ends = np.array([_grid(fit, q) for row in panels for q, *_ in row])
         common = (min(ends[:, 0].min(), min(cs)), max(ends[:, 1].max(), max(cs)))
     from matplotlib import colormaps
 
@@ -641,12 +1064,13 @@ def _density_moderators(fit, quantities, thresholds, ci):
                 ax.set_visible(False)
                 continue
             q, title, events = row[c]
-            lo, hi = common if share else fit.ppf(q, [lo_p, hi_p])
+            lo, hi = common if share else _grid(fit, q)
+            bounded = split_base(q) in HETEROGENEITY
             pad = 0.03 * (hi - lo)
-            x = np.linspace(lo - pad, hi + pad, 600)
-            y = np.nan_to_num(np.asarray(fit.density(q, x), float))
+            x = np.linspace(lo if bounded else lo - pad, hi + pad, 600)
+            y = posterior_curve(fit, q, x)
             ax.plot(x, y, color=BLUE, lw=1.6)
-            shades = colormaps["Greens"](np.linspace(0.25, 0.8, len(events)))
+            shades = colormaps["Greens"](np.linspace(0.25, 0.8, max(len(events), 1)))
             texts = []
             for colour, expr in zip(shades, events):
                 _, cmp, value = expr.rsplit(" ", 2)
@@ -654,7 +1078,7 @@ def _density_moderators(fit, quantities, thresholds, ci):
                 ax.fill_between(x, 0, y, where=x <= cut if cmp.startswith("<") else x >= cut, color=colour, alpha=0.9,
                                 lw=0)
                 shown = q if full_names else split_base(q)  # the panel's title names the subgroup or term
-                texts.append(f"P({shown} {cmp} {value}) = {fit.prob(expr):.3f}")
+                texts.append(f"P({shown} {cmp} {value}) {_prob_text3(fit.prob(expr))}")
                 if x[0] <= cut <= x[-1]:
                     ax.axvline(cut, color=GREY, lw=0.8, ls="--")
             q_lo, q_med, q_hi = fit.ppf(q, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
@@ -663,17 +1087,45 @@ def _density_moderators(fit, quantities, thresholds, ci):
             texts.append(f"median {q_med:.2f}, {ci:.0%} CrI {q_lo:.2f} to {q_hi:.2f}")
             ax.text(0.02, 0.96, "\n".join(texts), transform=ax.transAxes, va="top", fontsize=8,
                     bbox=dict(boxstyle="round", fc="white", ec=GREY, alpha=0.9))
-            ax.set_ylim(0, 1.75 * max(float(y.max()), 1e-300))
+            top = float(y[len(y) // 50:].max()) if bounded else float(y.max())  # I² can be infinite at 0
+            ax.set_ylim(0, 1.75 * max(top, 1e-300))
             ax.set_xlim(x[0], x[-1])
             ax.set_yticks([])
-            for spine in ("top", "right", "left"):
+            for spine in ("top", "right"):
                 ax.spines[spine].set_visible(False)
             ax.set_title(title, fontsize=9, loc="left")
-            ax.set_xlabel(direction_label(data) if share or split_base(q) != "beta" else
-                          f"coefficient ({data.measure} per unit or against the reference level)", fontsize=8)
-    fig.suptitle(wrapped(suptitle, int(16 * 5.2 * ncols)), fontsize=9, x=0.01, ha="left")
+            if c == 0:
+                ax.set_ylabel("posterior density", fontsize=8)
+            if bounded:
+                xlabel = f"{EFFECT_TITLES.get(split_base(q), q)}" + ("" if split_base(q) == "I2" else
+                                                                     f" ({data.measure} units)")
+            elif share or split_base(q) != "beta":
+                xlabel = direction_label(data)
+            else:
+                xlabel = f"coefficient ({data.measure} per unit or against the reference level)"
+            ax.set_xlabel(xlabel, fontsize=8)
+    engine = ("exact posterior densities" if fit.backend.exact else
+              "kernel density estimates of the posterior draws")
+    fig.suptitle(wrapped(f"{suptitle}; black bar: {ci:.0%} credible interval, dot: median ({engine})",
+                         int(16 * 5.2 * ncols)), fontsize=9, x=0.01, ha="left")
     fig.tight_layout()
     return fig
+
+
+def _prob_text3(p) -> str:
+    """'= 0.685', '< 0.001', '> 0.999': a probability on a figure, three decimals."""
+    if p < 0.001:
+        return "< 0.001"
+    if p > 0.999:
+        return "> 0.999"
+    return f"= {p:.3f}"
+
+
+GROUP_COLOURS = (BLUE, GREEN, RED, "#6a3d9a", "#8c564b", "#17becf", "#7f7f00", "#e377c2")
+
+
+def _group_colour(j):
+    return GROUP_COLOURS[j % len(GROUP_COLOURS)]
 
 
 def split_base(name: str) -> str:
@@ -681,54 +1133,25 @@ def split_base(name: str) -> str:
     return name.split("[", 1)[0].strip()
 
 
-def _kde_xy(draws):
-    from scipy import stats
-
-    kde = stats.gaussian_kde(draws)
-    x = np.linspace(*np.quantile(draws, [0.001, 0.999]), 400)
-    return x, kde(x)
-
-
 @_plain
 def prior_posterior(fit, quantities=("tau", "mu")):
-    """Prior against posterior (arviz-plots `plot_prior_posterior`) for tau and, if its prior is proper, mu.
-
-    Subgroup and meta-regression fits: the prior density against the posterior density (`fit.density`: exact
-    for the exact engine) of tau (each tau[g] when every subgroup has its own) and, where their priors are proper,
-    of each subgroup mean mu[g] or coefficient beta[term] ("mu" or "beta" in `quantities` asks for these)."""
-    if getattr(fit.family, "name", "normal-normal") in ("subgroups", "meta-regression"):
-        return _prior_posterior_moderators(fit, quantities)
-    import arviz_plots as azp
-
-    names = [q for q in quantities if "prior" in fit.idata.children and q in fit.idata["prior"].data_vars]
-    if not names:
-        raise ValueError("no proper prior to draw against the posterior (flat or improper priors)")
-    pc = azp.plot_prior_posterior(fit.idata, var_names=names, backend="matplotlib")
-    fig = pc.viz["plot"][names[0]].item().figure
-    fig.set_size_inches(5.2 * len(names), 3.6)
-    for q in names:
-        ax = pc.viz["plot"][q].item()
-        ax.set_title({"tau": f"tau: prior {fit.spec.tau_prior}", "mu": f"mu: prior {fit.spec.mu_prior}"}[q])
-        if q == "tau":  # the heavy tails of some priors would squash the posterior
-            ax.set_xlim(0, max(float(np.quantile(fit.draws("tau"), 0.999)) * 1.5,
-                               float(np.quantile(fit.idata["prior"]["tau"].values, 0.95))))
-    fig.tight_layout()
-    return fig
-
-
-def _prior_posterior_moderators(fit, quantities):
+    """The prior density (the prior's own density function) against the posterior density (`posterior_curve`:
+    exact for the exact engine) of tau, from 0 (each tau[g] when every subgroup has its own) and, where their priors
+    are proper, of mu, of each subgroup mean mu[g] or of each coefficient beta[term] ("mu" or "beta" in `quantities`
+    asks for these). A ValueError when no prior asked for is proper."""
     plt = _plt()
     fam, tau_prior = fit.family, fit.spec.tau_prior
-    panels = []  # (quantity, prior density, title, lower bound of x)
+    panels = []  # (quantity, prior density, title, prior's name)
     if "tau" in quantities and fam.random and tau_prior.proper:
         taus = ["tau"] if fam.tau_dim is None else [f"tau[{g}]" for g in fam.groups]
         for q in taus:
-            panels.append((q, lambda x: np.exp(tau_prior.logpdf(x)), f"{short_label(q, 40)}: prior {tau_prior}", 0.0))
+            panels.append((q, lambda x: np.exp(tau_prior.logpdf(x)), f"{short_label(q, 40)}: prior {tau_prior}",
+                           tau_prior))
     if "mu" in quantities or "beta" in quantities:
         for name, prior in zip(fam.coefficient_rows(), fam.coef_priors):
             if prior.proper:
                 panels.append((name, lambda x, p=prior: np.exp(p.logpdf(x)), f"{short_label(name, 40)}: prior {prior}",
-                               None))
+                               prior))
     if not panels:
         raise ValueError("no proper prior to draw against the posterior (flat or improper priors)")
     ncols = min(3, len(panels))
@@ -736,27 +1159,31 @@ def _prior_posterior_moderators(fit, quantities):
     fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.2 * nrows + 0.4), squeeze=False)
     for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
-    for ax, (q, prior_pdf, title, floor) in zip(axes.ravel(), panels):
-        lo, hi = fit.ppf(q, [0.0005, 0.9995])
-        if floor is not None:  # tau: from 0 (just above: the density is 0 at the boundary itself); the heavy
-            hi = max(hi * 1.5, float(tau_prior.ppf(0.95)))  # tails of some priors would squash the posterior
+    for j, (ax, (q, prior_pdf, title, prior)) in enumerate(zip(axes.ravel(), panels)):
+        lo, hi = _grid(fit, q)
+        if split_base(q) == "tau":  # from 0 (just above: the prior's and posterior's limits at the boundary)
+            hi = max(hi * 1.2, min(float(prior.ppf(0.9)), 3 * hi))  # show the prior's bulk, not its heavy tail
             lo = hi * 1e-9
+            xlabel = f"tau (between-study SD, {fit.data.measure} units)"
         else:
             width = hi - lo
             lo, hi = lo - width, hi + width
+            xlabel = f"{short_label(q, 50)} ({fit.data.measure})"
         x = np.linspace(lo, hi, 600)
-        ax.plot(x, np.nan_to_num(prior_pdf(x)), color=GREY, lw=1.5, ls="--", label="prior")
-        ax.plot(x, np.nan_to_num(np.asarray(fit.density(q, x), float)), color=BLUE, lw=1.8, label="posterior")
-        ax.set_xlim(lo, hi)
+        ax.plot(x, np.nan_to_num(prior_pdf(x)), color=GREY, lw=1.5, ls="--", label=f"prior density ({prior})")
+        ax.plot(x, posterior_curve(fit, q, x), color=BLUE, lw=1.8, label="posterior density")
+        ax.set_xlim(lo if split_base(q) != "tau" else 0.0, hi)
         ax.set_ylim(bottom=0)
         ax.set_yticks([])
-        for spine in ("top", "right", "left"):
+        for spine in ("top", "right"):
             ax.spines[spine].set_visible(False)
         ax.set_title(short_label(title, 70), fontsize=9, loc="left")
-        ax.set_xlabel(short_label(q, 50) if floor is not None else f"{short_label(q, 50)} ({fit.data.measure})",
-                      fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
+        if j % ncols == 0:
+            ax.set_ylabel("density", fontsize=8)
         ax.legend(frameon=False, fontsize=8)
-    fig.suptitle("Prior (dashed) against posterior (solid)", fontsize=9, x=0.01, ha="left")
+    engine = "exact posterior density" if fit.backend.exact else "posterior: kernel density estimate of the draws"
+    fig.suptitle(f"Prior (dashed) against posterior (solid); {engine}", fontsize=9, x=0.01, ha="left")
     fig.tight_layout()
     return fig
 
