@@ -23,6 +23,8 @@ import pandas as pd
 from .errors import DataError
 
 INTERCEPT = "intercept"
+COLLINEAR = 1e-6  # a unit-length column this close to the span of the earlier ones counts as collinear (as metafor
+# refuses X'X with an eigenvalue below 1e-7, the coefficients would be fixed by rounding)
 
 
 @dataclass(frozen=True)
@@ -307,16 +309,21 @@ def _check_rank(X, terms, spec, formula):
         if norms[j] == 0:
             raise DataError(f"formula {formula!r}: coefficient {term!r} is 0 in every study (a level or "
                             "combination that no study has); drop it from the formula")
+        size = float(np.max(np.abs(X[:, j])))
+        if not 1e-100 <= size <= 1e100:
+            cols = ", ".join(_term_columns(spec, [term])) or term
+            raise DataError(f"formula {formula!r}: the values of {term!r} are at most {size:.3g} in size, beyond "
+                            f"what its coefficient's variance can hold in float64; rescale {cols} (other units)")
     Z = X / norms
     for j in range(1, len(terms)):
         coef, *_ = np.linalg.lstsq(Z[:, :j], Z[:, j], rcond=None)
-        if np.linalg.norm(Z[:, :j] @ coef - Z[:, j]) > 1e-9:
+        if np.linalg.norm(Z[:, :j] @ coef - Z[:, j]) > COLLINEAR:
             continue
         partners = [terms[i] for i in range(j) if abs(coef[i]) > 1e-8]
         cols = _term_columns(spec, [terms[j], *partners])
-        raise DataError(f"formula {formula!r}: the design is rank-deficient: {terms[j]!r} is a linear combination "
-                        f"of {', '.join(repr(t) for t in partners)} (collinear columns: {', '.join(cols) or 'none'}); "
-                        "remove one of them")
+        raise DataError(f"formula {formula!r}: the design is rank-deficient: {terms[j]!r} is (within 1e-6) a linear "
+                        f"combination of {', '.join(repr(t) for t in partners)} (collinear columns: "
+                        f"{', '.join(cols) or 'none'}); remove one of them")
 
 
 def _term_columns(spec, names) -> list[str]:

@@ -97,7 +97,7 @@ def test_matrix_for_new_values_uses_the_same_coding(data):
     ("~ weeks | tester", "several parts"),
     ("~ 0", "has no coefficients"),
     ("", "must be a formula"),
-    ("~ weeks + I(2 * weeks)", r"rank-deficient: 'I\(2 \* weeks\)' is a linear combination of 'weeks' \(collinear columns: weeks\)"),
+    ("~ weeks + I(2 * weeks)", r"rank-deficient: 'I\(2 \* weeks\)' is \(within 1e-6\) a linear combination of 'weeks' \(collinear columns: weeks\)"),
 ])
 def test_formula_errors_are_one_line(data, formula, message):
     with pytest.raises(bm.DataError, match=message) as err:
@@ -107,9 +107,17 @@ def test_formula_errors_are_one_line(data, formula, message):
 
 def test_collinear_columns_are_named(data):
     twin = with_moderators(data, mode=np.where(data.moderators["setting"] == "group", "class", "alone"))
-    with pytest.raises(bm.DataError, match=r"'C\(mode\)\[T.class\]' is a linear combination of 'intercept', "
-                                           r"'C\(setting\)\[T.indiv\]' \(collinear columns: setting, mode\)"):
+    with pytest.raises(bm.DataError, match=r"'C\(mode\)\[T.class\]' is \(within 1e-6\) a linear combination of "
+                                           r"'intercept', 'C\(setting\)\[T.indiv\]' \(collinear columns: setting, mode\)"):
         design_matrix(twin, "~ C(setting) + C(mode)")
+    near = with_moderators(data, dose=np.where(data.moderators["setting"] == "indiv", 1.0, 0.0) + 1e-9 * np.arange(19))
+    with pytest.raises(bm.DataError, match="'dose' is \\(within 1e-6\\) a linear combination"):
+        design_matrix(near, "~ C(setting) + dose")
+    tiny = with_moderators(data, dose=1e-160 * np.arange(19.0))
+    with pytest.raises(bm.DataError, match="values of 'dose' are at most 1.8e-159 in size.*rescale dose"):
+        design_matrix(tiny, "~ dose")
+    fine = with_moderators(data, year=1990.0 + data.moderators["weeks"])  # far from the intercept
+    assert design_matrix(fine, "~ year").terms == ("intercept", "year")
 
 
 def test_constant_column_and_too_few_studies(data):

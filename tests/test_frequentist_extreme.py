@@ -171,6 +171,7 @@ def run(data, method, ci, control=None):
         return None
 
 
+@pytest.mark.filterwarnings("ignore::bayesmeta.errors.EstimationWarning")
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(extreme_data(), st.sampled_from(METHODS), st.sampled_from(["z", "hksj"]))
 def test_every_field_finite_and_mu_inside_the_effects(values, method, ci):
@@ -186,6 +187,7 @@ def test_every_field_finite_and_mu_inside_the_effects(values, method, ci):
     assert y.min() - ulps <= res.mu <= y.max() + ulps
 
 
+@pytest.mark.filterwarnings("ignore::bayesmeta.errors.EstimationWarning")
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(extreme_data(), st.sampled_from(METHODS), st.sampled_from(["z", "hksj"]), st.floats(-6, 6))
 def test_scaling_y_and_se_scales_the_results(values, method, ci, log_c):
@@ -221,3 +223,48 @@ def test_empirical_bayes_falls_back_to_root_finding_where_its_iteration_crawls()
                                                              0.00034997])
     eb, pm = frequentist(data, method="EB"), frequentist(data, method="PM")
     assert eb.tau2 == pm.tau2 > 0 and any("root finding" in n for n in eb.notes)
+
+
+@st.composite
+def regression_data(draw):
+    k = draw(st.integers(4, 10))
+    y = draw(st.lists(st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False), min_size=k, max_size=k))
+    log_se = draw(st.lists(st.floats(-4, 4), min_size=k, max_size=k))
+    x = draw(st.lists(st.floats(-10, 10, allow_nan=False), min_size=k, max_size=k))
+    g = draw(st.lists(st.sampled_from(["a", "b"]), min_size=k, max_size=k))
+    return np.array(y), 10.0 ** np.array(log_se), pd.DataFrame({"x": x, "g": g})
+
+
+def regression(y, se, mods, method, ci, control=None):
+    data = bm.EffectData(y=y, se=se, study=np.array([f"Study {i + 1}" for i in range(len(y))], dtype=object),
+                         moderators=mods.set_index(pd.Index([f"Study {i + 1}" for i in range(len(y))])))
+    try:
+        return frequentist(data, method=method, ci=ci, moderators="~ x + C(g)", control=control)
+    except (bm.DataError, EstimationError) as err:
+        assert "\n" not in str(err) and str(err)
+        return None
+
+
+@pytest.mark.filterwarnings("ignore::bayesmeta.errors.EstimationWarning")
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(regression_data(), st.sampled_from(METHODS), st.sampled_from(["z", "hksj"]), st.floats(-4, 4))
+def test_meta_regression_is_finite_and_scales(values, method, ci, log_c):
+    y, se, mods = values
+    assume(np.ptp(y) == 0 or np.ptp(y) > 1e-9 * np.max(np.abs(y)))
+    res = regression(y, se, mods, method, ci, CONVERGED)
+    if res is None:
+        return
+    numbers = [*res.coefficients.to_numpy().ravel(), res.tau2, res.I2, res.H2, res.QE, res.QM, res.QM_pvalue,
+               res.QE_pvalue]
+    assert np.all(np.isfinite(numbers)) and "nan" not in repr(res).lower()
+    c = 10.0**log_c
+    scaled = regression(y * c, se * c, mods, method, ci, CONVERGED)
+    assert scaled is not None
+    size = float(np.max(np.abs(y)) + np.max(se))
+    # a coefficient's natural size is the effects' size over its column's (x may be 1e-16 in every study)
+    atol = 1e-10 * size / np.max(np.abs(res.design.X), axis=0)
+    for col in ("estimate", "se", "lower", "upper"):
+        assert np.allclose(scaled.coefficients[col] / c, res.coefficients[col], rtol=1e-7, atol=atol), col
+    assert scaled.tau2 / c**2 == pytest.approx(res.tau2, rel=1e-7, abs=1e-10 * size**2)
+    for name in ("QM", "QE", "I2"):
+        assert getattr(scaled, name) == pytest.approx(getattr(res, name), rel=1e-7, abs=1e-8), name

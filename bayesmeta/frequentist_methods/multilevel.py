@@ -19,9 +19,10 @@ tau^2 / (tau^2 + tau_w^2 + s^2) and tau_w^2 / (...), s^2 the Higgins-Thompson ty
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import optimize, stats
 
 from ..errors import DataError
@@ -50,14 +51,46 @@ class ThreeLevelResult:
     QE_pvalue: float
     robust: bool
     level: float
+    weights: pd.Series = field(repr=False)  # each effect's share of mu (GLS weights, percent)
     measure: str = "SMD"
+    subgroups = None  # the fields the comparison and the report read from every frequentist result
+    is_regression = False
+    prediction = "z"
+    preset = None
+
+    @property
+    def ci(self) -> str:
+        return "robust" if self.robust else "z"
+
+    @property
+    def tau(self) -> float:
+        return math.sqrt(self.tau2)
+
+    @property
+    def I2(self) -> float:
+        return self.I2_between + self.I2_within
+
+    @property
+    def tau2_lower(self) -> float:  # no profile interval for the variance components yet
+        return float("nan")
+
+    tau2_upper = tau2_lower
+
+    @property
+    def pi_lower(self) -> float:
+        return self.mu - stats.norm.ppf(0.5 + self.level / 2) * math.sqrt(self.se**2 + self.tau2 + self.tau2_within)
+
+    @property
+    def pi_upper(self) -> float:
+        return 2 * self.mu - self.pi_lower
 
     @property
     def label(self) -> str:
         return f"three-level {self.method}{' (cluster-robust)' if self.robust else ''}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = {k: v for k, v in asdict(self).items() if k != "weights"}
+        return dict(out, weights=self.weights.to_dict())
 
     def __repr__(self):
         pct = f"{self.level:.0%}"
@@ -127,6 +160,8 @@ def three_level(data, method="REML", robust=False, level=0.95) -> ThreeLevelResu
         se = 1 / math.sqrt(P)
         dist = stats.norm()
     crit = dist.ppf(0.5 + level / 2)
+    s_c = cluster_sums(y, v, index, m, tau2_w)[0]
+    gls = 1 / (v + tau2_w) / (1 + tau2 * s_c[index])  # Sigma^-1 1 by Sherman-Morrison: each effect's weight
     w = 1 / v
     qe = float(np.sum(w * (y - np.sum(w * y) / np.sum(w)) ** 2))
     s2 = typical_variance(v)
@@ -135,4 +170,5 @@ def three_level(data, method="REML", robust=False, level=0.95) -> ThreeLevelResu
         k=k, clusters=m, method=method, mu=float(mu), se=float(se), lower=float(mu - crit * se),
         upper=float(mu + crit * se), pvalue=float(2 * dist.sf(abs(mu / se))), tau2=tau2, tau2_within=tau2_w,
         I2_between=100 * tau2 / total, I2_within=100 * tau2_w / total, QE=qe,
-        QE_pvalue=float(stats.chi2.sf(qe, k - 1)), robust=robust, level=level, measure=data.measure)
+        QE_pvalue=float(stats.chi2.sf(qe, k - 1)), robust=robust, level=level, measure=data.measure,
+        weights=pd.Series(100 * gls / gls.sum(), index=pd.Index(data.study, name="study"), name="weight_pct"))

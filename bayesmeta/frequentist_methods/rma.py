@@ -40,6 +40,7 @@ from scipy import stats
 from ..design import INTERCEPT, design_matrix, subgroup_labels
 from ..effects import EffectData
 from ..errors import DataError, EstimationWarning
+from .mantel_haenszel import BINARY_METHODS, pool_counts
 from .result import FrequentistResult
 from .tau2 import DEFAULT_CONTROL, METHODS, estimate_tau2, q_profile_ci, q_statistic, typical_variance
 from .wls import EstimationError, WeightedFit
@@ -63,17 +64,29 @@ PRESETS = {
 def frequentist(data: EffectData, method: str = "REML", ci: str = "z", level: float = 0.95,
                 prediction: str | None = "default", control: dict | None = None, moderators: str | None = None,
                 subgroup: str | None = None, subgroup_tau: str = "separate",
-                drop_missing: bool = False) -> FrequentistResult:
+                drop_missing: bool = False, model: str = "random", robust: bool = False) -> FrequentistResult:
     """Random-effects (or common-effect, method="FE") meta-analysis of `data`, as metafor's `rma()`.
 
-    method: FE DL REML ML PM SJ HS HE EB, or a preset "revman5" / "cochrane" (see PRESETS).
+    method: FE DL REML ML PM SJ HS HE EB, or a preset "revman5" / "cochrane" (see PRESETS); for 2x2 counts
+    (EffectData.from_counts) also "MH", "MH-DL" (random effects, Q around MH) and "Peto", as RevMan pools them.
     ci: "z" (Wald) or "hksj" (Knapp-Hartung with t_{k-p}). prediction: "default" (normal under z, t_{k-1}
     under hksj, as metafor `predict()`), "z", "t", "hts" (t_{k-2}) or None.
     moderators: a formula such as "~ weeks + C(setting)" for a meta-regression (see `bayesmeta.design`);
     drop_missing leaves out studies with a missing moderator (listed in `dropped`) instead of refusing them.
     subgroup: a moderator column for a subgroup analysis, with `subgroup_tau` "separate" or "common".
     control: threshold, tol, maxiter, tau2_max of the iterative estimators (metafor's defaults).
+    model="three-level": metafor's rma.mv(yi, vi, random = ~ 1 | cluster/effect) by REML or ML, with
+    robust=True its cluster-robust inference (see `multilevel.three_level`).
     """
+    if model == "three-level":
+        from .multilevel import three_level
+
+        return three_level(data, method, robust=robust, level=level)
+    if model != "random" or robust:
+        raise ValueError(f"model must be 'random' or 'three-level' (robust=True with the three-level model), "
+                         f"not model={model!r}, robust={robust!r}")
+    if method in BINARY_METHODS:  # 2x2 counts pooled as RevMan does: MH, MH-DL, Peto (mantel_haenszel.py)
+        return pool_counts(data, method, level, subgroup)
     preset = None
     if method in PRESETS:
         preset, spec = method, PRESETS[method]
@@ -175,7 +188,10 @@ def _fit(y, se, X, labels, method, ci, level, control, intercept=True, r2=False)
                           stat=stat, pvalue=2 * sf(np.abs(stat)), lower=(fit.b - crit * se_b) * c,
                           upper=(fit.b + crit * se_b) * c, weights=100 * fit.ws / np.sum(fit.ws))
     btt = np.arange(1, p) if p > 1 and intercept else np.arange(p)
-    qm = float(fit.b[btt] @ np.linalg.solve(vb[np.ix_(btt, btt)], fit.b[btt]))
+    try:
+        qm = float(fit.b[btt] @ np.linalg.solve(vb[np.ix_(btt, btt)], fit.b[btt]))
+    except np.linalg.LinAlgError:
+        raise EstimationError("QM: the covariance matrix of the tested coefficients is singular") from None
     if ci == "hksj":
         out.QM, out.QM_df = qm / len(btt), (len(btt), df)
         out.QM_pvalue = float(stats.f.sf(out.QM, len(btt), df))
@@ -192,6 +208,8 @@ def _fit(y, se, X, labels, method, ci, level, control, intercept=True, r2=False)
             out.I2 = max(0.0, 100 * (out.QE - df) / out.QE) if out.QE > 0 else 0.0
             out.H2 = out.QE / df
         else:
+            if not fe.tr_p > 0:
+                raise EstimationError("I^2: the residual projection has no trace (every study fits its own coefficient)")
             s2 = df / fe.tr_p
             lo, hi = q_profile_ci(ys, vs, tau2, level, ctrl, X)
             bounds = np.array([tau2, lo, hi])

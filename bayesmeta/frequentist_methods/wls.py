@@ -36,6 +36,12 @@ def solve_triangular(R, b, trans="N"):
     return x
 
 
+def _rank(X) -> int:
+    """Rank with every column scaled to unit length first (a column of 1e-16s is a column, not a zero)."""
+    norms = np.linalg.norm(X, axis=0)
+    return int(np.linalg.matrix_rank(X[:, norms > 0] / norms[norms > 0])) if np.any(norms > 0) else 0
+
+
 def _qr(X, ws):
     """QR of sqrt(ws) X with rows sorted by decreasing weight; Q returned in the original row order."""
     order = np.argsort(-ws, kind="stable")
@@ -91,7 +97,7 @@ class WeightedFit:
         """Recompute 1 - h_ii and r_i of a dominant study i from the fit to the other studies."""
         others = np.arange(self.k) != i
         Xo = self.X[others]
-        if self.k == 1 or (not mean_only and np.linalg.matrix_rank(Xo) < self.p):
+        if self.k == 1 or (not mean_only and _rank(Xo) < self.p):
             self.m[i], self._u[i] = 0.0, None  # study i alone informs a coefficient: h_ii = 1, r_i = 0
             if self.y is not None:
                 self.resid[i] = 0.0
