@@ -26,7 +26,7 @@ from .errors import DataError, DataWarning
 
 PACKAGE_DIR = (os.path.dirname(os.path.abspath(__file__)),)  # for warnings.warn(skip_file_prefixes=...)
 
-MEASURES = ("SMD", "SMD_RevMan", "d", "MD", "generic")
+MEASURES = ("SMD", "SMD_RevMan", "d", "MD", "logOR", "logRR", "RD", "generic")  # 2x2 measures: bayesmeta.binary
 STANDARDISED = ("SMD", "SMD_RevMan", "d")  # scale-free: one default prior and Cohen's benchmarks fit all
 BENEFIT = ("lower", "higher", None)
 
@@ -215,7 +215,7 @@ def _check_benefit(benefit):
 def _check_measure(measure, allowed=MEASURES):
     if measure not in allowed:
         raise DataError(f"measure must be one of {', '.join(allowed)}, not {measure!r} (other effects on an additive "
-                        "scale, such as log odds ratios, are 'generic')")
+                        "scale, such as log hazard ratios, are 'generic')")
     return measure
 
 
@@ -506,6 +506,16 @@ class EffectData:
                    _covariates(df, labels, (study, *cols, cluster), moderators), arms=arms_df, outcome=outcome,
                    n=arms["n1"] + arms["n2"], moderator_names=_moderator_list(moderators),
                    cluster=_cluster_column(df, cluster, labels))
+
+    @classmethod
+    def from_counts(cls, df: pd.DataFrame, events1="events1", n1="n1", events2="events2", n2="n2", study=None,
+                    measure="logOR", benefit=None, moderators=None, outcome="effect") -> "EffectData":
+        """Log odds ratios, log risk ratios or risk differences (measure logOR, logRR, RD) from 2x2 counts (arm 1 =
+        treatment), with escalc's and RevMan's zero-cell conventions; tables without information are set aside
+        with a warning naming them. See bayesmeta.binary."""
+        from .binary import from_counts
+
+        return from_counts(cls, df, events1, n1, events2, n2, study, measure, benefit, moderators, outcome)
 
     @classmethod
     def from_t_statistic(cls, df: pd.DataFrame, t="t", n1="n1", n2="n2", study=None, measure="SMD",
