@@ -57,16 +57,19 @@ def mixture_pdf(x, weight, means, sds):
 
 
 def mixture_ppf(q, weight, means, sds):
-    """Quantiles of several mixtures at once: means/sds (Q, N), q (Q,). Safeguarded Newton, stopped when
-    |F - q| < 1e-14 or the step is below 1e-13 relative."""
+    """Quantiles of several mixtures at once: means/sds (Q, N), q (Q,), weight (N,) shared or (Q, N) one row
+    per mixture (zero weights allowed: padding). Safeguarded Newton, stopped when |F - q| < 1e-14 or the step
+    is below 1e-13 relative; each row's iterations depend on that row alone."""
     means, sds, q = np.atleast_2d(means), np.atleast_2d(sds), np.atleast_1d(np.asarray(q, float))
+    weight = np.asarray(weight, float)
     mean, sd = mixture_moments(weight, means, sds)
     lo, hi = np.min(means - 40 * sds, axis=1), np.max(means + 40 * sds, axis=1)
 
     def residual(x, rows):
+        w = weight if weight.ndim == 1 else weight[rows]
         z = (x[:, None] - means[rows]) / sds[rows]
-        return (np.sum(weight * special.ndtr(z), axis=1) - q[rows],
-                np.sum(weight * np.exp(-0.5 * z**2) / (sds[rows] * _SQRT_2PI), axis=1))
+        return (np.sum(w * special.ndtr(z), axis=1) - q[rows],
+                np.sum(w * np.exp(-0.5 * z**2) / (sds[rows] * _SQRT_2PI), axis=1))
 
     start = np.clip(mean + sd * special.ndtri(np.clip(q, 1e-300, 1 - 1e-16)), lo, hi)
     return safeguarded_newton(residual, start, lo, hi, ftol=1e-14, xtol=1e-13)
