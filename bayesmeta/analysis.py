@@ -9,7 +9,8 @@
                 target_accept
     [priors]    tau, mu (prior strings), sensitivity (list of other tau priors to refit with)
     [report]    thresholds (effects in the benefit direction, e.g. [0, -0.2]), ci, frequentist (methods or
-                presets, e.g. ["revman5", "cochrane"]), figures, forest_order
+                presets, e.g. ["revman5", "cochrane"]), figures ("forest" draws the forest plot in RevMan's layout,
+                where the model has one, and the Bayesian forest plot; "forest_revman" RevMan's alone), forest_order
 
 Every key is checked before anything runs (one message naming the file and the key). `run_analysis`
 writes report.html, report.md, summary.csv, shrinkage.csv, probabilities.csv, comparison.csv,
@@ -34,21 +35,22 @@ from .effects import benefit_operator, benefit_sign
 from .errors import DataError
 from .report import benefit_thresholds, default_thresholds
 
-FIGURES = ("forest", "density", "prior_posterior", "benefit", "funnel", "trace", "rank")
+FIGURES = ("forest_revman", "forest", "density", "prior_posterior", "benefit", "funnel", "trace", "rank")
 SCHEMA = {
     "analysis": {"title": str, "intervention": str, "description": str},
     "data": {"dataset": str, "file": str, "measure": str, "benefit": str, "outcome": str, "moderators": list,
+             "cluster": str,
              "columns": dict, "select": dict, "per_study": str, "sep": str, "decimal": str, "encoding": str},
     "model": {"effects": str, "engine": str, "seed": int, "draws": int, "chains": int, "tune": int,
               "target_accept": float, "moderators": str, "subgroup": str, "subgroup_tau": str, "drop_missing": bool},
-    "priors": {"tau": str, "mu": str, "beta": str, "sensitivity": list},
+    "priors": {"tau": str, "mu": str, "beta": str, "tau_within": str, "sensitivity": list},
     "report": {"thresholds": list, "ci": float, "frequentist": list, "figures": list, "forest_order": str},
     "pooled": {"estimate": str, "lower": str, "upper": str, "label": list, "benefit_from": str,
                "important": float, "level": float},
 }
 REQUIRED = {("analysis", "title")}
 FAMILY_KEYS = ("moderators", "subgroup", "subgroup_tau", "drop_missing")  # [model] keys passed on to bm.fit
-CHOICES = {("data", "benefit"): ("lower", "higher"), ("model", "effects"): ("random", "common"),
+CHOICES = {("data", "benefit"): ("lower", "higher"), ("model", "effects"): ("random", "common", "three-level"),
            ("model", "subgroup_tau"): ("common", "separate"),
            ("model", "engine"): ("exact", "mcmc"), ("data", "per_study"): ("first",),
            ("data", "measure"): ("SMD", "SMD_RevMan", "d", "MD", "generic"), ("data", "decimal"): (".", ","),
@@ -245,7 +247,7 @@ def load_effect_data(analysis: Analysis):
 
     d = analysis.spec["data"]
     opts = dict(measure=d.get("measure"), benefit=d["benefit"], outcome=d.get("outcome"),
-                moderators=d.get("moderators"))
+                moderators=d.get("moderators"), cluster=d.get("cluster"))
     table, notes = load_table(analysis)
     source = f"data set {d['dataset']!r}" if "dataset" in d else f"'data.file' {d['file']!r}"
     try:
@@ -335,6 +337,7 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
         warnings.simplefilter("always")
         data, notes = load_effect_data(analysis)
         settings = dict(tau_prior=pr.get("tau"), mu_prior=pr.get("mu"), beta_prior=pr.get("beta"),
+                        tau_within_prior=pr.get("tau_within"),
                         engine=m.get("engine", "exact"), seed=m.get("seed", 1), model=m.get("effects", "random"),
                         **{k: m[k] for k in FAMILY_KEYS if k in m})
         sampler = {k: m[k] for k in ("draws", "chains", "tune", "target_accept") if k in m}
@@ -351,18 +354,31 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
                                             thresholds, ci)
     notes += [f"Warning: {w.message}" for w in caught]
     freq_keys = {k: m[k] for k in ("moderators", "subgroup") if k in m}
-    freq = [frequentist(fit.data, method=meth, **freq_keys) for meth in rep.get("frequentist", ["revman5", "cochrane"])]
+    if m.get("effects") == "three-level":  # rma.mv by REML, and with cluster-robust inference
+        freq = [frequentist(fit.data, method=meth, model="three-level", robust=robust)
+                for meth in rep.get("frequentist", ["REML"]) for robust in (False, True)]
+    else:
+        freq = [frequentist(fit.data, method=meth, **freq_keys)
+                for meth in rep.get("frequentist", ["revman5", "cochrane"])]
     written, figures = {}, {}
     sampled = "sampler" in fit.settings  # trace and rank plots need a sampler's chains
     bubbles = fit.family.continuous_moderators()
-    wanted = rep.get("figures", ["forest", "density", "prior_posterior", "benefit", "funnel"]
-                     + (["bubble"] if bubbles else []) + (["trace", "rank"] if sampled else []))
-    makers = {"forest": lambda: plots.forest(fit, freq=freq, order=rep.get("forest_order", "input"), ci=ci),
+    wanted = list(rep.get("figures", ["forest", "density", "prior_posterior", "benefit", "funnel"]
+                          + (["bubble"] if bubbles else []) + (["trace", "rank"] if sampled else [])))
+    if ("forest" in wanted and "forest_revman" not in wanted
+            and getattr(fit.family, "name", "") in plots.REVMAN_FAMILIES):  # "forest": both, RevMan's layout first
+        wanted.insert(wanted.index("forest"), "forest_revman")
+    order = rep.get("forest_order", "input")
+    makers = {"forest_revman": lambda: plots.forest(fit, freq=freq, order=order, ci=ci, style="revman"),
+              "forest": lambda: plots.forest(fit, freq=freq, order=order, ci=ci),
               "density": lambda: plots.density(fit, thresholds=thresholds, ci=ci),
               "prior_posterior": lambda: plots.prior_posterior(fit), "benefit": lambda: plots.benefit_curves(fit),
               "funnel": lambda: plots.funnel(fit.data), "trace": lambda: plots.trace(fit),
               "rank": lambda: plots.rank(fit), "bubble": lambda: plots.bubble(fit, bubbles[0])}
-    captions = {"forest": "Forest plot: observed and shrunken study effects, pooled mu and the predictive interval",
+    captions = {"forest_revman": "Forest plot in RevMan's layout (the frequentist analysis as RevMan prints it), with "
+                                 "the Bayesian posterior and predictive interval below",
+                "forest": "Bayesian forest plot: observed and shrunken study effects, pooled mu and the predictive "
+                          "interval",
                 "density": "Posterior densities with the probability of benefit shaded",
                 "prior_posterior": "Prior against posterior", "benefit": "Probability of benefit of at least c",
                 "funnel": "Funnel plot", "trace": "MCMC trace", "rank": "MCMC rank plot",
@@ -376,7 +392,7 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
             notes.append(f"Figure '{name}' not drawn: {err}.")
             continue
         png = _write_figure(fig, out, name)
-        figures[captions[name]] = str(png)
+        figures[name] = (captions[name], str(png))
         written[f"figure_{name}"] = png
     if sensitivity is not None:
         sensitivity.to_csv(out / "sensitivity.csv")
@@ -503,7 +519,9 @@ def _write_figure(fig, out: Path, name: str) -> Path:
 
 
 def _write_report(report, out: Path, figures: dict) -> None:
-    """report.html (figures embedded) and report.md (figures linked relative to the output folder)."""
+    """report.html (figures inlined as SVG) and report.md (figures linked relative to the output folder);
+    `figures` maps names to (caption, PNG path), or captions to PNG paths."""
     (out / "report.html").write_text(report.render("html"), encoding="utf-8")
-    links = {caption: str(Path(png).relative_to(out)) for caption, png in figures.items()}
+    pairs = [value if isinstance(value, tuple) else (key, value) for key, value in figures.items()]
+    links = {caption: str(Path(png).relative_to(out)) for caption, png in pairs}
     (out / "report.md").write_text(report.to_markdown(links), encoding="utf-8")

@@ -73,6 +73,7 @@ class Fit:
         self.spec, self.backend, self.engine, self.seed = spec, backend, engine, seed
         self.settings = settings or {}
         self._idata = None
+        self._tables = {}  # summary tables already computed, by what they hold
 
     # ---------------------------------------------------------------- basic accessors
     @property
@@ -152,6 +153,9 @@ class Fit:
         """mean, sd, (median,) lower, upper of the quantities `names` (or the given quantity objects)."""
         ci = check_ci(ci)
         _check_kind(kind)
+        key = (tuple(names), ci, kind, index_name, median)
+        if key in self._tables:
+            return self._tables[key].copy()
         qs = quantities or [self.quantity(name) for name in names]
         probs = [(1 - ci) / 2, (1 + ci) / 2] + ([0.5] if median else [])
         values = self.backend.summaries(qs, probs)
@@ -162,7 +166,8 @@ class Fit:
         out = out[["mean", "sd", "median", "lower", "upper"] if median else columns]
         out.attrs["interval"] = (f"{ci:.0%} {'equal-tailed' if kind == 'eti' else 'highest-density'} "
                                  "credible interval")
-        return out
+        self._tables[key] = out
+        return out.copy()
 
     def summary(self, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
         """The family's quantities (normal-normal: mu, tau, tau2, I2, theta_new); columns mean, sd, median,

@@ -100,7 +100,7 @@ def test_three_level_input_and_results():
     data = depression()
     fit = bm.fit(data, model="three-level", seed=1)
     s = fit.summary()
-    assert list(s.index) == ["mu", "tau", "tau_within", "tau2", "tau2_within", "I2_between", "I2_within",
+    assert list(s.index) == ["mu", "tau", "tau_within", "tau2", "tau2_within", "I2", "I2_between", "I2_within",
                              "theta_new"]
     freq = bm.frequentist(data, method="REML", model="three-level")
     assert abs(s.loc["mu", "median"] - freq.mu) < 0.01 and s.loc["tau", "lower"] > 0.1

@@ -59,6 +59,17 @@ REGISTRY = {
         description="Coaching effects on SAT scores in eight schools (Rubin 1981; Gelman et al., BDA)",
         source="textbook values (integer version)", sign="yi > 0: higher score after coaching (SAT points)",
         benefit="higher", columns=dict(y="yi", vi="vi", study="study"), measure="MD", outcome="SAT score"),
+    "bodily_distress_psyctr": dict(
+        file="bodily_distress_psyctr.csv", read=dict(sep=";", decimal=","),
+        description="CBT and acceptance/mindfulness-based therapies against control for adults with bodily distress "
+                    "(fibromyalgia, irritable bowel, chronic fatigue, ...): 449 effects from 72 studies (outcome "
+                    "domains, instruments, time points and arms per study)",
+        source="Metapsy database 'data-bodily-distress-psyctr' (metapsy-project; DOI 10.5281/zenodo.17405019; last "
+               "search 2025-01-08), Open Data Commons Attribution License 1.0",
+        sign=".g < 0 favours the psychological treatment (arm 1) for symptom outcomes; for physical health status "
+             "(outcome_domain 'phs') higher is better: select one domain per analysis",
+        benefit="lower", columns=dict(y=".g", se=".g_se", cluster="study"),
+        outcome="symptoms (g < 0: fewer symptoms)"),
     "published_pooled_icbt": dict(
         file="published_pooled_icbt.csv",
         description="Pooled results published by reviews of internet-delivered psychological therapy for "
@@ -82,8 +93,8 @@ def load(name: str) -> pd.DataFrame:
         raise KeyError(f"no bundled data set {name!r}; available: {builtins.list(REGISTRY)}")
     meta = REGISTRY[name]
     with resources.files(__name__).joinpath(meta["file"]).open("r", encoding="utf-8") as fh:
-        df = pd.read_csv(fh)
-    df.attrs.update(name=name, **{k: v for k, v in meta.items() if k != "file"})
+        df = pd.read_csv(fh, **meta.get("read", {}))
+    df.attrs.update(name=name, **{k: v for k, v in meta.items() if k not in ("file", "read")})
     return df
 
 

@@ -30,7 +30,7 @@ from .exact import LOG_2PI, TauQuadrature
 _X10, _W10 = leggauss(10)
 _X20, _W20 = leggauss(20)
 _REL_TOL = 1e-10
-_PRUNE = 1e-15  # joint nodes below this share of the largest weight are dropped (their total is negligible)
+_PRUNE = 1e-10  # joint nodes below this share of the largest weight are dropped (together < 1e-8 of the mass)
 
 
 class ClusterKernel:
@@ -158,6 +158,12 @@ class TwoLevelQuadrature:
 
     def marginals(self):
         return self._marginals
+
+    def log_likelihood_tau0(self) -> float:
+        """log of the evidence with no heterogeneity between clusters (tau = 0), tau_w integrated out."""
+        within = self.dims[1]
+        ll = self.kernel.grid(np.zeros(1), within.tau)[2][0]
+        return float(logsumexp(ll + within.logw))
 
     def sample(self, n, rng):
         """i.i.d. draws of (tau, tau_w) (n, 2) from the node distribution, and mu | them (b, cov)."""

@@ -2,7 +2,7 @@
 theta_ij ~ N(kappa_j, tau_w^2), kappa_j ~ N(mu, tau^2) (Konstantopoulos 2011; Cheung 2014).
 
 Quantities: mu, theta_new (a new effect in a new cluster, SD sqrt(tau^2 + tau_w^2)), tau and tau2 (between
-clusters), tau_within and tau2_within, I2_between and I2_within (Cheung's split of the total variance,
+clusters), tau_within and tau2_within, I2 (both levels) and I2_between and I2_within (Cheung's split of the total variance,
 tau^2 / (tau^2 + tau_w^2 + s^2) with s^2 the typical within-study variance), theta[effect]. The exact engine
 integrates (tau, tau_w) in two dimensions (engines/multilevel.py); MCMC samples the cluster effects
 non-centred with the effects within clusters integrated out.
@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import DataError
 from .base import HyperFunction, Heterogeneity, Linear, LinearFamily, typical_variance
 
-QUANTITIES = ("mu", "tau", "tau_within", "tau2", "tau2_within", "I2_between", "I2_within", "theta_new")
+QUANTITIES = ("mu", "tau", "tau_within", "tau2", "tau2_within", "I2", "I2_between", "I2_within", "theta_new")
 
 
 @dataclass
@@ -39,9 +39,9 @@ class ThreeLevel(LinearFamily):
         self.blocks = [self._block(np.arange(k), np.ones((k, 1)), slice(0, 1))]
         self.s2 = typical_variance(self.data.vi)
 
-    def _share(self, level):
+    def _share(self, levels):
         s2 = self.s2
-        return lambda t: 100 * t[:, level] ** 2 / (t[:, 0] ** 2 + t[:, 1] ** 2 + s2)
+        return lambda t: 100 * np.sum(t[:, levels] ** 2, axis=1) / (t[:, 0] ** 2 + t[:, 1] ** 2 + s2)
 
     def _quantity(self, base, arg, name):
         if arg is None:
@@ -53,8 +53,8 @@ class ThreeLevel(LinearFamily):
                 return Heterogeneity(0, base)
             if base in ("tau_within", "tau2_within"):
                 return Heterogeneity(1, base.replace("_within", ""))
-            if base in ("I2_between", "I2_within"):
-                return HyperFunction(base, self._share(0 if base == "I2_between" else 1))
+            if base in ("I2", "I2_between", "I2_within"):
+                return HyperFunction(base, self._share({"I2": [0, 1], "I2_between": [0], "I2_within": [1]}[base]))
         raise self.unknown(name, [*QUANTITIES, "theta[effect]"])
 
     def summary_rows(self):
@@ -122,6 +122,7 @@ class ThreeLevel(LinearFamily):
         total = tau[:, 0] ** 2 + tau[:, 1] ** 2 + s2
         return {"mu": (beta[:, 0], []), "tau": (tau[:, 0], []), "tau_within": (tau[:, 1], []),
                 "tau2": (tau[:, 0] ** 2, []), "tau2_within": (tau[:, 1] ** 2, []),
+                "I2": (100 * (tau[:, 0] ** 2 + tau[:, 1] ** 2) / total, []),
                 "I2_between": (100 * tau[:, 0] ** 2 / total, []), "I2_within": (100 * tau[:, 1] ** 2 / total, [])}
 
     # ---------------------------------------------------------------- PyMC
