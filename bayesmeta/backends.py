@@ -207,17 +207,19 @@ class DrawsBackend:
         self.tau = np.asarray(tau, float).reshape(-1, tau.shape[-1])
         self.sample_stats = sample_stats
         self._diagnostics = diagnostics
-        self._noise, self._theta = {}, None
+        self._noise, self._theta = {}, None  # new-study deviations by slot, shrunken study effects
 
     @property
     def sample(self) -> "DrawsBackend":
         return self
 
-    def _z(self, slot):
-        """Standard normal draws of new study `slot` (seeded, the same on every call)."""
-        if slot not in self._noise:
-            self._noise[slot] = np.random.default_rng([self.seed, 7, slot]).standard_normal(len(self.beta))
-        return self._noise[slot]
+    def _deviation(self, block, slot):
+        """Draws of a new study's deviation from x'beta in `block` (the family's distribution; seeded by the
+        slot, so the same new study gets the same draws on every call)."""
+        if (block, slot) not in self._noise:
+            rng = np.random.default_rng([self.seed, 7, slot])
+            self._noise[(block, slot)] = self.family.new_study_deviation(self.tau, block, rng)
+        return self._noise[(block, slot)]
 
     @property
     def theta(self) -> np.ndarray:
@@ -235,7 +237,7 @@ class DrawsBackend:
             return self.theta[:, q.study]
         out = self.beta @ q.a
         for (b, slot), m in q.new_terms().items():
-            out = out + m * self.family.new_study_sd(self.tau, b) * self._z(slot)
+            out = out + m * self._deviation(b, slot)
         return out
 
     def cdf(self, q, x: float) -> float:

@@ -24,7 +24,7 @@ def compare(fit, freq, ci: float = 0.95) -> pd.DataFrame:
     results = as_results(freq)
     if fit.family.coefficient_rows() != ["mu"]:
         return compare_coefficients(fit, results, ci)
-    s = fit.summary(ci=ci)
+    s = fit.summary(ci=ci).reindex(["mu", "tau", "tau2", "I2", "theta_new"])  # NaN (shown NA) where a model has none
     rows = {f"Bayesian ({fit.engine}; tau ~ {fit.spec.tau_prior}, mu ~ {fit.spec.mu_prior})": dict(
         estimate=s.loc["mu", "median"], lower=s.loc["mu", "lower"], upper=s.loc["mu", "upper"],
         interval=f"{ci:.0%} credible (equal-tailed)", tau=s.loc["tau", "median"], tau2=s.loc["tau2", "median"],

@@ -38,11 +38,13 @@ class Model:
 
     @classmethod
     def build(cls, data, tau_prior=None, mu_prior=None, model="random", moderators=None, subgroup=None,
-              subgroup_tau="common", beta_prior=None, drop_missing=False, tau_within_prior=None) -> "Model":
+              subgroup_tau="common", beta_prior=None, drop_missing=False, tau_within_prior=None, effects="normal",
+              nu_prior=None) -> "Model":
         if not isinstance(data, EffectData):
             raise TypeError("fit() takes an EffectData; build one with bm.EffectData.from_dataframe(...)")
         mu, beta = _priors.mu_prior(mu_prior), _priors.mu_prior(beta_prior)
-        family = build_family(data, model, moderators, subgroup, subgroup_tau, drop_missing, mu, beta)
+        nu = None if nu_prior is None else _priors.tau_prior(nu_prior)
+        family = build_family(data, model, moderators, subgroup, subgroup_tau, drop_missing, mu, beta, effects, nu)
         note = None
         if tau_prior is None and family.random:
             tau, note = _priors.default_tau_prior(family.data)
@@ -109,7 +111,7 @@ def check_seed(seed) -> int:
 def fit(data: EffectData, tau_prior=None, mu_prior=None, engine: str = "exact", seed: int | None = None,
         model: str = "random", moderators: str | None = None, subgroup: str | None = None,
         subgroup_tau: str = "common", beta_prior=None, drop_missing: bool = False, tau_within_prior=None,
-        draws: int = 1000,
+        effects: str = "normal", nu_prior=None, draws: int = 1000,
         chains: int = 4, tune: int = 1000, target_accept: float = 0.9, progressbar: bool = False):
     """Fit a Bayesian meta-analysis and return a `Fit` (see bayesmeta.posterior).
 
@@ -118,7 +120,8 @@ def fit(data: EffectData, tau_prior=None, mu_prior=None, engine: str = "exact", 
     or "normal(m, s)" ("student_t(nu, m, s)" with engine="mcmc"), the prior of mu, of the intercept of a
     meta-regression and of each subgroup mean. model: "random", "common" (tau = 0) or "three-level" (several
     effects per cluster, data built with cluster=...; tau between clusters, tau_within_prior within them,
-    by default the prior of tau).
+    by default the prior of tau). effects="t": Student-t study effects (MCMC only), nu - 1 with the positive
+    prior nu_prior (default exponential with mean 29).
     moderators: a formula such as "~ weeks + C(setting)" (meta-regression; `beta_prior`, default flat, is
     the prior of the other coefficients; drop_missing=True drops rows with a missing moderator and lists
     them). subgroup: a column (subgroup analysis), with subgroup_tau "common" (one tau) or "separate".
@@ -134,7 +137,7 @@ def fit(data: EffectData, tau_prior=None, mu_prior=None, engine: str = "exact", 
     if not (isinstance(target_accept, numbers.Real) and 0 < target_accept < 1):
         raise ValueError(f"target_accept must be between 0 and 1, not {target_accept!r}")
     spec = Model.build(data, tau_prior, mu_prior, model, moderators, subgroup, subgroup_tau, beta_prior,
-                       drop_missing, tau_within_prior)
+                       drop_missing, tau_within_prior, effects, nu_prior)
     runner = engine_cls(draws=draws, chains=chains, tune=tune, target_accept=target_accept, progressbar=progressbar)
     backend, settings = runner.run(spec, seed)
     return Fit(spec, backend, engine, seed, settings)

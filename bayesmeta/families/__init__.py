@@ -8,16 +8,25 @@ from .base import Block, Heterogeneity, Linear, LinearFamily, Shrunken, typical_
 from .normal import NormalNormal
 from .regression import MetaRegression
 from .subgroups import Subgroups
+from .student_t import StudentTEffects
 from .three_level import ThreeLevel
 
 MODELS = ("random", "common", "three-level")
 
 
 def build_family(data, model="random", moderators=None, subgroup=None, subgroup_tau="common",
-                 drop_missing=False, mu_prior=None, beta_prior=None) -> LinearFamily:
-    """The family for `bm.fit(data, model=..., moderators=..., subgroup=...)`."""
+                 drop_missing=False, mu_prior=None, beta_prior=None, effects="normal", nu_prior=None) -> LinearFamily:
+    """The family for `bm.fit(data, model=..., moderators=..., subgroup=..., effects=...)`."""
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
+    if effects not in ("normal", "t"):
+        raise ValueError(f"effects must be 'normal' or 't' (Student-t study effects), not {effects!r}")
+    if effects == "t":
+        if model != "random" or moderators is not None or subgroup is not None:
+            raise ValueError("Student-t study effects are built for the plain random-effects model only")
+        return StudentTEffects(data=data, mu_prior=mu_prior, beta_prior=beta_prior, nu_prior=nu_prior)
+    if nu_prior is not None:
+        raise ValueError("nu_prior is the prior of the degrees of freedom of Student-t effects (effects='t')")
     if moderators is not None and subgroup is not None:
         raise ValueError("give moderators= or subgroup=, not both (a subgroup is the moderator '~ C(column)')")
     if model == "three-level":
@@ -37,4 +46,4 @@ def build_family(data, model="random", moderators=None, subgroup=None, subgroup_
 
 
 __all__ = ["Block", "Heterogeneity", "Linear", "LinearFamily", "MetaRegression", "NormalNormal", "Shrunken",
-           "Subgroups", "ThreeLevel", "build_family", "typical_variance"]
+           "StudentTEffects", "Subgroups", "ThreeLevel", "build_family", "typical_variance"]

@@ -285,6 +285,10 @@ class LinearFamily:
         """The SD of a new study's deviation from x'beta, from draws of the heterogeneity parameters (S, H)."""
         return tau[:, block]
 
+    def new_study_deviation(self, tau, block: int, rng) -> np.ndarray:
+        """Draws of a new study's deviation from x'beta given draws of the heterogeneity parameters (S, H)."""
+        return self.new_study_sd(tau, block) * rng.standard_normal(len(tau))
+
     # ---------------------------------------------------------------- the PyMC model
     def hyper_names(self) -> list[str]:
         """Names of the heterogeneity parameters in the PyMC model and DataTree (none for a common effect)."""
