@@ -55,6 +55,8 @@ app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True
 Col = Annotated[Optional[str], typer.Option(help="column name")]
 Moderators = Annotated[Optional[str], typer.Option(help="meta-regression formula, e.g. '~ weeks + C(setting)'")]
 Subgroup = Annotated[Optional[str], typer.Option(help="column whose values are the subgroups")]
+Cluster = Annotated[Optional[str], typer.Option(help="column grouping several effects of one trial")]
+ModelName = Annotated[str, typer.Option("--model", help="random, common or three-level (needs --cluster)")]
 Sep = Annotated[Optional[str], typer.Option(help="separator of the CSV file (default: detected), e.g. ';'")]
 Decimal = Annotated[Optional[str], typer.Option(help="decimal mark, '.' or ',' (default: detected)")]
 Encoding = Annotated[Optional[str], typer.Option(help="text encoding (default: UTF-8, else Windows-1252)")]
@@ -180,9 +182,9 @@ def load_effects(path, columns: dict, sep=None, decimal=None, encoding=None):
     return EffectData.from_table(df, **columns)
 
 
-def _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit):
+def _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit, cluster=None):
     return dict(y=y, se=se, vi=vi, n1=n1, mean1=mean1, sd1=sd1, n2=n2, mean2=mean2, sd2=sd2, study=study,
-                measure=measure, benefit=benefit)
+                measure=measure, benefit=benefit, cluster=cluster)
 
 
 def _clean(obj):
@@ -214,6 +216,10 @@ def fit(
     ci: Annotated[float, typer.Option(help="credible interval probability, e.g. 0.95")] = 0.95,
     moderators: Moderators = None, subgroup: Subgroup = None,
     subgroup_tau: Annotated[str, typer.Option(help="common (one tau) or separate (a tau per subgroup)")] = "common",
+    cluster: Cluster = None, model_name: ModelName = "random",
+    tau_within_prior: Annotated[Optional[str], typer.Option(help="three-level: prior on tau within clusters")] = None,
+    effects: Annotated[str, typer.Option(help="normal or t (Student-t study effects, --engine mcmc)")] = "normal",
+    nu_prior: Annotated[Optional[str], typer.Option(help="t effects: positive prior on nu - 1")] = None,
     beta_prior: Annotated[Optional[str], typer.Option(help="prior on the moderators' coefficients")] = None,
     drop_missing: Annotated[bool, typer.Option(help="drop rows with a missing moderator (listed)")] = False,
     sep: Sep = None, decimal: Decimal = None, encoding: Encoding = None,
@@ -232,12 +238,13 @@ def fit(
         if tau_prior is not None:
             priors.tau_prior(tau_prior)
         priors.mu_prior(mu_prior)
-        data = load_effects(file, _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit),
-                            sep, decimal, encoding)
+        data = load_effects(file, _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit,
+                                           cluster), sep, decimal, encoding)
         check_choice(subgroup_tau, ("common", "separate"), "--subgroup-tau")
         result = model.fit(data, tau_prior=tau_prior, mu_prior=mu_prior, engine=engine, seed=seed,
                            moderators=moderators, subgroup=subgroup, subgroup_tau=subgroup_tau, beta_prior=beta_prior,
-                           drop_missing=drop_missing)
+                           drop_missing=drop_missing, model=model_name, tau_within_prior=tau_within_prior,
+                           effects=effects, nu_prior=nu_prior)
         probs = {expr: result.prob(expr) for expr in (prob or [])}
         return data, result, probs, result.summary(ci=ci), result.shrinkage(ci=ci)
 
@@ -289,6 +296,8 @@ def freq(
     ci: Annotated[str, typer.Option(help="z or hksj (Knapp-Hartung)")] = "z",
     moderators: Moderators = None, subgroup: Subgroup = None,
     subgroup_tau: Annotated[str, typer.Option(help="separate (a tau2 per subgroup, as RevMan) or common")] = "separate",
+    cluster: Cluster = None, model_name: ModelName = "random",
+    robust: Annotated[bool, typer.Option(help="three-level: cluster-robust inference (metafor robust())")] = False,
     sep: Sep = None, decimal: Decimal = None, encoding: Encoding = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ):
@@ -301,9 +310,12 @@ def freq(
         check_method(method)
         check_choice(ci, ("z", "hksj"), "--ci")
         _check_common(measure, benefit, sep, decimal)
-        data = load_effects(file, _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit),
-                            sep, decimal, encoding)
+        data = load_effects(file, _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit,
+                                           cluster), sep, decimal, encoding)
         check_choice(subgroup_tau, ("common", "separate"), "--subgroup-tau")
+        check_choice(model_name, ("random", "three-level"), "--model")
+        if model_name == "three-level":
+            return frequentist(data, method=method, model="three-level", robust=robust)
         sub = dict(subgroup=subgroup, subgroup_tau=subgroup_tau) if subgroup else {}
         return frequentist(data, method=method, ci=ci, moderators=moderators, **sub)
 
