@@ -215,7 +215,8 @@ def test_fe_r2_is_the_adjusted_r2_of_the_weighted_regression():
 def test_predict_at_moderator_values():
     data = raudenbush()
     res = bm.frequentist(data, method="REML", moderators="~ weeks + C(setting)")
-    fitted = res.predict({"weeks": data.moderators["weeks"].to_numpy(), "setting": data.moderators["setting"].to_numpy()})
+    mods = data.moderators
+    fitted = res.predict({"weeks": mods["weeks"].to_numpy(), "setting": mods["setting"].to_numpy()})
     X = bm.design.design_matrix(data, "~ weeks + C(setting)").X
     assert np.allclose(fitted["pred"], X @ res.coefficients["estimate"].to_numpy(), rtol=1e-12)
     at = res.predict({"weeks": 0, "setting": "group"}).iloc[0]

@@ -185,10 +185,12 @@ class FrequentistResult:
         lines.append(f"  Test of moderators: {qm}, p = {_fmt(self.QM_pvalue, '.4g')}")
         stat = "t" if self.ci == "hksj" else "z"
         table = self.coefficients.rename(columns={"statistic": stat})
-        lines.append(f"  Coefficients ({pct}% CI, {'Knapp-Hartung t(' + str(self.QE_df) + ')' if stat == 't' else 'Wald z'}):")
+        kind = f"Knapp-Hartung t({self.QE_df})" if stat == "t" else "Wald z"
+        lines.append(f"  Coefficients ({pct}% CI, {kind}):")
         lines += ["    " + row for row in _format_table(table).splitlines()]
         if self.dropped:
-            lines.append("  dropped (missing moderator): " + "; ".join(f"row {r} ({s!r}, {c})" for r, s, c in self.dropped))
+            rows = "; ".join(f"row {r} ({s!r}, {c})" for r, s, c in self.dropped)
+            lines.append(f"  dropped (missing moderator): {rows}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 

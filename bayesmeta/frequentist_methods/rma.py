@@ -187,12 +187,10 @@ def _fit(y, se, X, labels, method, ci, level, control, intercept=True, r2=False)
     out = SimpleNamespace(k=k, p=p, tau2=tau2 * c**2, notes=notes, b=fit.b * c, vb=vb * c**2, se=se_b * c,
                           stat=stat, pvalue=2 * sf(np.abs(stat)), lower=(fit.b - crit * se_b) * c,
                           upper=(fit.b + crit * se_b) * c, weights=100 * fit.ws / np.sum(fit.ws))
-    btt = np.arange(1, p) if p > 1 and intercept else np.arange(p)
-    try:
-        qm = float(fit.b[btt] @ np.linalg.solve(vb[np.ix_(btt, btt)], fit.b[btt]))
-    except np.linalg.LinAlgError:
-        raise EstimationError("QM: the covariance matrix of the tested coefficients is singular") from None
+    btt = np.arange(1, p) if p > 1 and intercept else np.arange(p)  # the intercept is column 0
+    qm = fit.wald(len(btt))
     if ci == "hksj":
+        qm /= fit.rss / df
         out.QM, out.QM_df = qm / len(btt), (len(btt), df)
         out.QM_pvalue = float(stats.f.sf(out.QM, len(btt), df))
     else:
@@ -209,7 +207,8 @@ def _fit(y, se, X, labels, method, ci, level, control, intercept=True, r2=False)
             out.H2 = out.QE / df
         else:
             if not fe.tr_p > 0:
-                raise EstimationError("I^2: the residual projection has no trace (every study fits its own coefficient)")
+                raise EstimationError("I^2: the residual projection has no trace (each study fits its own "
+                                      "coefficient)")
             s2 = df / fe.tr_p
             lo, hi = q_profile_ci(ys, vs, tau2, level, ctrl, X)
             bounds = np.array([tau2, lo, hi])

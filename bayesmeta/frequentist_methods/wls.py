@@ -143,9 +143,13 @@ class WeightedFit:
 
     @property
     def rss_rounding(self) -> float:
-        """The size of rss that rounding alone produces (effects and fitted values at 1 ulp)."""
+        """The size of rss that rounding alone produces: effects and fitted values at 1 ulp, times the condition
+        number of the weighted design with unit columns (how much the solve can magnify them)."""
         eps = np.finfo(float).eps
-        return self.scale * float(np.sum(self.ws * (eps * (np.abs(self.y) + np.abs(self.X @ self.b))) ** 2))
+        R = self.R / np.linalg.norm(self.R, axis=0)
+        kappa = float(np.linalg.cond(R)) if self.p > 1 else 1.0
+        size = np.abs(self.y) + np.abs(self.X) @ np.abs(self.b)
+        return self.scale * float(np.sum(self.ws * (eps * kappa * size) ** 2))
 
     @property
     def ypp(self) -> float:
@@ -178,6 +182,12 @@ class WeightedFit:
                     heavier, lighter = (i, j) if ws[i] >= ws[j] else (j, i)
                     total += ws[i] * ws[j] * rows[heavier][lighter] ** 2
         return self.scale**2 * total
+
+    def wald(self, m: int) -> float:
+        """Wald statistic of the last m coefficients with covariance (X'WX)^-1: scale * ||z_last||^2, z = Q' sqrt(ws) y
+        (no inverse of a nearly singular covariance block, so nearly collinear designs keep their digits)."""
+        z = self.Q.T @ (np.sqrt(self.ws) * self.y)
+        return self.scale * float(np.sum(z[self.p - m:] ** 2))
 
     @property
     def logdet(self) -> float:
