@@ -363,8 +363,9 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     written, figures = {}, {}
     sampled = "sampler" in fit.settings  # trace and rank plots need a sampler's chains
     bubbles = fit.family.continuous_moderators()
-    wanted = list(rep.get("figures", ["forest", "density", "prior_posterior", "benefit", "funnel"]
-                          + (["bubble"] if bubbles else []) + (["trace", "rank"] if sampled else [])))
+    pooled = bool(fit.family.pooled())  # benefit curves need a pooled effect (a meta-regression has none)
+    wanted = list(rep.get("figures", ["forest", "density", "prior_posterior"] + (["benefit"] if pooled else [])
+                          + ["funnel"] + (["bubble"] if bubbles else []) + (["trace", "rank"] if sampled else [])))
     if ("forest" in wanted and "forest_revman" not in wanted
             and getattr(fit.family, "name", "") in plots.REVMAN_FAMILIES):  # "forest": both, RevMan's layout first
         wanted.insert(wanted.index("forest"), "forest_revman")
@@ -377,8 +378,8 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
               "rank": lambda: plots.rank(fit), "bubble": lambda: plots.bubble(fit, bubbles[0])}
     captions = {"forest_revman": "Forest plot in RevMan's layout (the frequentist analysis as RevMan prints it), with "
                                  "the Bayesian posterior and predictive interval below",
-                "forest": "Bayesian forest plot: observed and shrunken study effects, pooled mu and the predictive "
-                          "interval",
+                "forest": "Bayesian forest plot: observed and shrunken study effects, " + (
+                    "pooled mu and the predictive interval" if pooled else "given each study's moderator values"),
                 "density": "Posterior densities with the probability of benefit shaded",
                 "prior_posterior": "Prior against posterior", "benefit": "Probability of benefit of at least c",
                 "funnel": "Funnel plot", "trace": "MCMC trace", "rank": "MCMC rank plot",

@@ -558,6 +558,7 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
 
 # --------------------------------------------------------------------------- RevMan-style forest plot
 ARM_FIELDS = (("mean", "Mean"), ("sd", "SD"), ("events", "Events"), ("n", "Total"))  # RevMan's column order
+REVMAN_FAMILIES = ("normal-normal", "subgroups")  # the models RevMan draws a forest plot of
 _RM_FONT = 8.0  # points
 _RM_ROW = 0.2  # inches per row
 _RM_PAD = 0.16  # inches between columns
@@ -663,9 +664,9 @@ def _forest_revman(fit, freq, order, ci, title):
     ci = check_ci(ci)
     fam, data = fit.family, fit.data
     family = getattr(fam, "name", "normal-normal")
-    if family == "meta-regression":
-        raise ValueError("RevMan draws no forest plot of a meta-regression (there is no single pooled effect): use "
-                         "style='bayes' or plots.bubble")
+    if family not in REVMAN_FAMILIES:
+        raise ValueError(f"RevMan draws no forest plot of a {family} model (RevMan pools studies, overall or by "
+                         "subgroup): use style='bayes'" + (" or plots.bubble" if family == "meta-regression" else ""))
     results = as_results(freq)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # what the data hold (e.g. a subgroup of one study) the fit has said
@@ -1084,7 +1085,8 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
             q_lo, q_med, q_hi = fit.ppf(q, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
             ax.plot([q_lo, q_hi], [0, 0], color="black", lw=3, solid_capstyle="butt", clip_on=False)
             ax.plot(q_med, 0, "o", color="white", mec="black", ms=5, clip_on=False)
-            texts.append(f"median {q_med:.2f}, {ci:.0%} CrI {q_lo:.2f} to {q_hi:.2f}")
+            med, lo_t, hi_t = _numbers(q_med, q_lo, q_hi)
+            texts.append(f"median {med}, {ci:.0%} CrI {lo_t} to {hi_t}")
             ax.text(0.02, 0.96, "\n".join(texts), transform=ax.transAxes, va="top", fontsize=8,
                     bbox=dict(boxstyle="round", fc="white", ec=GREY, alpha=0.9))
             top = float(y[len(y) // 50:].max()) if bounded else float(y.max())  # I² can be infinite at 0
@@ -1110,6 +1112,14 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
                          int(16 * 5.2 * ncols)), fontsize=9, x=0.01, ha="left")
     fig.tight_layout()
     return fig
+
+
+def _numbers(*values) -> list[str]:
+    """Numbers printed alike: two decimals, more where the largest is small (three significant digits)."""
+    from .report import decimals_for, format_number
+
+    d = max(2, decimals_for(values))
+    return [format_number(v, d) for v in values]
 
 
 def _prob_text3(p) -> str:

@@ -1,8 +1,6 @@
 """Reports, figures, analysis files and the re-analyses."""
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +96,7 @@ def test_every_model_file_runs(model, tmp_path):
     files = result["files"]
     assert files["report_html"].exists() and files["report_md"].exists()
     html = files["report_html"].read_text()
-    assert "probability" in html and "<img" in html
+    assert "probability" in html and "<svg" in html and "<img" not in html  # figures inlined as SVG
     if result["fit"] is not None:
         assert (tmp_path / "posterior.nc").exists() and (tmp_path / "figures" / "forest.png").exists()
         summary = pd.read_csv(tmp_path / "summary.csv", index_col=0)
@@ -162,35 +160,3 @@ def test_bad_csv_through_an_analysis_file(tmp_path):
     path.write_text("[analysis]\ntitle='x'\n[data]\nfile='d.csv'\nbenefit='higher'\n")
     res = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "out")])
     assert res.exit_code == 2 and "row 2 ('B'), column 'vi'" in res.stderr and "Traceback" not in res.stderr
-
-
-def _chromium():
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def test_html_report_renders_every_figure_in_headless_chromium(tmp_path):
-    """Opens report.html in headless Chromium (Debian package chromium, installed by scripts/test.sh) and
-    checks, in the rendered DOM, that every <img> has loaded with a non-zero natural size."""
-    chromium = _chromium()
-    assert chromium, "headless Chromium is needed: scripts/test.sh installs Debian's chromium package"
-    run_analysis(ROOT / "models" / "clbp_digital_pain.toml", tmp_path)
-    report = tmp_path / "report.html"
-    probe = report.read_text().replace("</body>", """<script>
-window.addEventListener('load', () => { const imgs = [...document.images];
-  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0).length;
-  document.title = 'IMAGES ' + ok + '/' + imgs.length; });</script></body>""")
-    probe_path = tmp_path / "probe.html"
-    probe_path.write_text(probe)
-    out = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                          f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
-                          probe_path.as_uri()], capture_output=True, text=True, timeout=120)
-    m = re.search(r"<title>IMAGES (\d+)/(\d+)</title>", out.stdout)
-    assert m, out.stderr[-2000:]
-    assert int(m.group(2)) == 5 and m.group(1) == m.group(2)
-    shot = tmp_path / "shot.png"
-    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile2'}",
-                    f"--screenshot={shot}", "--window-size=1200,3000", report.as_uri()],
-                   capture_output=True, text=True, timeout=120)
-    assert shot.exists() and shot.stat().st_size > 10_000
