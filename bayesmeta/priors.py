@@ -681,7 +681,8 @@ def unit_information_sd(data) -> float | None:
 def default_tau_prior(data) -> tuple[TauPrior, str]:
     """The prior on tau used when none is given, and one sentence saying which and why.
 
-    Standardised mean differences (SMD, SMD_RevMan, d): half-normal(0.5). Other measures (MD in raw units,
+    Standardised mean differences (SMD, SMD_RevMan, d): half-normal(0.5). Log odds and risk ratios (logOR, logRR):
+    Turner et al.'s (2015) general prior, log tau^2 ~ N(-2.56, 1.74^2). Other measures (MD in raw units, RD,
     generic effects): half-normal with a quarter of the unit-information SD of the data as its scale
     (sigma_U / 4; for SMDs sigma_U is about 2, so this is the same choice on the scale of the data, as
     RoBMA's default). Without group sizes there is no unit-information SD: DataError asking for a prior.
@@ -694,6 +695,13 @@ def default_tau_prior(data) -> tuple[TauPrior, str]:
         prior = HalfNormal(0.5)
         return prior, ("Prior on tau not given: the default for standardised mean differences, half-normal(0.5), "
                        "which puts 95% of its mass below tau = 0.98 (Röver et al. 2021).")
+    if measure in ("logOR", "logRR"):  # 2x2 outcomes: Turner et al.'s general prior (derived for log odds ratios)
+        prior = turner()
+        what = ("log odds ratios" if measure == "logOR" else
+                "log risk ratios (the prior was derived for log odds ratios; for risk ratios it is an approximation)")
+        return prior, (f"Prior on tau not given: for {what} the default is Turner et al.'s (2015) general predictive "
+                       f"distribution, log tau^2 ~ N({prior.m:g}, {prior.s:g}^2) (median tau "
+                       f"{math.exp(prior.m / 2):.2f}).")
     uisd = unit_information_sd(data)
     what = "mean differences in raw units" if measure == "MD" else f"{measure} effects"
     if uisd is None or not (uisd > 0 and math.isfinite(uisd)):

@@ -45,6 +45,7 @@ from .tau2 import q_profile_ci
 
 BINARY_METHODS = ("MH", "MH-DL", "Peto")
 POOLING_LABEL = {"MH": "M-H", "IV": "IV", "Peto": "Peto"}
+DISPLAY_NAMES = {"logOR": "OR", "logRR": "RR", "SMD_RevMan": "SMD", "SMD": "SMD (Hedges' g)"}
 
 
 @dataclass(repr=False)
@@ -55,6 +56,8 @@ class RevManResult(FrequentistResult):
     pooling: str = "IV"
     model: str = "random"
     set_aside: tuple = ()
+    scale: str | None = None  # the measure's name as RevMan shows it ("OR", "SMD", "HR"); default from `measure`
+    log_scale: bool | None = None  # shown exponentiated; default: odds and risk ratios
 
     @property
     def label(self) -> str:
@@ -63,12 +66,13 @@ class RevManResult(FrequentistResult):
 
     @property
     def ratio(self) -> bool:
-        return self.measure in RATIO_NAMES
+        """Whether RevMan shows this measure as a ratio (the analysis runs on the log scale)."""
+        return self.measure in RATIO_NAMES if self.log_scale is None else bool(self.log_scale)
 
     def display(self) -> dict:
-        """Estimate and CI as RevMan shows them (odds and risk ratios exponentiated), with the measure's name."""
+        """Estimate and CI as RevMan shows them (ratios exponentiated), with the measure's name."""
         f = math.exp if self.ratio else float
-        name = {"logOR": "OR", "logRR": "RR"}.get(self.measure, self.measure)
+        name = self.scale or DISPLAY_NAMES.get(self.measure, self.measure)
         return dict(measure=name, estimate=f(self.mu), lower=f(self.lower), upper=f(self.upper))
 
     def __repr__(self) -> str:
@@ -79,22 +83,34 @@ class RevManResult(FrequentistResult):
                  f"Z = {abs(self.mu / self.se):.2f} (P = {self.pvalue:.4g})"]
         if self.ratio:
             lines.append(f"  log scale: {self.mu:.4f} (SE {self.se:.4f})")
-        het = f"  Heterogeneity: Chi^2 = {self.Q:.2f}, df = {self.k - 1} (P = {self.Q_pvalue:.4g}); I^2 = {self.I2:.0f}%"
-        if self.model == "random":
-            het = f"  Heterogeneity: Tau^2 = {self.tau2:.4f}; " + het.strip()[len("Heterogeneity: "):]
-        lines.append(het)
+        lines.append("  Heterogeneity: " + self._heterogeneity(self.k, self.tau2, self.Q, self.Q_pvalue, self.I2))
         if self.subgroups is not None:
-            lines += self._repr_subgroups(pct)
+            lines.append(f"  Subgroups ({pct}% CI, each pooled on its own):")
+            f = math.exp if self.ratio else float
+            for g, r in self.subgroups.iterrows():
+                het = self._heterogeneity(int(r["k"]), r["tau2"], r["Q"], r["Q_pvalue"], r["I2"])
+                lines.append(f"    {g}: {shown['measure']} = {f(r['mu']):.4f} [{f(r['lower']):.4f}, "
+                             f"{f(r['upper']):.4f}], k = {int(r['k'])}; {het}")
+            q, df = self.Q_between, self.Q_between_df
+            i2 = max(0.0, 100 * (q - df) / q) if q > 0 else 0.0
+            lines.append(f"  Test for subgroup differences: Chi^2 = {q:.2f}, df = {df} "
+                         f"(P = {self.Q_between_pvalue:.4g}), I^2 = {i2:.1f}%")
         if self.set_aside:
             lines.append("  set aside (not estimable): " + ", ".join(map(repr, self.set_aside)))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
+    def _heterogeneity(self, k, tau2, q, q_p, i2) -> str:
+        if k < 2:
+            return "not applicable (one study)"
+        tau = f"Tau^2 = {tau2:.4f}; " if self.model == "random" else ""
+        return f"{tau}Chi^2 = {q:.2f}, df = {k - 1} (P = {q_p:.4g}); I^2 = {i2:.0f}%"
+
     @classmethod
-    def wrap(cls, result: FrequentistResult, pooling: str, model: str, set_aside=()) -> "RevManResult":
+    def wrap(cls, result: FrequentistResult, pooling: str, model: str, **extra) -> "RevManResult":
         """A FrequentistResult (inverse variance, from `frequentist`) as a RevManResult."""
         values = {f.name: getattr(result, f.name) for f in fields(FrequentistResult)}
-        return cls(**values, pooling=pooling, model=model, set_aside=tuple(set_aside))
+        return cls(**values, pooling=pooling, model=model, **extra)
 
 
 # --------------------------------------------------------------------------- one pooled estimate
