@@ -21,10 +21,12 @@ _LAZY = {
     "Model": "model",
     "load": "persist",
     "read_table": "tables",
+    "read_revman": "revman",
     "compare": "comparison",
     "reference_priors": "comparison",
     "from_estimate": "comparison",
     "priors": None,
+    "fit_many": "batch", "frequentist_many": "batch",
 }
 
 __all__ = ["EffectData", "DataError", "DataWarning", "ConvergenceWarning", "EstimationWarning", "datasets",
