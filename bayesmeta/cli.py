@@ -358,6 +358,144 @@ def datasets():
         typer.echo(f"{row['name']:32s} {row['rows']:3d} rows  {row['description']}")
 
 
+@app.command()
+def batch(
+    file: Annotated[str, typer.Argument(help="table file (CSV, ';' and decimal commas detected) or a bundled data set")],
+    by: Annotated[str, typer.Option(help="column(s) that make a group, comma-separated, e.g. 'analysis,outcome'")],
+    out: Annotated[str, typer.Option(help="output table, one row per group: .csv or .parquet")],
+    y: Col = None, se: Col = None, vi: Col = None, n1: Col = None, mean1: Col = None, sd1: Col = None,
+    n2: Col = None, mean2: Col = None, sd2: Col = None, study: Col = None,
+    measure: Annotated[Optional[str], typer.Option(help="SMD, SMD_RevMan, d, MD or generic")] = None,
+    benefit: Annotated[Optional[str], typer.Option(help="direction of benefit: lower or higher")] = None,
+    tau_prior: Annotated[Optional[str], typer.Option(help="prior on tau, e.g. 'halfnormal(0.5)'")] = None,
+    mu_prior: Annotated[str, typer.Option(help="prior on mu: flat or 'normal(m, s)'")] = "flat",
+    prob: Annotated[Optional[list[str]], typer.Option(help="probability column, e.g. 'mu<0' (repeatable)")] = None,
+    ci: Annotated[float, typer.Option(help="credible interval probability, e.g. 0.95")] = 0.95,
+    method: Annotated[Optional[str], typer.Option(
+        help="frequentist instead: FE DL REML ML PM SJ HS HE EB, or revman5 / cochrane")] = None,
+    freq_ci: Annotated[str, typer.Option(help="with --method: z or hksj (Knapp-Hartung)")] = "z",
+    engine: Annotated[str, typer.Option(help="exact or mcmc")] = "exact",
+    seed: Annotated[Optional[int], typer.Option(help="random seed of --engine mcmc")] = None,
+    skip_bad: Annotated[bool, typer.Option(help="skip groups with bad data (listed in OUT_skipped.csv)")] = False,
+    scheduler: Annotated[Optional[str], typer.Option(help="dask.distributed scheduler address, e.g. tcp://host:8786")] = None,
+    chunk_size: Annotated[Optional[int], typer.Option(help="analyses per chunk")] = None,
+    sep: Sep = None, decimal: Decimal = None, encoding: Encoding = None,
+):
+    """Many meta-analyses at once: one per group of the table (--by), Bayesian (exact engine, vectorised) or,
+    with --method, frequentist; one row per group in --out."""
+    import time
+
+    from .batch import parse_event
+
+    def go():
+        from . import priors
+        from .batch import fit_many, frequentist_many
+
+        groups = [c.strip() for c in by.split(",")]
+        if not all(groups):
+            raise ValueError(f"--by must name one or more columns separated by commas, not {by!r}")
+        target = Path(out)
+        if target.suffix.lower() not in (".csv", ".parquet"):
+            raise ValueError(f"--out must end in .csv or .parquet, not {out!r}")
+        if Path(file).exists() and target.exists() and target.resolve() == Path(file).resolve():
+            raise ValueError(f"--out {out!r} is the input table; choose another file")
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError(f"--chunk-size must be a whole number >= 1, not {chunk_size}")
+        _check_common(measure, benefit, sep, decimal)
+        columns = dict(y=y, se=se, vi=vi, n1=n1, mean1=mean1, sd1=sd1, n2=n2, mean2=mean2, sd2=sd2, study=study,
+                       measure=measure, benefit=benefit)
+        common = dict(errors="skip" if skip_bad else "raise", scheduler=scheduler, chunk_size=chunk_size)
+        if method is not None:
+            check_method(method)
+            check_choice(freq_ci, ("z", "hksj"), "--freq-ci")
+            run = lambda df: frequentist_many(df, groups, method=method, ci=freq_ci, **columns, **common)  # noqa: E731
+        else:
+            check_ci(ci)
+            check_seed(seed)
+            check_choice(engine, ("exact", "mcmc"), "--engine")
+            if tau_prior is not None:
+                priors.tau_prior(tau_prior)
+            priors.mu_prior(mu_prior)
+            for expr in prob or []:
+                parse_event(expr)
+            run = lambda df: fit_many(df, groups, tau_prior=tau_prior, mu_prior=mu_prior, probs=prob or [],  # noqa: E731
+                                      ci=ci, engine=engine, seed=seed, **columns, **common)
+        df = read_table(file, sep, decimal, encoding, labels=[c for c in [study, *groups] if c])
+        start = time.perf_counter()
+        table = run(df)
+        seconds = time.perf_counter() - start
+        target.parent.mkdir(parents=True, exist_ok=True)
+        skipped = table.attrs.get("skipped")
+        table.attrs = {}
+        if target.suffix.lower() == ".parquet":
+            table.to_parquet(target, index=False)
+        else:
+            table.to_csv(target, index=False)
+        extra = ""
+        if skipped is not None and len(skipped):
+            listing = target.with_name(f"{target.stem}_skipped.csv")
+            skipped.to_csv(listing, index=False)
+            extra = f"; {len(skipped)} skipped, listed in {listing}"
+        return table, seconds, extra
+
+    table, seconds, extra = run_guarded(go)
+    typer.echo(f"wrote {len(table)} analyses to {out} in {seconds:.1f} s{extra}")
+
+
+@app.command()
+def review(
+    file: Annotated[str, typer.Argument(help="review file: RevMan 5 .rm5, RevMan 5 CSV export, RevMan Web data "
+                                              "package (.zip or folder) or Metapsy table")],
+    out: Annotated[Optional[str], typer.Option(help="output folder (default output/NAME)")] = None,
+    file_format: Annotated[Optional[str], typer.Option(
+        "--format", help="rm5, csv, data-package or metapsy (default: detected)")] = None,
+    tau_prior: Annotated[Optional[str], typer.Option(
+        help="prior on tau for every analysis (default by measure: Turner et al. for OR/RR)")] = None,
+    seed: Annotated[int, typer.Option(help="random seed (recorded in the reports)")] = 1,
+    mid: Annotated[Optional[list[str]], typer.Option(
+        help="minimal important difference by measure, e.g. 'SMD=0.2', 'OR=0.8', 'MD=10' (repeatable)")] = None,
+    figures: Annotated[bool, typer.Option(help="forest plots in the reports")] = True,
+    benefit: Annotated[str, typer.Option(help="benefit direction of a Metapsy table: lower or higher")] = "lower",
+):
+    """A whole review: read every analysis of a RevMan or Metapsy file, reproduce RevMan's pooled results (checked
+    against the numbers the file stores), fit each analysis (exact engine) and write DIR/index.html with one row
+    per analysis linked to its report."""
+
+    def go():
+        from . import priors
+        from .revman import read_revman
+        from .reviews.output import write_review
+
+        check_seed(seed)
+        check_choice(benefit, ("lower", "higher"), "--benefit")
+        if tau_prior is not None:
+            priors.tau_prior(tau_prior)
+        mids = {}
+        for item in mid or []:
+            measure, sep_, value = item.partition("=")
+            try:
+                mids[measure.strip()] = float(value)
+            except ValueError:
+                sep_ = ""
+            if not sep_ or not measure.strip():
+                raise ValueError(f"--mid takes MEASURE=VALUE, e.g. 'SMD=0.2' or 'OR=0.8', not {item!r}")
+        target = Path(out) if out else Path("output") / Path(file).stem
+        if Path(file).exists() and target.resolve() == Path(file).resolve():
+            raise ValueError(f"--out {str(target)!r} is the review itself; choose another folder")
+        rv = read_revman(file, format=file_format, benefit=benefit)
+        return write_review(rv, target, seed=seed, mid=mids, tau_prior=tau_prior, figures=figures,
+                            progress=sys.stderr.isatty())
+
+    result = run_guarded(go)
+    table, check = result["table"], result["check"]
+    failed = int((table["error"].fillna("") != "").sum()) if "error" in table else 0
+    checked = check[check["where"] != "not analysed"]
+    typer.echo(f"{len(table) - failed} of {len(table)} analyses fitted"
+               + (f" ({failed} not analysed, see the index)" if failed else "")
+               + f"; RevMan vs ours: {int(checked['agrees'].sum())} of {len(checked)} stored numbers agree")
+    typer.echo(f"index: {result['files']['index']}")
+
+
 def main():  # pragma: no cover - the console script
     app()
 
