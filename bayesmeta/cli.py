@@ -455,7 +455,8 @@ def review(
     mid: Annotated[Optional[list[str]], typer.Option(
         help="minimal important difference by measure, e.g. 'SMD=0.2', 'OR=0.8', 'MD=10' (repeatable)")] = None,
     figures: Annotated[bool, typer.Option(help="forest plots in the reports")] = True,
-    benefit: Annotated[str, typer.Option(help="benefit direction of a Metapsy table: lower or higher")] = "lower",
+    benefit: Annotated[Optional[str], typer.Option(
+        help="benefit direction (lower or higher) where the file does not state one (data packages, Metapsy)")] = None,
 ):
     """A whole review: read every analysis of a RevMan or Metapsy file, reproduce RevMan's pooled results (checked
     against the numbers the file stores), fit each analysis (exact engine) and write DIR/index.html with one row
