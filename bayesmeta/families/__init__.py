@@ -4,7 +4,7 @@ kernel. `build_family` picks the family from the arguments of `bm.fit`."""
 
 from __future__ import annotations
 
-from .base import Block, Heterogeneity, Linear, LinearFamily, Shrunken, typical_variance
+from .base import Block, Heterogeneity, Linear, LinearFamily, PooledEffect, Shrunken, typical_variance
 from .normal import NormalNormal
 from .regression import MetaRegression
 from .subgroups import Subgroups

@@ -355,6 +355,44 @@ class LinearFamily:
         return coords
 
 
+@dataclass
+class PooledEffect(LinearFamily):
+    """Families with one pooled effect mu over all studies (one block, X = 1): quantities mu, theta_new (a new
+    study's effect: mu plus a deviation of the family's distribution) and the family's `hyper_quantity`s."""
+
+    coef_name = "mu"
+    quantities: ClassVar[tuple] = ()
+
+    def __post_init__(self):
+        k = self.data.k
+        self.terms, self.coef_priors = ("mu",), [self.mu_prior]
+        self.blocks = [self._block(np.arange(k), np.ones((k, 1)), slice(0, 1))]
+
+    def _quantity(self, base, arg, name):
+        if arg is None:
+            if base == "mu":
+                return Linear(self.unit(0))
+            if base == "theta_new":
+                return Linear(self.unit(0), ((0, 0, 1.0),))
+            q = self.hyper_quantity(base)
+            if q is not None:
+                return q
+        raise self.unknown(name, [*self.quantities, "theta[study]"])
+
+    def hyper_quantity(self, base):  # pragma: no cover - per subclass
+        """The heterogeneity quantity called `base`, or None."""
+        raise NotImplementedError
+
+    def summary_rows(self):
+        return list(self.quantities)
+
+    def pooled(self):
+        return [("", "mu", "theta_new")]
+
+    def derived_draws(self):
+        return ["theta_new"]
+
+
 def split_name(name: str) -> tuple[str, str | None]:
     """'beta[C(x)[T.b]]' -> ('beta', 'C(x)[T.b]'); 'mu' -> ('mu', None)."""
     name = name.strip()

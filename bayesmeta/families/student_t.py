@@ -11,47 +11,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import HyperFunction, Heterogeneity, Linear, LinearFamily
+from .base import HyperFunction, Heterogeneity, PooledEffect
 
 QUANTITIES = ("mu", "tau", "nu", "theta_new")
 
 
 @dataclass
-class StudentTEffects(LinearFamily):
+class StudentTEffects(PooledEffect):
     nu_prior: object = None  # a positive prior on nu - 1 (a TauPrior object), or None for Exponential(1/29)
     name = "t random effects"
-    coef_name = "mu"
+    quantities = QUANTITIES
 
     def __post_init__(self):
-        k = self.data.k
-        self.terms, self.coef_priors = ("mu",), [self.mu_prior]
-        self.blocks = [self._block(np.arange(k), np.ones((k, 1)), slice(0, 1))]
-        self._theta = None
+        super().__post_init__()
+        self._theta = None  # the study effects sampled with the model
 
     def check_exact(self):
         raise ValueError("t-distributed study effects are not Gaussian given tau, so the exact engine cannot fit "
                          "them: use engine='mcmc'")
 
-    def _quantity(self, base, arg, name):
-        if arg is None:
-            if base == "mu":
-                return Linear(self.unit(0))
-            if base == "theta_new":
-                return Linear(self.unit(0), ((0, 0, 1.0),))
-            if base in ("tau", "tau2"):
-                return Heterogeneity(0, base)
-            if base == "nu":
-                return HyperFunction("nu", lambda t: t[:, 1])
-        raise self.unknown(name, [*QUANTITIES, "theta[study]"])
-
-    def summary_rows(self):
-        return list(QUANTITIES)
-
-    def pooled(self):
-        return [("", "mu", "theta_new")]
-
-    def derived_draws(self):
-        return ["theta_new"]
+    def hyper_quantity(self, base):
+        if base in ("tau", "tau2"):
+            return Heterogeneity(0, base)
+        return HyperFunction("nu", lambda t: t[:, 1]) if base == "nu" else None
 
     def hyper_names(self):
         return ["tau", "nu"]

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError
-from .base import HyperFunction, Heterogeneity, Linear, LinearFamily, typical_variance
+from .base import HyperFunction, Heterogeneity, PooledEffect, typical_variance
 
 QUANTITIES = ("mu", "tau", "tau_within", "tau2", "tau2_within", "I2", "I2_between", "I2_within", "theta_new")
 
 
 @dataclass
-class ThreeLevel(LinearFamily):
+class ThreeLevel(PooledEffect):
     name = "three-level"
-    coef_name = "mu"
+    quantities = QUANTITIES
     exact_integrator = "two-level"
 
     def __post_init__(self):
@@ -34,40 +34,24 @@ class ThreeLevel(LinearFamily):
         if len(names) < 2:
             raise DataError(f"a three-level model needs at least 2 clusters (the data have {len(names)})")
         self.cluster_names, self.cluster_index, self.clusters = names, index, len(names)
-        k = self.data.k
-        self.terms, self.coef_priors = ("mu",), [self.mu_prior]
-        self.blocks = [self._block(np.arange(k), np.ones((k, 1)), slice(0, 1))]
+        super().__post_init__()
         self.s2 = typical_variance(self.data.vi)
 
     def _share(self, levels):
         s2 = self.s2
         return lambda t: 100 * np.sum(t[:, levels] ** 2, axis=1) / (t[:, 0] ** 2 + t[:, 1] ** 2 + s2)
 
-    def _quantity(self, base, arg, name):
-        if arg is None:
-            if base == "mu":
-                return Linear(self.unit(0))
-            if base == "theta_new":
-                return Linear(self.unit(0), ((0, 0, 1.0),))
-            if base in ("tau", "tau2"):
-                return Heterogeneity(0, base)
-            if base in ("tau_within", "tau2_within"):
-                return Heterogeneity(1, base.replace("_within", ""))
-            if base in ("I2", "I2_between", "I2_within"):
-                return HyperFunction(base, self._share({"I2": [0, 1], "I2_between": [0], "I2_within": [1]}[base]))
-        raise self.unknown(name, [*QUANTITIES, "theta[effect]"])
-
-    def summary_rows(self):
-        return list(QUANTITIES)
+    def hyper_quantity(self, base):
+        if base in ("tau", "tau2"):
+            return Heterogeneity(0, base)
+        if base in ("tau_within", "tau2_within"):
+            return Heterogeneity(1, base.replace("_within", ""))
+        if base in ("I2", "I2_between", "I2_within"):
+            return HyperFunction(base, self._share({"I2": [0, 1], "I2_between": [0], "I2_within": [1]}[base]))
+        return None
 
     def arguments(self):
         return dict(model="three-level")
-
-    def pooled(self):
-        return [("", "mu", "theta_new")]
-
-    def derived_draws(self):
-        return ["theta_new"]
 
     def hyper_names(self):
         return ["tau", "tau_within"]
