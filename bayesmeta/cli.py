@@ -188,16 +188,10 @@ def _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit,
 
 
 def _clean(obj):
-    """JSON-safe: NaN and infinities become null, numpy scalars become floats."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item"):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+    """JSON-safe: NaN and infinities become null, numpy scalars Python values."""
+    from .frequentist_methods.result import json_safe
+
+    return json_safe(obj)
 
 
 # --------------------------------------------------------------------------- commands

@@ -143,7 +143,7 @@ class FrequentistResult:
             out["coefficients"] = _frame_dict(self.coefficients)
         if self.subgroups is not None:
             out["subgroups"] = _frame_dict(self.subgroups)
-        return _json_safe(out)
+        return json_safe(out)
 
     def __repr__(self) -> str:
         if self.is_regression:
@@ -226,15 +226,15 @@ def _frame_dict(frame: pd.DataFrame) -> dict:
     return {str(idx): {col: row[col] for col in frame.columns} for idx, row in frame.iterrows()}
 
 
-def _json_safe(value):
-    """NaN and infinities as None, numpy scalars as Python numbers, tuples as lists, recursively."""
+def json_safe(value):
+    """NaN and infinities as None, numpy scalars as Python values, tuples as lists, recursively (for JSON)."""
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
     return value
 
