@@ -25,7 +25,6 @@ import math
 
 import numpy as np
 from numpy.polynomial.legendre import leggauss
-from scipy import optimize
 
 from ..numerics import safeguarded_newton
 
@@ -35,7 +34,73 @@ _X20, _W20 = leggauss(20)
 _REL_TOL = 1e-11
 _MAX_ROUNDS = 40
 _CHUNK = 2_000_000  # elements of a (nodes x studies) block
+_LOG_HALF_NORMAL = math.log(2) - 0.5 * LOG_2PI
 
+
+def _log_t(z, nu):
+    return math.lgamma((nu + 1) / 2) - math.lgamma(nu / 2) - 0.5 * math.log(nu * math.pi) - (nu + 1) / 2 * np.log1p(
+        z**2 / nu)
+
+
+# log densities of the common tau priors in closed form, for tau >= 0 (for a few thousand calls on small arrays a
+# frozen scipy distribution spends most of its time checking arguments); equal to scipy's to rounding
+_CLOSED_FORMS = {
+    "HalfNormal": lambda p, t: _LOG_HALF_NORMAL - math.log(p.scale) - 0.5 * (t / p.scale) ** 2,
+    "HalfCauchy": lambda p, t: math.log(2 / math.pi / p.scale) - np.log1p((t / p.scale) ** 2),
+    "Exponential": lambda p, t: math.log(p.rate) - p.rate * t,
+    "LogNormalTau2": lambda p, t: (-np.log(t) - math.log(p.s / 2) - 0.5 * LOG_2PI
+                                   - 0.5 * ((np.log(t) - p.m / 2) / (p.s / 2)) ** 2),
+    "LogTTau2": lambda p, t: _log_t((np.log(t) - p.m / 2) / (p.s / 2), p.nu) - math.log(p.s / 2) - np.log(t),
+    "InvGammaTau": lambda p, t: (p.shape * math.log(p.scale) - math.lgamma(p.shape) - (p.shape + 1) * np.log(t)
+                                 - p.scale / t),
+}
+
+
+def prior_logpdf(prior, tau):
+    """log p(tau) of a tau prior at tau (array): the closed forms above where the prior is one of those classes
+    (-inf below 0, and at 0 where the density vanishes there), else prior.logpdf; NaN becomes -inf."""
+    tau = np.asarray(tau, float)
+    form = _CLOSED_FORMS.get(type(prior).__name__)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if form is None:
+            lp = prior.logpdf(tau)
+        else:
+            lp = np.where(tau > 0, form(prior, np.where(tau > 0, tau, 1.0)), -np.inf)
+            if type(prior).__name__ in ("HalfNormal", "HalfCauchy", "Exponential"):
+                lp = np.where(tau == 0, form(prior, 0.0), lp)
+    return np.where(np.isnan(lp), -np.inf, lp)
+
+
+def maximise(log_f, a, b, u0, h=1e-4, steps=12):
+    """Maxima of many one-dimensional functions on brackets [a, b] (arrays) from starts u0: safeguarded Newton
+    on central differences at u +- h (bisection toward the uphill side where a step leaves the bracket or the
+    curvature is not negative), until the Newton step is below 1e-8 (1 + |u|) or the bracket below 1e-10: the
+    value is then the maximum to rounding (it is flat there). log_f(rows, u (R, 3)) -> values (R, 3). Returns
+    the best point seen and its value (the single engine's peak of p(tau | y) in its scan's best bracket, and
+    the batch engine's)."""
+    a, b = np.array(a, float), np.array(b, float)
+    u = np.clip(np.nan_to_num(np.asarray(u0, float)), a, b)
+    best_u, best_f = u.copy(), np.full(len(u), -np.inf)
+    active = np.arange(len(u))
+    for _ in range(steps):
+        ua = u[active]
+        f = log_f(active, np.column_stack([ua - h, ua, ua + h]))
+        better = f[:, 1] > best_f[active]
+        best_u[active] = np.where(better, ua, best_u[active])
+        best_f[active] = np.where(better, f[:, 1], best_f[active])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d1 = (f[:, 2] - f[:, 0]) / (2 * h)
+            d2 = (f[:, 2] - 2 * f[:, 1] + f[:, 0]) / h**2
+            step = ua - d1 / d2
+        a[active] = np.where(d1 > 0, ua, a[active])  # the maximum lies uphill
+        b[active] = np.where(d1 < 0, ua, b[active])
+        ok = (d2 < 0) & np.isfinite(step) & (step >= a[active]) & (step <= b[active])
+        u[active] = np.where(ok, step, (a[active] + b[active]) / 2)
+        done = (ok & (np.abs(step - ua) < 1e-8 * (1 + np.abs(ua)))) | (b[active] - a[active] < 1e-10)
+        active = active[~done & np.isfinite(f[:, 1])]
+        if active.size == 0:
+            break
+    return best_u, best_f
 
 class LinearKernel:
     """The Gaussian conditional of beta given tau for one block (see the module docstring).
@@ -113,9 +178,7 @@ class TauQuadrature:
         """log of the integrand over u = log tau: log p(tau) + log tau + log L(tau), and b, cov."""
         tau = np.exp(u)
         b, cov, ll = self.kernel.conditional(tau)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            lp = self.tau_prior.logpdf(tau)
-        return np.where(np.isnan(lp), -np.inf, lp) + u + ll, b, cov
+        return prior_logpdf(self.tau_prior, tau) + u + ll, b, cov
 
     @staticmethod
     def _panel_rule(a, b, x, w):
@@ -149,12 +212,16 @@ class TauQuadrature:
         bracket, then panels two Laplace SDs wide (from the curvature) over +-12 SDs; none where the peak is
         wide compared with the scan's step."""
         i = int(np.argmax(logf))
-        a, b = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
-        f = lambda u: -float(self._log_f(np.array([u]))[0][0])  # noqa: E731
-        res = optimize.minimize_scalar(f, bounds=(a, b), method="bounded", options={"xatol": 1e-10})
-        mode, peak = float(res.x), -float(res.fun)
+        il, ir = max(i - 1, 0), min(i + 1, len(grid) - 1)
+        second = logf[il] - 2 * logf[i] + logf[ir]
+        vertex = il < i < ir and np.isfinite(second) and second < 0  # of the parabola through the three
+        start = grid[i] + 0.125 * (logf[il] - logf[ir]) / second if vertex else grid[i]
+        mode, peak = maximise(lambda _, u: self._log_f(u.ravel())[0].reshape(u.shape), [grid[il]], [grid[ir]],
+                              [start])
+        mode, peak = float(mode[0]), float(peak[0])
         h = 1e-4
-        curv = (2 * peak + f(mode + h) + f(mode - h)) / h**2  # -(f'') of log f
+        around = self._log_f(np.array([mode - h, mode, mode + h]))[0]
+        curv = -(around[0] - 2 * around[1] + around[2]) / h**2  # -(f'') of log f
         sd = 1 / math.sqrt(curv) if curv > 0 and math.isfinite(curv) else math.inf
         if not sd < 0.1:  # the scan (steps of 0.25) resolves the peak; the adaptive panels do the rest
             return np.empty(0), max(peak, float(np.max(logf)))
@@ -207,11 +274,33 @@ class TauQuadrature:
         self._panel_mass = np.concatenate([[0.0], np.cumsum(mass.reshape(u.shape).sum(1))]) / total + self._tail
 
     # ---------------------------------------------------------------- tau
-    def _cdf_in_panel(self, j, u):
-        """P(log tau <= u | y) for u inside panel j (arrays): panel sums plus a 20-point rule on [a_j, u]."""
+    def _cdf_in_panel(self, j, u, density=False):
+        """P(log tau <= u | y) for u inside panel j (arrays): panel sums plus a 20-point rule on [a_j, u]; with
+        density=True also the density of log tau at u (from the same evaluation of log f)."""
         nodes, w = self._panel_rule(self.panels[j, 0], u, _X20, _W20)
-        dens = np.exp(self._log_f(nodes.ravel())[0].reshape(nodes.shape) - self.log_evidence)
-        return self._panel_mass[j] + np.sum(dens * w, axis=1)
+        points = np.column_stack([nodes, u]) if density else nodes
+        dens = np.exp(self._log_f(points.ravel())[0].reshape(points.shape) - self.log_evidence)
+        n = nodes.shape[1]
+        cdf = self._panel_mass[j] + np.sum(dens[:, :n] * w, axis=1)
+        return (cdf, dens[:, n]) if density else cdf
+
+    def _start(self, j, q):
+        """Starting points in log tau for the quantiles q in panels j: the node CDF (each node's mass centred
+        on it) interpolated linearly, where the nodes are laid out panel by panel; else linear in the panel."""
+        lo, hi = self.panels[j, 0], self.panels[j, 1]
+        m_lo, m_hi = self._panel_mass[j], self._panel_mass[j + 1]
+        linear = lo + (hi - lo) * np.clip((q - m_lo) / np.maximum(m_hi - m_lo, 1e-300), 0, 1)
+        n = len(self.tau) - 1
+        if n % len(self.panels) or not np.all(self.tau[1:] > 0):
+            return linear
+        per = n // len(self.panels)
+        u = np.log(self.tau[1:]).reshape(len(self.panels), per)[j]
+        mass = self.weight[1:].reshape(len(self.panels), per)[j]
+        cum = m_lo[:, None] + np.cumsum(mass, axis=1) - mass / 2
+        xs = np.column_stack([lo, u, hi])
+        ps = np.column_stack([m_lo, cum, m_hi])
+        start = np.array([np.interp(qi, pi, xi) for qi, pi, xi in zip(q, ps, xs)])
+        return np.where(np.all(np.diff(xs, axis=1) >= 0, axis=1), np.clip(start, lo, hi), linear)
 
     def tau_cdf(self, t) -> float:
         """P(tau <= t | y), exact to quadrature accuracy."""
@@ -241,12 +330,11 @@ class TauQuadrature:
         qq = q[~tail]
         j = np.clip(np.searchsorted(self._panel_mass, qq) - 1, 0, len(self.panels) - 1)
         lo, hi = self.panels[j, 0], self.panels[j, 1]
-        m_lo, m_hi = self._panel_mass[j], self._panel_mass[j + 1]
-        start = lo + (hi - lo) * np.clip((qq - m_lo) / np.maximum(m_hi - m_lo, 1e-300), 0, 1)
+        start = self._start(j, qq)
 
         def residual(u, rows):
-            return (self._cdf_in_panel(j[rows], u) - qq[rows],
-                    np.exp(self._log_f(u)[0] - self.log_evidence))
+            cdf, dens = self._cdf_in_panel(j[rows], u, density=True)
+            return cdf - qq[rows], dens
 
         out[~tail] = np.exp(safeguarded_newton(residual, start, lo, hi, ftol=1e-13, xtol=1e-12))
         return out
