@@ -4,10 +4,11 @@ Analyses are bucketed by their number of studies (exactly for small k, padded wi
 above, as ArviZ's array layer pads ragged dimensions), so that a NumPy pass over a (analyses, nodes,
 studies) array serves a whole bucket. For each analysis, as in `bayesmeta.engines.exact.TauQuadrature`:
 
-1. a scan of log f(u) = log p(tau) + u + log L(tau), u = log tau, in steps of 0.25 from
-   tau_lo = 1e-6 min(se), extended until f has fallen below 1e-18 of its maximum (the same rule);
-2. a shared-shape panel layout: coarse panels over the scanned range plus panels of a few Laplace SDs
-   around the mode (from a parabola through the scan's three best points);
+1. the single engine's scan of log f(u) = log p(tau) + u + log L(tau), u = log tau (the same points:
+   steps of 0.25 from tau_lo = 1e-6 min(se), extended until f has fallen below 1e-18 of its maximum), its
+   peak search (`exact.maximise`) and so the same range of integration [log tau_lo, u_top];
+2. a panel layout of fixed shape per analysis: coarse panels over the range (4, or more so that none is
+   wider than 4 in u) plus edges at -8 ... 8 Laplace SDs around the mode;
 3. a 21-point Gauss-Kronrod rule on each panel, with the 10-point Gauss rule on the same nodes as the
    check: an analysis passes when the two agree to 1e-10 of its total in sum over panels. Analyses that
    fail are recomputed with every panel halved (twice at most); those that still fail are handed back to
@@ -31,6 +32,7 @@ from numpy.polynomial.legendre import leggauss
 
 from ..families.base import typical_variance
 from ..numerics import mixture_cdf, mixture_moments, mixture_ppf, safeguarded_newton
+from .exact import maximise, prior_logpdf
 
 LOG_2PI = math.log(2 * math.pi)
 # Gauss-Kronrod 21 on [-1, 1] (QUADPACK qk21); the 10-point Gauss nodes are the odd positions.
@@ -118,9 +120,7 @@ class RowPriors:
                     terms = terms * self.mask[r][:, None, :]
                 with np.errstate(divide="ignore"):
                     return 0.5 * np.log(np.sum(terms, axis=-1))
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                fast = _FAST_LOGPDF.get(type(prior).__name__)
-                return fast(prior, t) if fast is not None else prior.logpdf(t)
+            return prior_logpdf(prior, t)
 
         return self._apply(rows, tau, f)
 
@@ -132,17 +132,6 @@ class RowPriors:
             return prior.cdf(t)
 
         return self._apply(rows, tau, f)
-
-
-_LOG_HALF = math.log(2) - 0.5 * LOG_2PI
-# log densities of the common tau priors in closed form (scipy's frozen distributions spend most of their time
-# checking arguments when called a few thousand times on small arrays); equal to scipy's to rounding
-_FAST_LOGPDF = {
-    "HalfNormal": lambda p, t: np.where(t >= 0, _LOG_HALF - math.log(p.scale) - 0.5 * (t / p.scale) ** 2, -np.inf),
-    "HalfCauchy": lambda p, t: np.where(t >= 0, math.log(2 / math.pi / p.scale) - np.log1p((t / p.scale) ** 2),
-                                        -np.inf),
-    "Exponential": lambda p, t: np.where(t >= 0, math.log(p.rate) - p.rate * t, -np.inf),
-}
 
 
 # --------------------------------------------------------------------------- the kernel of one bucket
@@ -192,8 +181,7 @@ class Bucket:
         """log of the integrand over u = log tau, and b, c there; u (R, N)."""
         tau = np.exp(u)
         b, c, ll = self.conditional(rows, tau)
-        lp = self.prior.logpdf(rows, tau)
-        return np.where(np.isnan(lp), -np.inf, lp) + u + ll, b, c
+        return self.prior.logpdf(rows, tau) + u + ll, b, c
 
     # ------------------------------------------------------------ quadrature
     def _limits(self):
@@ -246,50 +234,22 @@ class Bucket:
             grid[more] = np.where(tail, grid[more, count[more] - 1][:, None], grid[more])
 
     def _peak(self, rows, grid, logf, count):
-        """Mode of log f in the scan's best bracket (as the single engine's bounded Brent search, to 1e-10),
-        the maximum of log f, and the Laplace SD at the mode from the curvature at h = 1e-4. Safeguarded Newton
-        on finite differences (h = 1e-5), from the vertex of the parabola through the three best scan points."""
-        R = len(rows)
-        ar = np.arange(R)
+        """Mode of log f in the scan's best bracket and the maximum of log f (exact.maximise, as the single
+        engine), and the Laplace SD at the mode from the curvature at h = 1e-4."""
+        ar = np.arange(len(rows))
         i = np.argmax(logf, axis=1)
         il, ir = np.maximum(i - 1, 0), np.minimum(i + 1, count - 1)
-        a, b = grid[ar, il], grid[ar, ir]
         fl, f0, fr = logf[ar, il], logf[ar, i], logf[ar, ir]
         second = fl - 2 * f0 + fr
         with np.errstate(divide="ignore", invalid="ignore"):
-            u = np.where((il < i) & (ir > i) & (second < 0), grid[ar, i] + STEP * (fl - fr) / (2 * second), grid[ar, i])
-        u = np.clip(np.nan_to_num(u, nan=0.0), a, b)
-        h = 1e-5
-        best_u, best_f = grid[ar, i].copy(), f0.copy()
-        active = np.arange(R)
-        for _ in range(12):
-            pts = np.column_stack([u[active] - h, u[active], u[active] + h])
-            pts = np.clip(pts, a[active, None], b[active, None])
-            f = self.log_f(rows[active], pts)[0]
-            better = f[:, 1] > best_f[active]
-            best_u[active] = np.where(better, u[active], best_u[active])
-            best_f[active] = np.where(better, f[:, 1], best_f[active])
-            d1 = (f[:, 2] - f[:, 0]) / (pts[:, 2] - pts[:, 0])
-            d2 = (f[:, 2] - 2 * f[:, 1] + f[:, 0]) / h**2
-            ua = u[active]
-            a[active] = np.where(d1 > 0, ua, a[active])  # the maximum lies uphill
-            b[active] = np.where(d1 < 0, ua, b[active])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = ua - d1 / d2
-            ok = (d2 < 0) & np.isfinite(step) & (step > a[active]) & (step < b[active])
-            new = np.where(ok, step, (a[active] + b[active]) / 2)
-            u[active] = new
-            moving = (np.abs(new - ua) > 1e-11) & (b[active] - a[active] > 1e-10) & np.isfinite(f[:, 1])
-            active = active[moving]
-            if active.size == 0:
-                break
-        mode = best_u
+            start = np.where((il < i) & (ir > i) & (second < 0), grid[ar, i] + STEP / 2 * (fl - fr) / second,
+                             grid[ar, i])
+        mode, best = maximise(lambda sel, u: self.log_f(rows[sel], u)[0], grid[ar, il], grid[ar, ir], start)
         around = self.log_f(rows, np.column_stack([mode - 1e-4, mode, mode + 1e-4]))[0]
-        peak = np.maximum(np.maximum(around[:, 1], best_f), f0)
         curv = -(around[:, 0] - 2 * around[:, 1] + around[:, 2]) / 1e-8
         with np.errstate(divide="ignore", invalid="ignore"):
             sd = np.where((curv > 0) & np.isfinite(curv), 1 / np.sqrt(np.where(curv > 0, curv, 1.0)), np.inf)
-        return mode, peak, sd
+        return mode, np.maximum(best, f0), sd
 
     def _range(self, rows, grid, logf, count, u_lo):
         """Where each row's integral ends (where the single engine's does: the scan point after the last with log
@@ -413,11 +373,8 @@ class Nodes:
         a = self.edges[idx, j]
         half = (u - a) / 2
         nodes = ((a + u) / 2)[:, None] + half[:, None] * _X20
-        rows = self.rows[idx]
-        lf = self.bucket.log_f(rows, nodes)[0]
-        inside = np.sum(np.exp(lf - self.log_evidence[idx, None]) * _W20, axis=1) * half
-        dens = np.exp(self.bucket.log_f(rows, u[:, None])[0][:, 0] - self.log_evidence[idx])
-        return self.panel_mass[idx, j] + inside, dens
+        dens = np.exp(self.bucket.log_f(self.rows[idx], np.column_stack([nodes, u]))[0] - self.log_evidence[idx, None])
+        return self.panel_mass[idx, j] + np.sum(dens[:, :-1] * _W20, axis=1) * half, dens[:, -1]
 
     def _prior_tail(self, idx, t):
         """P(tau <= t | y) for t below tau_lo: the tail mass times the prior's share below t."""
@@ -464,8 +421,20 @@ class Nodes:
             P = self.edges.shape[1] - 1
             j = np.clip(np.sum(self.panel_mass[i] < p[:, None], axis=1) - 1, 0, P - 1)
             lo, hi = self.edges[i, j], self.edges[i, j + 1]
-            m_lo, m_hi = self.panel_mass[i, j], self.panel_mass[i, j + 1]
-            start = lo + (hi - lo) * np.clip((p - m_lo) / np.maximum(m_hi - m_lo, 1e-300), 0, 1)
+            m_lo = self.panel_mass[i, j]
+            # start: the node CDF (each node's mass centred on it) of the panel, interpolated linearly
+            nodes = 1 + 21 * j[:, None] + np.arange(21)[None, :]
+            mass = self.weight[i[:, None], nodes]
+            cum = m_lo[:, None] + np.cumsum(mass, axis=1) - mass / 2
+            u_nodes = np.log(self.tau[i[:, None], nodes])
+            above = np.sum(cum < p[:, None], axis=1)
+            left = np.clip(above - 1, 0, 20)
+            right = np.clip(above, 0, 20)
+            c0, c1 = cum[np.arange(len(i)), left], cum[np.arange(len(i)), right]
+            x0, x1 = u_nodes[np.arange(len(i)), left], u_nodes[np.arange(len(i)), right]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                start = np.where(c1 > c0, x0 + (x1 - x0) * (p - c0) / (c1 - c0), x0)
+            start = np.clip(np.nan_to_num(start, nan=(lo + hi) / 2), lo, hi)
 
             def residual(u, sel):
                 cdf, dens = self._cdf_in_panel(i[sel], j[sel], u)
