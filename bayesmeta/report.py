@@ -38,6 +38,11 @@ class Section:
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
     figures: list[tuple[str, object]] = field(default_factory=list)  # (caption, Figure or PNG/SVG path)
     items: list[str] = field(default_factory=list)  # a list of points, after the paragraphs
+    key_tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # before the points (the answer)
+
+    def all_tables(self):
+        """The tables in the order they are shown: key tables (before the points), then the others."""
+        return [*self.key_tables, *self.tables]
 
 
 @dataclass
@@ -437,25 +442,34 @@ def side_by_side_table(fit, freq_list, ci: float = 0.95, full: bool = True) -> p
 
 
 def sensitivity_display(table: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
-    """analysis.sensitivity_table for reading: for each quantity its median and interval in one column each
-    (tau² left out: tau says it), the predictive interval, then the probabilities."""
+    """analysis.sensitivity_table for reading: one column per prior on tau, one row per quantity (median with its
+    interval; tau² left out, tau says it), per predictive interval and per probability."""
     cols = list(table.columns)
-    out = pd.DataFrame(index=pd.Index([str(i) for i in table.index], name="Prior on tau"))
+    rows, groups, probs = {}, [], []
     for c in cols:
-        if c.endswith((" lower", " upper")) or c.startswith("P("):
+        if c.endswith((" lower", " upper")) or c.startswith("P(") or scale_of(c) == "tau2":
             continue
-        if c.split("[")[0] == "tau2":
-            continue
-        out[f"{c} (median)"] = table[c].to_numpy()
         if f"{c} lower" in cols:
-            out[f"{c}: {ci:.0%} CrI"] = _pairs(table[f"{c} lower"], table[f"{c} upper"])
+            rows[f"{quantity_label(c)}: median ({ci:.0%} CrI)"] = [
+                (float(m), float(lo), float(hi)) for m, lo, hi in zip(table[c], table[f"{c} lower"], table[f"{c} upper"])]
+        else:
+            rows[f"{quantity_label(c)}: median"] = list(table[c])
+        groups.append(scale_of(c))
+        probs.append(False)
     for c in cols:
         base = c[: -len(" lower")] if c.endswith(" lower") else None
         if base and base not in cols:  # theta_new: only its interval
-            out[f"{base}: {ci:.0%} PrI"] = _pairs(table[c], table[f"{base} upper"])
+            rows[f"{quantity_label(base)}: {ci:.0%} PrI"] = _pairs(table[c], table[f"{base} upper"])
+            groups.append(scale_of(base))
+            probs.append(False)
     for c in cols:
         if c.startswith("P("):
-            out[c] = table[c].to_numpy()
+            rows[c] = list(table[c])
+            groups.append("probability")
+            probs.append(True)
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=[str(i) for i in table.index])
+    out.index.name = "Quantity (prior on tau in the columns)"
+    out.attrs.update(row_groups=groups, probability_rows=probs)
     return out
 
 
@@ -519,8 +533,8 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
     n_pooled = 2 * len(fit.family.pooled())  # two sentences per pooled effect, then one per comparison
     several = n_pooled > 2
     if several:  # one row per subgroup in a table; the sentences go to the details
-        summary.tables.append(("The answer by subgroup (posterior medians and intervals; probabilities of benefit)",
-                               answer_table(fit, thresholds, ci)))
+        summary.key_tables.append(("The answer by subgroup (posterior medians and intervals; probabilities of "
+                                   "benefit)", answer_table(fit, thresholds, ci)))
         summary.items += statements[n_pooled:]
     else:
         summary.items += effect_sentences(fit, ci, intervention) + statements
@@ -668,10 +682,12 @@ def display_table(df: pd.DataFrame) -> DisplayTable:
     under the index's name (never a row of its own), numbers with the same decimals down a column (along a row
     when df.attrs['by'] == 'row', shared by the rows of one scale in df.attrs['row_groups']; df.attrs['decimals']
     fixes a column's), whole numbers as such, probabilities as
-    '< 0.001' / '> 0.999' / three decimals, intervals (a pair of numbers) as 'lower to upper', missing values as
+    '< 0.001' / '> 0.999' / three decimals (columns headed 'P(...)', rows flagged in df.attrs['probability_rows']),
+    intervals (a pair of numbers) as 'lower to upper', a triple as 'estimate (lower to upper)', missing values as
     an en dash; numbers right-aligned, text left-aligned."""
     flat = _flat_labels(df)
     groups = df.attrs.get("row_groups")
+    prob_rows = df.attrs.get("probability_rows")
     by_row = df.attrs.get("by") == "row" or groups is not None
     fixed = df.attrs.get("decimals", {})
     headers = [str(c) for c in flat.columns]
@@ -686,7 +702,8 @@ def display_table(df: pd.DataFrame) -> DisplayTable:
                                        all(isinstance(x, (int, np.integer)) for x in nums)))
     if by_row:
         dec_rows = [decimals_for([x for j, v in enumerate(values[i]) if not _is_probability(headers[j])
-                                  for x in _cell_numbers(v)]) for i in range(n_rows)]
+                                  for x in _cell_numbers(v)]) if not (prob_rows and prob_rows[i]) else 3
+                    for i in range(n_rows)]
         if groups is not None:  # rows on one scale share their decimals
             shared = {}
             for g, d in zip(groups, dec_rows):
@@ -705,10 +722,11 @@ def display_table(df: pd.DataFrame) -> DisplayTable:
                 text = MISSING
             elif isinstance(v, tuple):
                 numeric[j] = True
-                text = " to ".join(MISSING if not _finite(x) else format_number(x, d) for x in v)
+                shown = [MISSING if not _finite(x) else format_number(x, d) for x in v]
+                text = " to ".join(shown) if len(v) == 2 else f"{shown[0]} ({' to '.join(shown[1:])})"
             elif _finite(v):
                 numeric[j] = True
-                if _is_probability(headers[j]):
+                if _is_probability(headers[j]) or (prob_rows and prob_rows[i]):
                     text = format_probability(v)
                 elif whole[j]:
                     text = f"{int(v)}"
@@ -778,6 +796,8 @@ def _text(report: Report) -> str:
     for sec in report.sections:
         lines += [sec.title, "-" * len(sec.title)]
         lines += [*sec.paragraphs]
+        for caption, table in sec.key_tables:
+            lines += ["", caption + ":", *_text_table(display_table(table)), ""]
         lines += [f"- {_one_line(item)}" for item in sec.items]
         for caption, table in sec.tables:
             lines += ["", caption + ":", *_text_table(display_table(table))]
@@ -810,6 +830,8 @@ def _markdown(report: Report, figure_paths: dict) -> str:
         lines += [f"## {md_escape(sec.title, block=True)}", ""]
         for p in sec.paragraphs:
             lines += [md_escape(p, block=True), ""]
+        for caption, table in sec.key_tables:
+            lines += [f"**{md_escape(caption)}**", "", _md_table(display_table(table)), ""]
         if sec.items:
             lines += [f"- {md_escape(item, block=True)}" for item in sec.items] + [""]
         for caption, table in sec.tables:
@@ -899,10 +921,12 @@ body{max-width:none;padding:0;font-size:10pt;color:#000}
 nav.toc{background:none;border:0;padding:0}
 h2{break-after:avoid;page-break-after:avoid}
 figure,table,tr,li{break-inside:avoid;page-break-inside:avoid}
-.table-wrap,.fig-wrap{overflow:visible}table{font-size:8.5pt}.fig-wrap svg,.fig-wrap img{width:auto;max-width:100%}
+.table-wrap,.fig-wrap{overflow:visible}table{font-size:7.5pt;max-width:100%}
+th,td,thead th{white-space:normal;overflow-wrap:normal;padding:.15em .35em}.long{min-width:0}
+.fig-wrap svg,.fig-wrap img{width:auto;max-width:100%}
 thead{display:table-header-group}
 a{color:inherit;text-decoration:none}
-figcaption a{display:none}
+figcaption .files{display:none}
 }
 """
 
@@ -947,7 +971,8 @@ def _html_figure(caption: str, fig, number: int) -> str:
         files = [(p.suffix[1:].upper(), p.name) for p in (path.with_suffix(".svg"), path.with_suffix(".png"))
                  if p.exists()]
         if files:
-            links = " (" + ", ".join(f"<a href='figures/{esc(n, quote=True)}'>{k}</a>" for k, n in files) + ")"
+            links = " <span class='files'>(" + ", ".join(f"<a href='figures/{esc(n, quote=True)}'>{k}</a>"
+                                                          for k, n in files) + ")</span>"
     body = (inline_svg(svg, f"f{number}", label) if svg is not None else
             f"<img alt='{esc(label, quote=True)}' src='data:image/png;base64,{_png_base64(fig)}'>")
     return (f"<figure id='figure-{number}'><div class='fig-wrap' tabindex='0'>{body}</div>"
@@ -972,6 +997,9 @@ def _html(report: Report) -> str:
         cls = " class='summary'" if ident == "summary" else ""
         out.append(f"<section id='{ident}'{cls}><h2>{esc(sec.title)}</h2>")
         out += [f"<p>{esc(p)}</p>" for p in sec.paragraphs]
+        for caption, table in sec.key_tables:
+            table_no += 1
+            out.append(_html_table(caption, display_table(table), f"table-{table_no}"))
         if sec.items:
             out.append("<ul>" + "".join(f"<li>{esc(_one_line(item))}</li>" for item in sec.items) + "</ul>")
         for caption, table in sec.tables:
