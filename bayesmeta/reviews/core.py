@@ -95,6 +95,7 @@ class Analysis:
     stored: dict = field(default_factory=dict)  # quantity -> text as stored
     stored_subgroups: dict = field(default_factory=dict)  # subgroup name -> {quantity: text}
     notes: list = field(default_factory=list)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)  # estimable rows and effects by measure
 
     # ------------------------------------------------------------------ settings
     @property
@@ -154,6 +155,12 @@ class Analysis:
         """(rows that can be analysed, {study label: why not} for the others), for `measure` (default the
         analysis's own)."""
         measure = measure or self.model_measure
+        if ("estimable", measure) not in self._cache:
+            self._cache["estimable", measure] = self._estimable(measure)
+        kept, why = self._cache["estimable", measure]
+        return kept, dict(why)
+
+    def _estimable(self, measure):
         rows = self.rows
         why = {}
         keep = np.ones(len(rows), bool)
@@ -197,6 +204,9 @@ class Analysis:
         return rows[keep].reset_index(drop=True), why
 
     def _check_counts(self, rows, counts, keep):
+        c = counts[keep]
+        if np.all((c == np.round(c)) & (c >= 0)) and np.all(c[:, 0] <= c[:, 1]) and np.all(c[:, 2] <= c[:, 3]):
+            return
         for i in np.flatnonzero(keep):
             e1, m1, e2, m2 = counts[i]
             where = f"{self.source}, {rows['where'].iat[i]} ({rows['study'].iat[i]!r})"
@@ -213,6 +223,13 @@ class Analysis:
         SMD_RevMan (RevMan's SMD, the default for SMD analyses) or SMD (Hedges' g with the exact correction).
         Studies that cannot be analysed are left out and listed in `analysis.set_aside(measure)`."""
         measure = self._check_measure(measure)
+        benefit = self.benefit if benefit == "from labels" else benefit
+        key = ("effects", measure, benefit)
+        if key not in self._cache:  # EffectData is immutable: built once per measure and direction
+            self._cache[key] = self._effects(measure, benefit)
+        return self._cache[key]
+
+    def _effects(self, measure, benefit) -> EffectData:
         rows, why = self.estimable(measure)
         if len(rows) == 0:
             reasons = "; ".join(f"{s!r}: {w}" for s, w in why.items()) or "the analysis has no study rows"
@@ -252,7 +269,6 @@ class Analysis:
         if self.subgroups:
             order = self.subgroup_names
             covariates["subgroup"] = pd.Categorical(rows["subgroup"], categories=order)
-        benefit = self.benefit if benefit == "from labels" else benefit
         return EffectData(y, np.sqrt(v), rows["study"].to_numpy(dtype=object), measure, benefit, covariates,
                           arms=arms, outcome=self.name, n=n)
 
