@@ -356,13 +356,16 @@ class Review:
     @property
     def analyses(self) -> pd.DataFrame:
         """One row per analysis, indexed by RevMan's number: comparison, outcome, data type, measure, model,
-        method, k (studies that can be analysed), subgroups (their number, 0 without), stored results."""
+        method, k (studies that can be analysed), subgroups (their number, 0 without), stored (whether the file
+        holds RevMan's pooled result)."""
+        from .check import has_stored_result
+
         rows = []
         for a in self:
             kept, _ = a.estimable()
             rows.append(dict(analysis=a.number, comparison=a.comparison, outcome=a.name, data_type=a.data_type,
                              measure=a.display_measure, model=a.model, method=a.method, k=len(kept),
-                             subgroups=len(a.subgroup_names), stored=bool(stored_value(a.stored, "estimate"))))
+                             subgroups=len(a.subgroup_names), stored=has_stored_result(a.stored)))
         return pd.DataFrame(rows).set_index("analysis")
 
     def analysis(self, number) -> Analysis:
