@@ -12,7 +12,8 @@ one with the adaptive single-analysis engine (column `engine`). Effects are read
 `EffectData.from_table` reads them (y with se or vi, or the two arms' n, mean and SD; common column names
 recognised), vectorised over the whole table; a group with a suspect value is read by `from_table` itself,
 so a group with bad data raises its `DataError`, naming the group and the row of the table, or, with
-errors="skip", is left out and listed in `table.attrs["skipped"]` with the reason.
+errors="skip", is left out and listed in `table.attrs["skipped"]` with the reason (a list of records, so
+that the attrs stay JSON-safe: pandas writes them into parquet files).
 
 Groups go out in chunks (`chunk_size` analyses): in this process (a thread per core; every analysis gets
 the same numbers whichever chunk it is in), or to the workers of a dask.distributed cluster
@@ -548,7 +549,8 @@ def fit_many(df: pd.DataFrame, by, y: str | None = None, se: str | None = None, 
     names recognised), with `measure` and `benefit`. tau_prior, mu_prior: as `bm.fit` (prior strings,
     empirical priors, objects; the default tau prior by measure, per group). errors: "raise" (the first
     group with bad data raises a DataError naming the group, the row of the table and the column) or "skip"
-    (such groups are left out and listed, with the reason, in `table.attrs["skipped"]`).
+    (such groups are left out and listed, with the reason, in `table.attrs["skipped"]`: records of the by
+    values and the reason).
     engine: "exact" (vectorised quadrature; the adaptive single engine for the few groups whose quadrature
     fails its check) or "mcmc" (bm.fit per group, `seed` and the sampler settings draws, chains, tune,
     target_accept passed on; on a cluster each worker compiles the model once per number of studies).
@@ -620,18 +622,16 @@ def _sizes_of(chunk_size, threads, n_items, scheduler, engine):
 
 
 def _attrs(groups, failed, ci, tau_prior, mu, engine, seed):
-    skipped = pd.DataFrame({**{c: [] for c in groups.by}, "reason": []})
-    if failed:
-        order = sorted(failed)
-        skipped = groups.keys.iloc[order].reset_index(drop=True)
-        skipped["reason"] = [failed[g] for g in order]
+    """The table's attrs, JSON-safe (pandas writes them into parquet files): `skipped` is a list of records
+    {by columns..., "reason"} (pd.DataFrame(table.attrs["skipped"]) makes it a table)."""
+    skipped = [{**{c: _plain(v) for c, v in zip(groups.by, groups.keys.iloc[g])}, "reason": failed[g]}
+               for g in sorted(failed)]
     out = dict(skipped=skipped, interval=f"{ci:.0%} equal-tailed credible interval",
                tau_prior="default by measure" if tau_prior is None else str(_priors.tau_prior(tau_prior)),
                mu_prior=str(mu), engine=engine)
     if engine == "mcmc":
-        out["seed"] = seed
+        out["seed"] = int(seed)
     return out
-
 
 # --------------------------------------------------------------------------- the frequentist twin
 FREQ_FIELDS = ("mu", "se", "lower", "upper", "pvalue", "tau2", "tau2_lower", "tau2_upper", "I2", "I2_lower",
@@ -711,5 +711,5 @@ def frequentist_many(df: pd.DataFrame, by, y: str | None = None, se: str | None 
     table = pd.concat([table, pd.DataFrame(values[keep], columns=list(FREQ_FIELDS))], axis=1)
     table["notes"] = notes[keep]
     attrs = _attrs(groups, failed, 0.95, None, _priors.mu_prior(None), "frequentist", None)
-    table.attrs.update(skipped=attrs["skipped"], level=level)
+    table.attrs.update(skipped=attrs["skipped"], level=float(level))
     return table

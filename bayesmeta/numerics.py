@@ -17,16 +17,22 @@ _SQRT_2PI = math.sqrt(2 * math.pi)
 def safeguarded_newton(residual, x, lo, hi, ftol, xtol):
     """Solve residual(x, rows) = 0 for many rows at once: Newton steps kept inside a shrinking bracket
     [lo, hi] (bisection when a step leaves it). `residual(x, rows)` returns (F - target, dF/dx) for the
-    given row indices; a row stops when |F - target| < ftol or its step is below xtol (1 + |x|)."""
+    given row indices, or (F - target, dF/dx, d2F/dx2) for Halley's steps (cubic convergence; Newton's where
+    Halley's correction is far from 1); a row stops when |F - target| < ftol or its step is below
+    xtol (1 + |x|)."""
     x, lo, hi = x.copy(), lo.copy(), hi.copy()
     active = np.arange(len(x))
     for _ in range(200):
         xa = x[active]
-        err, dens = residual(xa, active)
+        err, dens, *second = residual(xa, active)
         lo[active] = np.where(err < 0, xa, lo[active])
         hi[active] = np.where(err > 0, xa, hi[active])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = xa - err / dens
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            newton = err / dens
+            if second:
+                factor = 1 - newton * second[0] / (2 * dens)
+                newton = np.where(np.isfinite(factor) & (factor > 0.5) & (factor < 2), newton / factor, newton)
+            step = xa - newton
         ok = (step >= lo[active]) & (step <= hi[active]) & np.isfinite(step)
         converged = np.abs(err) < ftol
         new_x = np.where(converged, xa, np.where(ok, step, (lo[active] + hi[active]) / 2))
@@ -58,8 +64,9 @@ def mixture_pdf(x, weight, means, sds):
 
 def mixture_ppf(q, weight, means, sds):
     """Quantiles of several mixtures at once: means/sds (Q, N), q (Q,), weight (N,) shared or (Q, N) one row
-    per mixture (zero weights allowed: padding). Safeguarded Newton, stopped when |F - q| < 1e-14 or the step
-    is below 1e-13 relative; each row's iterations depend on that row alone."""
+    per mixture (zero weights allowed: padding). Safeguarded Halley steps (the density's slope is one more sum
+    over the same terms: about 3 evaluations per quantile instead of 5), stopped when |F - q| < 1e-14 or the step is below 1e-13
+    relative; each row's iterations depend on that row alone."""
     means, sds, q = np.atleast_2d(means), np.atleast_2d(sds), np.atleast_1d(np.asarray(q, float))
     weight = np.asarray(weight, float)
     mean, sd = mixture_moments(weight, means, sds)
@@ -67,9 +74,12 @@ def mixture_ppf(q, weight, means, sds):
 
     def residual(x, rows):
         w = weight if weight.ndim == 1 else weight[rows]
-        z = (x[:, None] - means[rows]) / sds[rows]
-        return (np.sum(w * special.ndtr(z), axis=1) - q[rows],
-                np.sum(w * np.exp(-0.5 * z**2) / (sds[rows] * _SQRT_2PI), axis=1))
+        s = sds[rows]
+        z = (x[:, None] - means[rows]) / s
+        dens = w * np.exp(-0.5 * z**2) / (s * _SQRT_2PI)
+        return (np.sum(w * special.ndtr(z), axis=1) - q[rows], np.sum(dens, axis=1),
+                -np.sum(dens * z / s, axis=1))
 
     start = np.clip(mean + sd * special.ndtri(np.clip(q, 1e-300, 1 - 1e-16)), lo, hi)
     return safeguarded_newton(residual, start, lo, hi, ftol=1e-14, xtol=1e-13)
+

@@ -119,7 +119,7 @@ def test_corpus_equals_fit(tau_prior, mu_prior):
 def test_jeffreys_prior_skips_single_study_groups_with_the_reason():
     df = corpus(seed=3, n=25)
     table = bm.fit_many(df, by=["review", "analysis"], tau_prior="jeffreys", errors="skip")
-    skipped = table.attrs["skipped"]
+    skipped = pd.DataFrame(table.attrs["skipped"])
     assert len(skipped) == int((df.groupby(["review", "analysis"]).size() == 1).sum()) > 0
     assert skipped["reason"].str.contains("improper prior on tau needs at least 2 studies").all()
     assert_same_as_fit(table, df, ["review", "analysis"], {}, tau_prior="jeffreys")
@@ -203,7 +203,7 @@ def test_skip_lists_bad_groups_and_fits_the_rest():
     df.loc[3, "sei"] = -0.2
     df.loc[30, "yi"] = np.nan
     table = bm.fit_many(df, by=["review", "analysis"], errors="skip")
-    skipped = table.attrs["skipped"]
+    skipped = pd.DataFrame(table.attrs["skipped"])
     assert len(skipped) == 2 and list(skipped.columns) == ["review", "analysis", "reason"]
     assert "row 4 of the table" in skipped["reason"].iloc[0] and "'sei'" in skipped["reason"].iloc[0]
     assert "row 31 of the table" in skipped["reason"].iloc[1] and "missing" in skipped["reason"].iloc[1]
@@ -237,7 +237,7 @@ def test_prior_below_the_data_resolution_is_a_group_error():
     df = pd.DataFrame({"a": [1, 1, 2, 2], "yi": [0.1, 0.2, 100.0, 130.0], "sei": [0.1, 0.2, 1e5, 2e5]})
     table = bm.fit_many(df, by="a", tau_prior="halfnormal(0.01)", errors="skip")
     assert table["a"].tolist() == [1]
-    assert "a millionth of the smallest standard error" in table.attrs["skipped"]["reason"].iloc[0]
+    assert "a millionth of the smallest standard error" in table.attrs["skipped"][0]["reason"]
 
 
 # --------------------------------------------------------------------------- frequentist twin
@@ -272,6 +272,7 @@ def test_cli_batch_writes_csv_and_parquet(tmp_path):
     api = bm.fit_many(df, by=["review", "analysis"], tau_prior="halfcauchy(0.5)", probs=["mu<0"])
     assert np.allclose(table["mu_median"], api["mu_median"], rtol=1e-14)
     assert np.allclose(table["mu<0"], api["mu<0"], rtol=1e-14)
+    api.to_parquet(tmp_path / "api.parquet")  # the attrs (skipped groups ...) are JSON-safe
     res = runner.invoke(app, ["batch", str(path), "--by", "review,analysis", "--out", str(tmp_path / "f.parquet"),
                               "--method", "DL"])
     assert res.exit_code == 0, res.output

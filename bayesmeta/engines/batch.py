@@ -7,8 +7,8 @@ studies) array serves a whole bucket. For each analysis, as in `bayesmeta.engine
 1. the single engine's scan of log f(u) = log p(tau) + u + log L(tau), u = log tau (the same points:
    steps of 0.25 from tau_lo = 1e-6 min(se), extended until f has fallen below 1e-18 of its maximum), its
    peak search (`exact.maximise`) and so the same range of integration [log tau_lo, u_top];
-2. a panel layout of fixed shape per analysis: coarse panels over the range (4, or more so that none is
-   wider than 4 in u) plus edges at -8 ... 8 Laplace SDs around the mode;
+2. a panel layout of fixed shape per analysis: coarse panels over the range (3, or more so that none is
+   wider than 5 in u) plus edges at -7 ... 7 Laplace SDs around the mode;
 3. a 21-point Gauss-Kronrod rule on each panel, with the 10-point Gauss rule on the same nodes as the
    check: an analysis passes when the two agree to 1e-10 of its total in sum over panels. Analyses that
    fail are recomputed with every panel halved (twice at most); those that still fail are handed back to
@@ -41,7 +41,7 @@ _XK = np.array([0.995657163025808080735527280689003, 0.9739065285171717200779640
                 0.780817726586416897063717578345042, 0.679409568299024406234327365114874,
                 0.562757134668604683339000099272694, 0.433395394129247190799265943165784,
                 0.294392862701460198131126603103866, 0.148874338981631210884826001129720, 0.0])
-_XK = np.concatenate([_XK, -_XK[-2::-1]])
+_XK = np.concatenate([-_XK, _XK[-2::-1]])  # ascending: nodes run up each panel, panels up the range
 _WK = np.array([0.011694638867371874278064396062192, 0.032558162307964727478818972459390,
                 0.054755896574351996031381300244580, 0.075039674810919952767043140916190,
                 0.093125454583697605535065465083366, 0.109387158802297641899210590325805,
@@ -58,9 +58,9 @@ _X20, _W20 = leggauss(20)
 
 REL_TOL = 1e-10  # sum over panels of |Kronrod - Gauss| against the total
 REFINEMENTS = 2  # times every panel of a failing analysis is halved before it goes to the single engine
-N_COARSE = 4  # coarse panels over the scanned range, at least
-PANEL_WIDTH = 4.0  # at most, in u: the 21-point rule then integrates tau^4 p(tau | y) (e^4u) to rounding
-PEAK = np.array([-8.0, -5.0, -3.0, -1.5, 0.0, 1.5, 3.0, 5.0, 8.0])  # peak edges in Laplace SDs
+N_COARSE = 3  # coarse panels over the scanned range, at least
+PANEL_WIDTH = 5.0  # at most, in u: the 21-point rule then integrates tau^4 p(tau | y) (e^4u) to 1e-12
+PEAK = np.array([-7.0, -4.0, -2.0, -0.7, 0.7, 2.0, 4.0, 7.0])  # peak edges in Laplace SDs
 STEP = 0.25  # of the scan in u = log tau, as the single engine
 _ELEMENTS = 1_500_000  # of a (rows, nodes, studies) block
 
