@@ -382,6 +382,8 @@ def batch(
     from .batch import parse_event
 
     def go():
+        import pandas as pd
+
         from . import priors
         from .batch import fit_many, frequentist_many
 
@@ -419,14 +421,13 @@ def batch(
         table = run(df)
         seconds = time.perf_counter() - start
         target.parent.mkdir(parents=True, exist_ok=True)
-        skipped = table.attrs.get("skipped")
-        table.attrs = {}
+        skipped = pd.DataFrame(table.attrs.get("skipped", []))
         if target.suffix.lower() == ".parquet":
             table.to_parquet(target, index=False)
         else:
             table.to_csv(target, index=False)
         extra = ""
-        if skipped is not None and len(skipped):
+        if len(skipped):
             listing = target.with_name(f"{target.stem}_skipped.csv")
             skipped.to_csv(listing, index=False)
             extra = f"; {len(skipped)} skipped, listed in {listing}"
