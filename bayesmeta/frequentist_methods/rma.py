@@ -82,8 +82,12 @@ def frequentist(data: EffectData, method: str = "REML", ci: str = "z", level: fl
         from .multilevel import three_level
 
         return three_level(data, method, robust=robust, level=level)
+    if model == "t":  # Student-t random effects by ML (metaplus)
+        from .t_effects import t_effects
+
+        return t_effects(data, level=level)
     if model != "random" or robust:
-        raise ValueError(f"model must be 'random' or 'three-level' (robust=True with the three-level model), "
+        raise ValueError(f"model must be 'random', 'three-level' or 't' (robust=True with the three-level model), "
                          f"not model={model!r}, robust={robust!r}")
     if method in BINARY_METHODS:  # 2x2 counts pooled as RevMan does: MH, MH-DL, Peto (mantel_haenszel.py)
         return pool_counts(data, method, level, subgroup)
