@@ -30,6 +30,6 @@ def test_maximum_likelihood_with_t_effects():
     assert res.loglik >= res.loglik_normal - 1e-9 and res.lr_statistic >= 0
     assert res.loglik_normal == pytest.approx(np.sum(stats.norm.logpdf(y, normal.mu, np.sqrt(v + normal.tau2))),
                                               abs=1e-6)
-    assert res.lower < res.mu < res.upper and 1 <= res.nu <= 1000 and "t random effects" in repr(res)
+    assert res.lower < res.mu < res.upper and 1 <= res.nu <= 1000 and "Student-t distribution" in repr(res)
     with pytest.raises(DataError, match="at least 3 studies"):
         bm.frequentist(DATA.take([0, 1]), model="t")
