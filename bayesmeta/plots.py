@@ -237,12 +237,13 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FORES
         tx.text(x_pooled, y_row, f"{r['mean']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}]", fontsize=8, va="center",
                 fontweight="bold")
     fig.suptitle(short_label(title, 120) if title else f"Bayesian random-effects meta-analysis, k = {data.k}; mu ~ "
-                 f"{fit.spec.mu_prior}, tau ~ {fit.spec.tau_prior}", fontsize=10, x=0.02, ha="left")
+                 f"{fit.spec.mu_prior}, tau ~ {fit.spec.tau_prior}", fontsize=10, x=0.02, ha="left", va="top",
+                 y=1 - 0.1 / height)  # in inches from the top: clear of the column headers however tall the plot
     ax.plot([], [], "s", color=GREY, label=f"observed ({ci:.0%} CI)")
     ax.plot([], [], "o-", color=BLUE, label=f"shrunken posterior ({ci:.0%} CrI)")
     ax.plot([], [], color=BLUE, lw=5, alpha=0.45, label=f"{ci:.0%} predictive interval")
     fig.legend(loc="lower left", ncol=3, fontsize=8, frameon=False, bbox_to_anchor=(0.02, 0.0))
-    fig.subplots_adjust(bottom=0.75 / height + 0.03, top=1 - 0.45 / height)
+    fig.subplots_adjust(bottom=0.95 / height, top=1 - 0.45 / height)
     return fig
 
 
@@ -962,7 +963,12 @@ def _revman_diamond(ax, lo, mid, hi, y, colour):
 
 
 # --------------------------------------------------------------------------- densities
-HETEROGENEITY = ("tau", "tau2", "I2")  # quantities bounded below by 0
+HETEROGENEITY = ("tau", "I2")  # quantities bounded below by 0: tau, tau2, tau_within, I2, I2_between ...
+
+
+def bounded(quantity: str) -> bool:
+    """True for a heterogeneity quantity (an SD, a variance or an I²), which cannot be negative."""
+    return split_base(quantity).startswith(HETEROGENEITY)
 
 
 def posterior_curve(fit, quantity, x) -> np.ndarray:
@@ -970,7 +976,7 @@ def posterior_curve(fit, quantity, x) -> np.ndarray:
     the backend is exact; from the draws otherwise (a kernel density estimate, reflected at 0 for tau, tau², I²,
     which cannot be negative, so that the curve does not leak below the boundary). 0 below a boundary."""
     x = np.asarray(x, float)
-    if split_base(quantity) not in HETEROGENEITY:
+    if not bounded(quantity):
         return np.nan_to_num(np.asarray(fit.density(quantity, x), float))
     # at 0 itself: the limit from above (the curve's value just inside the boundary)
     at = np.where(x == 0, max(float(np.max(np.abs(x))), 1.0) * 1e-9, x)
@@ -983,7 +989,7 @@ def posterior_curve(fit, quantity, x) -> np.ndarray:
 def _grid(fit, quantity, lo_p=0.0005, hi_p=0.9995):
     """The range of x to draw a quantity over: its 0.05% to 99.95% quantiles, from 0 for heterogeneity."""
     lo, hi = (float(v) for v in fit.ppf(quantity, [lo_p, hi_p]))
-    return (0.0, hi) if split_base(quantity) in HETEROGENEITY else (lo, hi)
+    return (0.0, hi) if bounded(quantity) else (lo, hi)
 
 
 EFFECT_TITLES = {"mu": "Pooled effect (mu)", "theta_new": "Effect in a new study (theta_new)",
@@ -1046,10 +1052,10 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
             fit.quantity(q)
         cs = benefit_thresholds(default_thresholds(data) if thresholds is None else thresholds, data.benefit)
         panels = [[(q, EFFECT_TITLES.get(q, short_label(q, 45)),
-                    [] if split_base(q) in HETEROGENEITY else probability_events(data, cs, quantities=(q,)))
+                    [] if bounded(q) else probability_events(data, cs, quantities=(q,)))
                    for q in quantities]]
         suptitle = f"Posterior densities; shaded: {shading}"
-        share = not any(split_base(q) in HETEROGENEITY for q in quantities)
+        share = not any(bounded(q) for q in quantities)
     nrows, ncols = len(panels), max(len(row) for row in panels)
     fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 2.7 * nrows + 0.8), squeeze=False)
     if share:
@@ -1066,9 +1072,9 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
                 continue
             q, title, events = row[c]
             lo, hi = common if share else _grid(fit, q)
-            bounded = split_base(q) in HETEROGENEITY
+            is_bounded = bounded(q)
             pad = 0.03 * (hi - lo)
-            x = np.linspace(lo if bounded else lo - pad, hi + pad, 600)
+            x = np.linspace(lo if is_bounded else lo - pad, hi + pad, 600)
             y = posterior_curve(fit, q, x)
             ax.plot(x, y, color=BLUE, lw=1.6)
             shades = colormaps["Greens"](np.linspace(0.25, 0.8, max(len(events), 1)))
@@ -1089,7 +1095,7 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
             texts.append(f"median {med}, {ci:.0%} CrI {lo_t} to {hi_t}")
             ax.text(0.02, 0.96, "\n".join(texts), transform=ax.transAxes, va="top", fontsize=8,
                     bbox=dict(boxstyle="round", fc="white", ec=GREY, alpha=0.9))
-            top = float(y[len(y) // 50:].max()) if bounded else float(y.max())  # I² can be infinite at 0
+            top = float(y[len(y) // 50:].max()) if is_bounded else float(y.max())  # I² can be infinite at 0
             ax.set_ylim(0, 1.75 * max(top, 1e-300))
             ax.set_xlim(x[0], x[-1])
             ax.set_yticks([])
@@ -1098,7 +1104,7 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
             ax.set_title(title, fontsize=9, loc="left")
             if c == 0:
                 ax.set_ylabel("posterior density", fontsize=8)
-            if bounded:
+            if is_bounded:
                 xlabel = f"{EFFECT_TITLES.get(split_base(q), q)}" + ("" if split_base(q) == "I2" else
                                                                      f" ({data.measure} units)")
             elif share or split_base(q) != "beta":
@@ -1157,6 +1163,9 @@ def prior_posterior(fit, quantities=("tau", "mu")):
         for q in taus:
             panels.append((q, lambda x: np.exp(tau_prior.logpdf(x)), f"{short_label(q, 40)}: prior {tau_prior}",
                            tau_prior))
+        within = getattr(fit.spec, "tau_within_prior", None)  # the second level of a multilevel model
+        if within is not None and within.proper:
+            panels.append(("tau_within", lambda x: np.exp(within.logpdf(x)), f"tau_within: prior {within}", within))
     if "mu" in quantities or "beta" in quantities:
         for name, prior in zip(fam.coefficient_rows(), fam.coef_priors):
             if prior.proper:
@@ -1171,10 +1180,11 @@ def prior_posterior(fit, quantities=("tau", "mu")):
         ax.set_visible(False)
     for j, (ax, (q, prior_pdf, title, prior)) in enumerate(zip(axes.ravel(), panels)):
         lo, hi = _grid(fit, q)
-        if split_base(q) == "tau":  # from 0 (just above: the prior's and posterior's limits at the boundary)
+        if bounded(q):  # from 0 (just above: the prior's and posterior's limits at the boundary)
             hi = max(hi * 1.2, min(float(prior.ppf(0.9)), 3 * hi))  # show the prior's bulk, not its heavy tail
             lo = hi * 1e-9
-            xlabel = f"tau (between-study SD, {fit.data.measure} units)"
+            what = "within-trial SD" if split_base(q) == "tau_within" else "between-study SD"
+            xlabel = f"{split_base(q)} ({what}, {fit.data.measure} units)"
         else:
             width = hi - lo
             lo, hi = lo - width, hi + width
@@ -1182,7 +1192,7 @@ def prior_posterior(fit, quantities=("tau", "mu")):
         x = np.linspace(lo, hi, 600)
         ax.plot(x, np.nan_to_num(prior_pdf(x)), color=GREY, lw=1.5, ls="--", label=f"prior density ({prior})")
         ax.plot(x, posterior_curve(fit, q, x), color=BLUE, lw=1.8, label="posterior density")
-        ax.set_xlim(lo if split_base(q) != "tau" else 0.0, hi)
+        ax.set_xlim(0.0 if bounded(q) else lo, hi)
         ax.set_ylim(bottom=0)
         ax.set_yticks([])
         for spine in ("top", "right"):
@@ -1393,7 +1403,11 @@ def trace(fit):
     import arviz_plots as azp
 
     pc = azp.plot_trace(fit.idata, var_names=_sampled(fit), backend="matplotlib")
-    return _figure_of(pc, _sampled(fit)[0])
+    fig = _figure_of(pc, _sampled(fit)[0])
+    fig.suptitle("MCMC trace: each colour one chain; the chains should overlap, with no trend or stuck stretch",
+                 fontsize=9, x=0.01, ha="left")
+    fig.tight_layout()
+    return fig
 
 
 @_plain
@@ -1402,7 +1416,11 @@ def rank(fit):
     import arviz_plots as azp
 
     pc = azp.plot_rank(fit.idata, var_names=_sampled(fit), backend="matplotlib")
-    return _figure_of(pc, _sampled(fit)[0])
+    fig = _figure_of(pc, _sampled(fit)[0])
+    fig.suptitle("MCMC rank plot: each colour one chain, its ranks' ECDF minus the uniform; well-mixed chains stay "
+                 "near 0 (p: test of uniform ranks)", fontsize=9, x=0.01, ha="left")
+    fig.tight_layout()
+    return fig
 
 
 def _sampled(fit):

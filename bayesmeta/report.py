@@ -148,7 +148,7 @@ def probability_statements(fit, thresholds=None, intervention="the intervention"
                                   (new_q, f"{intervention} {verb} {outcome} in a new study{place}")):
             parts = []
             for event in probability_events(data, thresholds, (quantity,)):
-                _, op, value = event.split(" ")
+                _, op, value = event.rsplit(" ", 2)  # a subgroup name may hold spaces
                 p = fit.prob(event)
                 c = abs(float(value))
                 if c == 0:
@@ -286,6 +286,9 @@ def prior_sentence(fit) -> str:
     else:
         coef = priors[0].describe()
     tau = f", and a {spec.tau_prior.describe()}" if fam.random else ""
+    within = getattr(spec, "tau_within_prior", None)
+    if within is not None:
+        tau += f"; within trials, a {within.describe()}"
     return f"Priors: {coef}{tau}."
 
 
