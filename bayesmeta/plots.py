@@ -49,7 +49,12 @@ def save(fig, path, dpi=150):
     """Write a figure (PNG, SVG or PDF by the file suffix) and close it; a figure so tall that it would pass
     MAX_PIXELS is written at a lower resolution."""
     plain_text(fig)
-    dpi = min(dpi, MAX_PIXELS / max(fig.get_size_inches()))
+    try:  # the saved area: the tight box of what is drawn (it may pass the figure's edges), with savefig's padding
+        box = fig.get_tightbbox(fig.canvas.get_renderer())
+        longest = max(box.width, box.height) + 2 * 0.1 + 0.05
+    except (AttributeError, TypeError):  # a canvas without a renderer of its own
+        longest = max(fig.get_size_inches()) + 0.25
+    dpi = min(dpi, MAX_PIXELS / longest)
     fig.savefig(path, dpi=dpi, bbox_inches="tight")
     _plt().close(fig)
     return path
