@@ -255,6 +255,27 @@ def test_frequentist_many_equals_frequentist(method, ci):
         for f in B.FREQ_FIELDS:
             want, got = getattr(ref, f), row[f]
             assert (math.isnan(want) and math.isnan(got)) or got == pytest.approx(want, rel=1e-12, abs=1e-14), f
+        assert row["notes"] == "; ".join(dict.fromkeys(ref.notes))
+
+
+@pytest.mark.parametrize("method, ci, prediction", [("REML", "z", "default"), ("DL", "z", "z"), ("REML", "hksj", "t"),
+                                                    ("DL", "hksj", "hts"), ("cochrane", "z", "default")])
+def test_rma_many_equals_rma_group_by_group(method, ci, prediction):
+    """The vectorised DL/REML (rma_many) against bm.frequentist on every group it takes, including k = 1,
+    k = 2 (one study always has most of the weight) and a study with almost all of it."""
+    df = corpus(seed=6, n=120)
+    parts = [g for _, g in df.groupby(["review", "analysis"], sort=False)]
+    ys, ses = [p["yi"].to_numpy() for p in parts], [p["sei"].to_numpy() for p in parts]
+    values, notes, done = B.rma_many(ys, ses, method=method, ci=ci, prediction=prediction)
+    assert done.mean() > (0.5 if prediction == "hts" else 0.75)  # k = 1 (and 2) go the single way there
+    for j in np.flatnonzero(done):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = bm.frequentist(bm.EffectData(ys[j], ses[j], [str(i) for i in range(len(ys[j]))]), method=method,
+                                 ci=ci, prediction=prediction)
+        want = np.array([getattr(ref, f) for f in B.FREQ_FIELDS], float)
+        assert np.allclose(values[j], want, rtol=1e-10, atol=1e-13, equal_nan=True), (j, values[j] - want)
+        assert notes[j] == "; ".join(dict.fromkeys(ref.notes))
 
 
 # --------------------------------------------------------------------------- command line
