@@ -392,7 +392,8 @@ def _chunks(items, size):
 def run_chunk(chunk, mu_prior, ci, events, engine="exact", seed=None, sampler=None):
     """Fit a chunk of groups [(index, y, se, tau prior), ...]: the vectorised exact engine, and `bm.fit` for the
     groups it hands back (or for all of them with engine='mcmc'). Returns (indices, values (G, C), engine
-    labels, {index: reason} of the groups that failed). Runs in this process or on a dask worker."""
+    labels, {index: reason} of the groups that failed, {index: [(warning category, message), ...]}). Runs in
+    this process or on a dask worker; warnings are returned, to be given with the group's name."""
     idx = np.array([c[0] for c in chunk], int)
     ks = np.array([len(c[1]) for c in chunk], int)
     n_cols = len(QUANTITIES) * len(STATS) + len(events)
@@ -405,15 +406,20 @@ def run_chunk(chunk, mu_prior, ci, events, engine="exact", seed=None, sampler=No
         values, done = exact_many(y, se**2, offsets, [c[3] for c in chunk], mu_prior, ci, events)
     else:
         values, done = np.full((len(chunk), n_cols), np.nan), np.zeros(len(chunk), bool)
+    said = {}
     for j in np.flatnonzero(~done):
         g, y, se, prior = chunk[j]
-        try:
-            values[j] = _single(y, se, prior, mu_prior, ci, events, engine, seed, sampler or {})
-            labels[j] = "exact (adaptive)" if engine == "exact" else "mcmc"
-        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
-            failed[int(g)] = f"{type(err).__name__}: {err}" if not isinstance(err, ValueError) else str(err)
-            labels[j] = None
-    return idx, values, labels, failed
+        with _WARNINGS, warnings.catch_warnings(record=True) as caught:  # catch_warnings is process-wide
+            warnings.simplefilter("always")
+            try:
+                values[j] = _single(y, se, prior, mu_prior, ci, events, engine, seed, sampler or {})
+                labels[j] = "exact (adaptive)" if engine == "exact" else "mcmc"
+            except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
+                failed[int(g)] = f"{type(err).__name__}: {err}" if not isinstance(err, ValueError) else str(err)
+                labels[j] = None
+        if caught:
+            said[int(g)] = list(dict.fromkeys((w.category, str(w.message)) for w in caught))
+    return idx, values, labels, failed, said
 
 
 def _single(y, se, prior, mu_prior, ci, events, engine, seed, sampler):
@@ -582,8 +588,11 @@ def fit_many(df: pd.DataFrame, by, y: str | None = None, se: str | None = None, 
     n_cols = len(QUANTITIES) * len(STATS) + len(events)
     values = np.full((len(groups), n_cols), np.nan)
     engines = np.full(len(groups), None, dtype=object)
-    for idx, vals, labels, bad in _run(items, task, size, scheduler, threads, progress):
+    for idx, vals, labels, bad, said in _run(items, task, size, scheduler, threads, progress):
         values[idx], engines[idx] = vals, labels
+        for g, messages in said.items():
+            for category, message in messages:
+                warnings.warn(f"{groups.name(g)}: {message}", category, stacklevel=2)
         for g, reason in bad.items():
             message = f"{groups.name(g)}: {reason}"
             if errors == "raise":
@@ -611,8 +620,8 @@ class _ChunkTask:
 
 
 def _sizes_of(chunk_size, threads, n_items, scheduler, engine):
-    if threads is None:
-        threads = _default_threads() if scheduler is None else 1
+    if threads is None:  # MCMC samples its chains in parallel itself
+        threads = _default_threads() if scheduler is None and engine != "mcmc" else 1
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a whole number >= 1, not {threads!r}")
     if chunk_size is None:
@@ -643,8 +652,8 @@ FREQ_FIELDS = ("mu", "se", "lower", "upper", "pvalue", "tau2", "tau2_lower", "ta
 def run_freq_chunk(chunk, options):
     """bm.frequentist on each group of a chunk [(index, y, se, measure), ...]: (indices, values (G, F), notes,
     {index: reason} of the groups that failed). DL and REML without moderators are computed for all groups
-    at once (`rma_many`); the groups it leaves (a dominant study, Fisher scoring that stops at a boundary
-    or does not converge, k = 1 ...) and the other methods one by one."""
+    at once (`rma_many`); the groups it leaves (Fisher scoring that does not converge, the local-maximum
+    warning, k = 1 with Knapp-Hartung ...) and the other methods one by one."""
     from .frequentist_methods import frequentist
 
     idx = np.array([c[0] for c in chunk], int)
@@ -671,9 +680,9 @@ def run_freq_chunk(chunk, options):
 
 
 # --------------------------------------------------------------------------- rma() for many groups at once
-def _padded(ys, ses):
+def _padded(ys, ses, width=None):
     k = np.array([len(y) for y in ys])
-    K = int(k.max())
+    K = int(k.max()) if width is None else int(width)
     mask = np.arange(K)[None, :] < k[:, None]
     y, se = np.zeros((len(k), K)), np.ones((len(k), K))
     y[mask], se[mask] = np.concatenate(ys), np.concatenate(ses)
@@ -789,16 +798,29 @@ def _zeroin(f, a, b, tol, maxiter=1000):
 
 
 def rma_many(ys, ses, method="REML", ci="z", level=0.95, prediction="default", control=None):
-    with np.errstate(all="ignore"):  # rows with k = 1 or beyond the range are computed, then left out
-        return _rma_many(ys, ses, method, ci, level, prediction, control)
+    """See `_rma_many`; groups are bucketed by their number of studies (padded as the exact batch engine
+    pads them), so that a group's numbers do not depend on the other groups of its chunk."""
+    from .engines.batch import k_bucket
+
+    G = len(ys)
+    values, notes, done = np.full((G, len(FREQ_FIELDS)), np.nan), np.full(G, "", dtype=object), np.zeros(G, bool)
+    padded = np.array([k_bucket(len(y)) for y in ys])
+    for K in np.unique(padded):
+        rows = np.flatnonzero(padded == K)
+        with np.errstate(all="ignore"):  # rows with k = 1 or beyond the range are computed, then left out
+            v, n, d = _rma_many([ys[i] for i in rows], [ses[i] for i in rows], method, ci, level, prediction,
+                                control, K)
+        values[rows], notes[rows], done[rows] = v, n, d
+    return values, notes, done
 
 
-def _rma_many(ys, ses, method, ci, level, prediction, control):
+def _rma_many(ys, ses, method, ci, level, prediction, control, width=None):
     """frequentist_methods.rma's intercept-only result (DL or REML) for many groups at once, with the same
     operations: scaling by a power of two, metafor's controls, Fisher scoring from the Hedges start, the REML
     local-maximum check, Wald or Knapp-Hartung inference, Q-profile CI (Brent's method step for step) and the
-    prediction interval. Returns values (G, FREQ_FIELDS), notes and `done`: False for the groups left to
-    bm.frequentist (other methods, k = 1, a dominant study, no convergence, the local-maximum warning, a
+    prediction interval; k = 1 and a study with most of the weight as wls computes them. Returns values (G,
+    FREQ_FIELDS), notes and `done`: False for the groups left to bm.frequentist (other methods, k = 1 with
+    Knapp-Hartung or a t interval, Fisher scoring that does not converge, the local-maximum warning, a
     Knapp-Hartung fit with Q_E at rounding level, data beyond the scaling's range)."""
     from scipy import stats
 
@@ -813,7 +835,7 @@ def _rma_many(ys, ses, method, ci, level, prediction, control):
         method, ci, prediction = spec["method"], spec["ci"], spec["prediction"]
     if method not in ("DL", "REML"):
         return values, notes, np.zeros(G, bool)
-    y0, se0, mask, k = _padded(ys, ses)
+    y0, se0, mask, k = _padded(ys, ses, width)
     pred = _prediction_kind(prediction, ci, method)
     single = k == 1  # tau^2 = 0 with a note; no Q, I^2 or Q-profile CI; Knapp-Hartung and t intervals refused
     ok = ~single | ((ci == "z") & (pred in (None, "z")))

@@ -334,3 +334,20 @@ def test_local_cluster_gives_the_same_table():
         freq_there = bm.frequentist_many(df, by=["review", "analysis"], method="DL", scheduler=cluster.scheduler_address)
     pd.testing.assert_frame_equal(here, there, check_exact=True)
     pd.testing.assert_frame_equal(freq_here, freq_there, check_exact=True)
+
+
+@pytest.mark.slow
+def test_mcmc_engine_per_group_equals_fit_with_the_same_seed():
+    df = pd.DataFrame({"a": [1, 1, 1, 2, 2, 2, 2], "yi": [-0.3, -0.1, -0.5, 0.2, 0.1, 0.4, 0.0],
+                       "sei": [0.1, 0.2, 0.15, 0.2, 0.1, 0.3, 0.2]})
+    settings = dict(seed=3, draws=300, tune=300, chains=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = bm.fit_many(df, by="a", engine="mcmc", probs=["mu < 0"], **settings)
+    assert set(table["engine"]) == {"mcmc"} and table.attrs["seed"] == 3
+    assert all(str(w.message).startswith("group a=") for w in caught if issubclass(w.category, bm.ConvergenceWarning))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = bm.fit(bm.EffectData.from_table(df[df["a"] == 2]), engine="mcmc", **settings)
+    assert table.loc[1, "mu_median"] == fit.summary().loc["mu", "median"]
+    assert table.loc[1, "mu < 0"] == fit.prob("mu < 0")
