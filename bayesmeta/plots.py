@@ -1408,11 +1408,8 @@ def trace(fit):
     import arviz_plots as azp
 
     pc = azp.plot_trace(fit.idata, var_names=_sampled(fit), backend="matplotlib")
-    fig = _figure_of(pc, _sampled(fit)[0])
-    fig.suptitle("MCMC trace: each colour one chain; the chains should overlap, with no trend or stuck stretch",
-                 fontsize=9, x=0.01, ha="left")
-    fig.tight_layout()
-    return fig
+    return _titled(_figure_of(pc, _sampled(fit)[0]), "MCMC trace: each colour one chain; the chains should overlap, "
+                   "with no trend or stuck stretch")
 
 
 @_plain
@@ -1421,9 +1418,12 @@ def rank(fit):
     import arviz_plots as azp
 
     pc = azp.plot_rank(fit.idata, var_names=_sampled(fit), backend="matplotlib")
-    fig = _figure_of(pc, _sampled(fit)[0])
-    fig.suptitle("MCMC rank plot: each colour one chain, its ranks' ECDF minus the uniform; well-mixed chains stay "
-                 "near 0 (p: test of uniform ranks)", fontsize=9, x=0.01, ha="left")
+    return _titled(_figure_of(pc, _sampled(fit)[0]), "MCMC rank plot: each colour one chain, its ranks' ECDF minus "
+                   "the uniform; well-mixed chains stay near 0 (p: test of uniform ranks)")
+
+
+def _titled(fig, text):
+    fig.suptitle(text, fontsize=9, x=0.01, ha="left")
     fig.tight_layout()
     return fig
 
