@@ -152,8 +152,9 @@ def _check_schema(path, spec):
                 raise AnalysisError(f"{path}: unknown key '{section}.{key}' (allowed: {', '.join(SCHEMA[section])})")
             want = SCHEMA[section][key]
             ok = isinstance(value, want) or (want is float and isinstance(value, int))
-            if not ok or isinstance(value, bool):
-                kind = {int: "whole number", float: "number", str: "text", list: "list", dict: "table"}[want]
+            if not ok or (isinstance(value, bool) and want is not bool):
+                kind = {int: "whole number", float: "number", str: "text", list: "list", dict: "table",
+                        bool: "true or false"}[want]
                 raise AnalysisError(f"{path}: '{section}.{key}' must be a {kind}, got {value!r}")
             choices = CHOICES.get((section, key))
             if choices and value not in choices:
@@ -345,6 +346,7 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
         thresholds = benefit_thresholds(rep.get("thresholds", default_thresholds(data)), data.benefit)
         try:
             fit = fit_model(data, progressbar=progressbar, **settings, **sampler)
+            notes += [f"Left out: row {r} ({s!r}), {c!r} is missing." for r, s, c in fit.dropped]
         except ValueError as err:  # DataError included: name the file, and the key where a prior is asked for
             hint = " (in an analysis file: 'priors.tau')" if "tau_prior" in str(err) else ""
             raise type(err)(f"{analysis.path}: {err}{hint}") from None

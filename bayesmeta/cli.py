@@ -253,6 +253,7 @@ def fit(
             out[q] = row.to_dict()
         if result.family.contrasts():
             out["differences"] = result.differences(ci=ci).to_dict(orient="index")
+        out["dropped"] = [dict(row=r, study=s, column=c) for r, s, c in result.dropped]
         out["prob"] = probs
         out["studies"] = [dict(study=label, **row) for label, row in shrink.to_dict(orient="index").items()]
         typer.echo(json.dumps(_clean(out)))
@@ -270,11 +271,13 @@ def _print_fit(data, result, summary, probs, note=None):
     for col in ("", "mean", "sd", "median", "lower", "upper"):
         table.add_column(col, justify="right" if col else "left")
     for q, row in summary.iterrows():
-        table.add_row(q, *(f"{row[c]:.4f}" for c in ("mean", "sd", "median", "lower", "upper")))
+        table.add_row(escape(str(q)), *(f"{row[c]:.4f}" for c in ("mean", "sd", "median", "lower", "upper")))
     console.print(table)
     console.print(escape(f"priors: tau ~ {result.spec.tau_prior}; mu ~ {result.spec.mu_prior}; seed {result.seed}"))
     if note:
         console.print(escape(note))
+    for r, s, c in result.dropped:
+        console.print(escape(f"left out: row {r} ({s!r}), {c!r} is missing"))
     for expr, p in probs.items():
         console.print(escape(f"P({expr}) = {p:.4f}"))
 

@@ -12,6 +12,7 @@ from .effects import benefit_sign
 from .frequentist_methods import as_results
 from .priors import MuPrior, mu_prior
 
+INTERVALS = {"hksj": "Knapp-Hartung t", "robust": "cluster-robust t"}  # by a frequentist result's `ci`
 COLUMNS = ["estimate", "lower", "upper", "interval", "tau", "tau2", "tau2_lower", "tau2_upper", "I2", "pi_lower",
            "pi_upper"]
 
@@ -31,7 +32,7 @@ def compare(fit, freq, ci: float = 0.95) -> pd.DataFrame:
         tau2_lower=s.loc["tau2", "lower"], tau2_upper=s.loc["tau2", "upper"], I2=s.loc["I2", "median"],
         pi_lower=s.loc["theta_new", "lower"], pi_upper=s.loc["theta_new", "upper"])}
     for r in results:
-        kind = "Knapp-Hartung t" if r.ci == "hksj" else "Wald z"
+        kind = INTERVALS.get(r.ci, "Wald z")
         rows[r.label] = dict(estimate=r.mu, lower=r.lower, upper=r.upper, interval=f"{r.level:.0%} confidence ({kind})",
                              tau=r.tau, tau2=r.tau2, tau2_lower=r.tau2_lower, tau2_upper=r.tau2_upper, I2=r.I2,
                              pi_lower=r.pi_lower, pi_upper=r.pi_upper)
@@ -49,7 +50,7 @@ def compare_coefficients(fit, freq, ci: float = 0.95) -> pd.DataFrame:
     for res in as_results(freq):
         table = (res.subgroups.rename(columns={"mu": "estimate"}) if res.subgroups is not None
                  else res.coefficients)
-        kind = "Knapp-Hartung t" if res.ci == "hksj" else "Wald z"
+        kind = INTERVALS.get(res.ci, "Wald z")
         for term in coef.index:
             if table is not None and term in table.index:
                 r = table.loc[term]

@@ -567,8 +567,10 @@ class EffectData:
         unknown = set(cols) - set(COMMON_COLUMNS)
         if unknown:
             raise DataError(f"unknown column role(s) {sorted(unknown)}; roles are {', '.join(COMMON_COLUMNS)}")
-        # with clusters, effects are labelled "<cluster> #j" unless a study (effect) column is named
-        study = cols.get("study") or (None if opts.get("cluster") else guess_column(df, "study"))
+        # with clusters, effects are labelled "<cluster> #j" unless a study (effect) column is named or recognised
+        study = cols.get("study") or guess_column(df, "study")
+        if opts.get("cluster") and (study == opts["cluster"] or (study and df[study].duplicated().any())):
+            study = cols.get("study")
         arm_roles = ("n1", "mean1", "sd1", "n2", "mean2", "sd2")
         if "y" in cols or not any(r in cols for r in arm_roles):
             y = cols.get("y") or guess_column(df, "y")

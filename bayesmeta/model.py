@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import priors as _priors
 from .effects import EffectData
+from .errors import EstimationWarning
 from .families import LinearFamily, NormalNormal, build_family
 
 
@@ -42,6 +44,10 @@ class Model:
               nu_prior=None) -> "Model":
         if not isinstance(data, EffectData):
             raise TypeError("fit() takes an EffectData; build one with bm.EffectData.from_dataframe(...)")
+        if data.cluster is not None and model != "three-level" and len(set(data.cluster)) < data.k:
+            warnings.warn(f"the data group {data.k} effects into {len(set(data.cluster))} clusters, but the "
+                          f"{model} model treats them as independent; model='three-level' accounts for the "
+                          "dependence", EstimationWarning, stacklevel=3)
         mu, beta = _priors.mu_prior(mu_prior), _priors.mu_prior(beta_prior)
         nu = None if nu_prior is None else _priors.tau_prior(nu_prior)
         family = build_family(data, model, moderators, subgroup, subgroup_tau, drop_missing, mu, beta, effects, nu)

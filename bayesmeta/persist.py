@@ -53,12 +53,25 @@ def save_fit(fit, path) -> None:
         data=dict(y=data.y.tolist(), se=data.se.tolist(), study=[str(s) for s in data.study], measure=data.measure,
                   benefit=data.benefit, outcome=data.outcome, moderators=_frame(data.moderators.reset_index()),
                   arms=_frame(data.arms), cluster=None if data.cluster is None else list(data.cluster)))
+    from .errors import DataError
+
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise DataError(f"save(): give a file path, not {path!r}")
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder; give a file name such as {path / 'fit.nc'}")
+    if not path.parent.is_dir():
+        raise DataError(f"{path}: the folder {path.parent} does not exist")
     tree = fit.idata.copy()
     tree.attrs["bayesmeta_fit"] = json.dumps(record, default=_json_default)
-    path = Path(path)
     tmp = path.with_name(path.name + ".partial")
-    tree.to_netcdf(tmp)
-    tmp.replace(path)
+    try:
+        tree.to_netcdf(tmp)
+        tmp.replace(path)
+    except OSError as err:
+        raise DataError(f"{path}: cannot write the fit ({err.strerror or type(err).__name__})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _json_default(obj):
@@ -80,12 +93,14 @@ def load(path):
     from .posterior import Fit
 
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a saved fit")
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
         tree = xr.open_datatree(path)
         record = json.loads(tree.attrs["bayesmeta_fit"])
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
         raise DataError(f"{path}: not a saved bayesmeta fit ({type(err).__name__})") from None
     if record.get("format") != FORMAT:
         raise DataError(f"{path}: unknown fit format {record.get('format')!r} (this version reads {FORMAT})")

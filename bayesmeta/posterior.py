@@ -92,6 +92,11 @@ class Fit:
             self._idata = self.backend.sample.datatree(self.spec)
         return self._idata
 
+    @property
+    def dropped(self) -> tuple:
+        """(row, study, column) of the rows left out for a missing moderator (with drop_missing=True)."""
+        return tuple(self.family.dropped)
+
     def quantity(self, expression: str):
         """The quantity an expression names: one name, or a sum/difference of coefficients, mu[g] and
         theta_new (e.g. 'mu[a] - mu[b]', '2 * beta[x]')."""
@@ -204,10 +209,16 @@ class Fit:
         probs = [(1 - ci) / 2, 0.5, (1 + ci) / 2]
         rows = []
         for mean_q, new_q in self.family.predictions(newdata):
+            if not np.all(np.abs(mean_q.a) < 1e150):
+                raise ValueError(f"predict(): the moderator values {dict(newdata)!r} are too large to predict at")
             m, s = self.backend.moments(mean_q)
             lo, med, hi = self.backend.ppf(mean_q, probs)
             p_lo, _, p_hi = self.backend.ppf(new_q, probs)
-            rows.append(dict(mean=m, sd=s, median=med, lower=lo, upper=hi, pred_lower=p_lo, pred_upper=p_hi))
+            row = dict(mean=m, sd=s, median=med, lower=lo, upper=hi, pred_lower=p_lo, pred_upper=p_hi)
+            if not all(np.isfinite(list(row.values()))):
+                raise ValueError(f"predict(): the moderator values {dict(newdata)!r} give no finite prediction "
+                                 "(values far outside the data?)")
+            rows.append(row)
         from .design import moderator_frame
 
         out = pd.concat([moderator_frame(newdata), pd.DataFrame(rows)], axis=1)
@@ -301,6 +312,7 @@ class Fit:
         s = self.summary()
         lines = [f"Bayesian {self.family.name} model ({self.engine} engine), k = {self.data.k}; "
                  f"{s.attrs['interval']}s", f"  priors: tau ~ {self.spec.tau_prior}, mu ~ {self.spec.mu_prior}"]
+        lines += [f"  left out: row {r} ({s_!r}), {c!r} missing" for r, s_, c in self.dropped]
         width = max(len(q) for q in s.index)
         for q, r in s.iterrows():
             lines.append(f"  {q:{width}s} mean {r['mean']:8.4f}  sd {r['sd']:7.4f}  [{r['lower']:.4f}, {r['upper']:.4f}]")

@@ -158,3 +158,53 @@ def test_loading_a_file_that_is_not_a_fit_names_it(tmp_path):
         bm.load(bad)
     with pytest.raises(DataError, match="no such file"):
         bm.load(tmp_path / "missing.nc")
+
+
+def test_options_a_model_would_ignore_are_refused_and_clusters_are_not_forgotten():
+    """From the hostile-input session: nothing given is silently ignored."""
+    data = bm.datasets.effect_data("thirdwave")
+    clustered = bm.EffectData.from_dataframe(bm.datasets.load("internet_depression_selfguided"), y="g", se="se_g",
+                                             cluster="study")
+    with pytest.raises(ValueError, match="takes none of moderators"):
+        bm.frequentist(clustered, model="three-level", moderators="~ 1")
+    with pytest.raises(ValueError, match="takes none of ci"):
+        bm.frequentist(clustered, model="three-level", ci="hksj")
+    with pytest.raises(ValueError, match="subgroup_tau is for subgroup analyses"):
+        bm.fit(data, subgroup_tau="separate")
+    with pytest.raises(ValueError, match="beta_prior is the prior of the moderators"):
+        bm.fit(data, beta_prior="normal(0, 1)")
+    with pytest.warns(bm.EstimationWarning, match="treats them as independent"):
+        bm.fit(clustered, seed=1)
+    singletons = bm.EffectData.from_dataframe(bm.datasets.load("thirdwave"), y="TE", se="seTE", cluster="Author")
+    with pytest.warns(bm.EstimationWarning, match="every cluster has one effect"):
+        bm.fit(singletons, model="three-level", seed=1)
+    with pytest.warns(bm.EstimationWarning, match="every cluster has one effect"):
+        bm.frequentist(singletons, model="three-level")
+
+
+def test_one_study_and_rows_left_out_are_reported_not_crashed(tmp_path):
+    data = bm.datasets.effect_data("thirdwave")
+    assert "cannot be estimated from one study" in repr(bm.frequentist(data.take([0]), method="FE"))
+    assert "nan" not in repr(bm.frequentist(data.take([0]), method="FE")).lower()
+    df = bm.datasets.load("thirdwave").copy()
+    df.loc[2, "ModeOfDelivery"] = None
+    gaps = bm.EffectData.from_dataframe(df, y="TE", se="seTE", study="Author")
+    fit = bm.fit(gaps, subgroup="ModeOfDelivery", drop_missing=True, seed=1)
+    assert fit.dropped == ((3, "DanitzOrsillo", "ModeOfDelivery"),) and "left out: row 3" in repr(fit)
+    reg = bm.fit(bm.datasets.effect_data("thirdwave"), moderators="~ C(RiskOfBias)", seed=1)
+    with pytest.raises(DataError, match="unknown level"):
+        reg.predict({"RiskOfBias": "medium"})
+    with pytest.raises(DataError, match="is a folder"):
+        fit.save(tmp_path)
+    with pytest.raises(DataError, match="does not exist"):
+        fit.save(tmp_path / "no" / "fit.nc")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_predictions_far_outside_float_range_are_refused():
+    from .conftest import DATA
+
+    data = bm.EffectData.from_dataframe(pd.read_csv(DATA / "raudenbush1985_mods.csv"), y="yi", vi="vi", study="study")
+    fit = bm.fit(data, moderators="~ weeks", seed=1)
+    with pytest.raises(ValueError, match="too large to predict"):
+        fit.predict({"weeks": 1e200})

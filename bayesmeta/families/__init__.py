@@ -27,6 +27,10 @@ def build_family(data, model="random", moderators=None, subgroup=None, subgroup_
         return StudentTEffects(data=data, mu_prior=mu_prior, beta_prior=beta_prior, nu_prior=nu_prior)
     if nu_prior is not None:
         raise ValueError("nu_prior is the prior of the degrees of freedom of Student-t effects (effects='t')")
+    if subgroup is None and subgroup_tau != "common":
+        raise ValueError("subgroup_tau is for subgroup analyses: give subgroup= too")
+    if moderators is None and beta_prior is not None and beta_prior.kind != "flat":
+        raise ValueError("beta_prior is the prior of the moderators' coefficients: give moderators= too")
     if moderators is not None and subgroup is not None:
         raise ValueError("give moderators= or subgroup=, not both (a subgroup is the moderator '~ C(column)')")
     if model == "three-level":
@@ -41,7 +45,7 @@ def build_family(data, model="random", moderators=None, subgroup=None, subgroup_
                              f"{type(moderators).__name__}")
         return MetaRegression(**common, formula=moderators, drop_missing=drop_missing)
     if subgroup is not None:
-        return Subgroups(**common, column=subgroup, tau_mode=subgroup_tau)
+        return Subgroups(**common, column=subgroup, tau_mode=subgroup_tau, drop_missing=drop_missing)
     return NormalNormal(**common)
 
 

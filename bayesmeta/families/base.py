@@ -145,6 +145,7 @@ class LinearFamily:
     coef_name: ClassVar[str] = "beta"
     coef_dim: ClassVar[str | None] = None
     tau_dim = None  # "group" when each block has its own tau
+    dropped = ()  # (row, study, column) of rows left out for a missing moderator (drop_missing=True)
     exact_integrator: ClassVar[str] = "tau"  # how the exact engine integrates the heterogeneity (engines/)
 
     # ---------------------------------------------------------------- construction helpers

@@ -21,6 +21,7 @@ TAU_MODES = ("common", "separate")
 class Subgroups(LinearFamily):
     column: str = ""
     tau_mode: str = "common"
+    drop_missing: bool = False
     name = "subgroups"
     coef_name = "mu"
     coef_dim = "group"
@@ -30,6 +31,12 @@ class Subgroups(LinearFamily):
 
         if self.tau_mode not in TAU_MODES:
             raise ValueError(f"subgroup_tau must be 'common' or 'separate', not {self.tau_mode!r}")
+        if self.drop_missing:  # the formula code drops (and lists) rows where the column is missing
+            from ..design import design_matrix
+
+            kept = design_matrix(self.data, f"~ 0 + C(Q('{self.column}'))", drop_missing=True)
+            self.dropped = kept.dropped
+            self.data = self.data.take(kept.rows) if len(kept.dropped) else self.data
         labels, groups = subgroup_labels(self.data, self.column)
         self.groups = [str(g) for g in groups]
         labels = np.array([str(g) for g in labels])
@@ -92,7 +99,7 @@ class Subgroups(LinearFamily):
         return self._each("theta_new")
 
     def arguments(self):
-        return dict(model=self.effects, subgroup=self.column, subgroup_tau=self.tau_mode)
+        return dict(model=self.effects, subgroup=self.column, subgroup_tau=self.tau_mode, drop_missing=self.drop_missing)
 
     def pooled(self):
         return [(f"in subgroup {g}", f"mu[{g}]", f"theta_new[{g}]") for g in self.groups]

@@ -10,11 +10,12 @@ non-centred with the effects within clusters integrated out.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DataError, EstimationWarning
 from .base import HyperFunction, Heterogeneity, PooledEffect, typical_variance
 
 QUANTITIES = ("mu", "tau", "tau_within", "tau2", "tau2_within", "I2", "I2_between", "I2_within", "theta_new")
@@ -34,6 +35,10 @@ class ThreeLevel(PooledEffect):
         if len(names) < 2:
             raise DataError(f"a three-level model needs at least 2 clusters (the data have {len(names)})")
         self.cluster_names, self.cluster_index, self.clusters = names, index, len(names)
+        if self.clusters == self.data.k:
+            warnings.warn(f"every cluster has one effect ({self.data.k} effects): tau and tau_within are not "
+                          "separately identified (their split is the priors'); fit the random-effects model instead",
+                          EstimationWarning, stacklevel=4)
         super().__post_init__()
         self.s2 = typical_variance(self.data.vi)
 

@@ -19,13 +19,14 @@ tau^2 / (tau^2 + tau_w^2 + s^2) and tau_w^2 / (...), s^2 the Higgins-Thompson ty
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from ..errors import DataError
+from ..errors import DataError, EstimationWarning
 from .tau2 import typical_variance
 
 METHODS = ("REML", "ML")
@@ -137,6 +138,9 @@ def three_level(data, method="REML", robust=False, level=0.95) -> ThreeLevelResu
     m, k = len(names), len(y)
     if m < 2:
         raise DataError(f"a three-level model needs at least 2 clusters (the data have {m})")
+    if m == k:
+        warnings.warn(f"every cluster has one effect ({k} effects in {m} clusters): tau^2 and tau^2 within are not "
+                      "separately identified; fit the random-effects model instead", EstimationWarning, stacklevel=3)
     reml = method == "REML"
     scale = float(np.var(y)) + float(np.mean(v))
 
@@ -155,6 +159,9 @@ def three_level(data, method="REML", robust=False, level=0.95) -> ThreeLevelResu
         s, t, _, _ = cluster_sums(y, v, index, m, tau2_w)
         score = (t - mu * s) / (1 + tau2 * s)
         se = math.sqrt(m / (m - 1) * np.sum(score**2)) / P
+        if not se > 0:
+            raise DataError("cluster-robust SE is 0: every cluster's effects equal the pooled estimate; report the "
+                            "model-based result (robust=False)")
         dist = stats.t(m - 1)
     else:
         se = 1 / math.sqrt(P)

@@ -155,11 +155,14 @@ class FrequentistResult:
             f"  mu    = {self.mu:.4f} (SE {self.se:.4f}), {pct}% CI [{self.lower:.4f}, {self.upper:.4f}] "
             f"({ci}), p = {self.pvalue:.4g}",
         ]
-        if self.method != "FE":
-            lines.append(f"  tau^2 = {self.tau2:.4f}, {pct}% CI [{self.tau2_lower:.4f}, {self.tau2_upper:.4f}] "
-                         f"(Q-profile); tau = {self.tau:.4f}")
-        lines.append(f"  I^2   = {self.I2:.1f}%, H^2 = {self.H2:.2f}; Q = {self.Q:.2f} (df = {self.k - 1}), "
-                     f"p = {self.Q_pvalue:.4g}")
+        if self.k == 1:
+            lines.append("  heterogeneity (tau^2, I^2, Q) cannot be estimated from one study")
+        else:
+            if self.method != "FE":
+                lines.append(f"  tau^2 = {self.tau2:.4f}, {pct}% CI [{_fmt(self.tau2_lower, '.4f')}, "
+                             f"{_fmt(self.tau2_upper, '.4f')}] (Q-profile); tau = {self.tau:.4f}")
+            lines.append(f"  I^2   = {self.I2:.1f}%, H^2 = {self.H2:.2f}; Q = {self.Q:.2f} (df = {self.k - 1}), "
+                         f"p = {self.Q_pvalue:.4g}")
         if self.prediction:
             lines.append(f"  {pct}% prediction interval [{self.pi_lower:.4f}, {self.pi_upper:.4f}] "
                          f"({ {'z': 'normal', 't': 't(k-1)', 'hts': 't(k-2)'}[self.prediction] })")

@@ -78,6 +78,13 @@ def frequentist(data: EffectData, method: str = "REML", ci: str = "z", level: fl
     model="three-level": metafor's rma.mv(yi, vi, random = ~ 1 | cluster/effect) by REML or ML, with
     robust=True its cluster-robust inference (see `multilevel.three_level`).
     """
+    if model in ("three-level", "t"):
+        given = [name for name, value in (("moderators", moderators), ("subgroup", subgroup), ("ci", ci != "z"),
+                                          ("prediction", prediction != "default"), ("control", control))
+                 if value]
+        if given:
+            raise ValueError(f"the {model} model takes none of {', '.join(given)} (it is fitted with Wald z "
+                             "intervals, or cluster-robust t with robust=True)")
     if model == "three-level":
         from .multilevel import three_level
 
@@ -194,6 +201,9 @@ def _fit(y, se, X, labels, method, ci, level, control, intercept=True, r2=False)
     btt = np.arange(1, p) if p > 1 and intercept else np.arange(p)  # the intercept is column 0
     qm = fit.wald(len(btt))
     if ci == "hksj":
+        if not fit.rss / df > 0:
+            raise EstimationError("Knapp-Hartung: the effects fit the model exactly (no residual variation to "
+                                  "scale by); use ci='z'")
         qm /= fit.rss / df
         out.QM, out.QM_df = qm / len(btt), (len(btt), df)
         out.QM_pvalue = float(stats.f.sf(out.QM, len(btt), df))
@@ -251,7 +261,7 @@ def _plain_result(data, method, ci, level, prediction, control, preset, moderato
     if k == 1 and ci == "hksj":
         raise DataError("Knapp-Hartung needs at least 2 studies (it has k - 1 = 0 degrees of freedom)")
     fit = _fit(y, se, np.ones((k, 1)), data.study, method, ci, level, control)
-    if k == 1:
+    if k == 1 and fit.notes:
         warnings.warn(fit.notes[0], EstimationWarning, stacklevel=3)
     mu, se_mu = float(fit.b[0]), float(fit.se[0])
     pred = _prediction_kind(prediction, ci, method)
