@@ -585,14 +585,25 @@ def fit_many(df: pd.DataFrame, by, y: str | None = None, se: str | None = None, 
     groups, items, failed = _prepare(df, by, columns, measure, benefit, tau_prior, errors)
     size, threads = _sizes_of(chunk_size, threads, len(items), scheduler, engine)
     task = _ChunkTask(mu, ci, events, engine, seed, sampler)
-    n_cols = len(QUANTITIES) * len(STATS) + len(events)
-    values = np.full((len(groups), n_cols), np.nan)
-    engines = np.full(len(groups), None, dtype=object)
-    for idx, vals, labels, bad, said in _run(items, task, size, scheduler, threads, progress):
-        values[idx], engines[idx] = vals, labels
+    names = [f"{q}_{s}" for q in QUANTITIES for s in STATS] + exprs
+    table, labels, keep = _gather(groups, items, task, (size, scheduler, threads, progress), errors, failed, names)
+    table["engine"] = labels[keep]
+    table.attrs.update(_attrs(groups, failed, ci, tau_prior, mu, engine, seed))
+    return table
+
+
+def _gather(groups, items, task, how, errors, failed, names, first=None):
+    """Run `task` over the chunks of `items` (how: chunk size, scheduler, threads, progress) and lay out its
+    results, one row per group that did not fail: the by columns, k, the `first` columns, the `names`
+    columns; and the per-group labels (engine or notes) and the kept groups. A chunk's warnings are given
+    with the group's name; a group that failed raises (errors='raise') or joins `failed`."""
+    values = np.full((len(groups), len(names)), np.nan)
+    labels = np.full(len(groups), None, dtype=object)
+    for idx, vals, lab, bad, said in _run(items, task, *how):
+        values[idx], labels[idx] = vals, lab
         for g, messages in said.items():
             for category, message in messages:
-                warnings.warn(f"{groups.name(g)}: {message}", category, stacklevel=2)
+                warnings.warn(f"{groups.name(g)}: {message}", category, stacklevel=3)
         for g, reason in bad.items():
             message = f"{groups.name(g)}: {reason}"
             if errors == "raise":
@@ -601,11 +612,9 @@ def fit_many(df: pd.DataFrame, by, y: str | None = None, se: str | None = None, 
     keep = np.array(sorted(set(range(len(groups))) - set(failed)), int)
     table = groups.keys.iloc[keep].reset_index(drop=True)
     table["k"] = np.diff(groups.offsets)[keep]
-    names = [f"{q}_{s}" for q in QUANTITIES for s in STATS] + exprs
-    table = pd.concat([table, pd.DataFrame(values[keep], columns=names)], axis=1)
-    table["engine"] = engines[keep]
-    table.attrs.update(_attrs(groups, failed, ci, tau_prior, mu, engine, seed))
-    return table
+    for column, value in (first or {}).items():
+        table[column] = value
+    return pd.concat([table, pd.DataFrame(values[keep], columns=list(names))], axis=1), labels, keep
 
 
 class _ChunkTask:
@@ -651,7 +660,7 @@ FREQ_FIELDS = ("mu", "se", "lower", "upper", "pvalue", "tau2", "tau2_lower", "ta
 
 def run_freq_chunk(chunk, options):
     """bm.frequentist on each group of a chunk [(index, y, se, measure), ...]: (indices, values (G, F), notes,
-    {index: reason} of the groups that failed). DL and REML without moderators are computed for all groups
+    {index: reason} of the groups that failed, {}: their warnings are in the notes). DL and REML without moderators are computed for all groups
     at once (`rma_many`); the groups it leaves (Fisher scoring that does not converge, the local-maximum
     warning, k = 1 with Knapp-Hartung ...) and the other methods one by one."""
     from .frequentist_methods import frequentist
@@ -676,7 +685,7 @@ def run_freq_chunk(chunk, options):
         values[j] = [getattr(res, f) for f in FREQ_FIELDS]
         said = list(dict.fromkeys([*res.notes, *(str(w.message) for w in caught)]))
         notes[j] = "; ".join(said)
-    return idx, values, notes, failed
+    return idx, values, notes, failed, {}  # warnings are in the notes
 
 
 # --------------------------------------------------------------------------- rma() for many groups at once
@@ -998,21 +1007,10 @@ def frequentist_many(df: pd.DataFrame, by, y: str | None = None, se: str | None 
     groups, items, failed = _prepare(df, by, columns, measure, benefit, None, errors, bayes=False)
     size, threads = _sizes_of(chunk_size, threads, len(items), scheduler, "freq")
     task = _FreqTask(dict(method=method, ci=ci, level=level, prediction=prediction, control=control))
-    values = np.full((len(groups), len(FREQ_FIELDS)), np.nan)
-    notes = np.full(len(groups), "", dtype=object)
-    for idx, vals, said, bad in _run(items, task, size, scheduler, threads, progress):
-        values[idx], notes[idx] = vals, said
-        for g, reason in bad.items():
-            message = f"{groups.name(g)}: {reason}"
-            if errors == "raise":
-                raise DataError(message)
-            failed[g] = message
-    keep = np.array(sorted(set(range(len(groups))) - set(failed)), int)
-    table = groups.keys.iloc[keep].reset_index(drop=True)
-    table["k"] = np.diff(groups.offsets)[keep]
-    table["method"] = PRESETS[method]["method"] if method in PRESETS else method
-    table["ci"] = PRESETS[method]["ci"] if method in PRESETS else ci
-    table = pd.concat([table, pd.DataFrame(values[keep], columns=list(FREQ_FIELDS))], axis=1)
+    first = dict(method=PRESETS[method]["method"] if method in PRESETS else method,
+                 ci=PRESETS[method]["ci"] if method in PRESETS else ci)
+    table, notes, keep = _gather(groups, items, task, (size, scheduler, threads, progress), errors, failed,
+                                 FREQ_FIELDS, first)
     table["notes"] = notes[keep]
     attrs = _attrs(groups, failed, 0.95, None, _priors.mu_prior(None), "frequentist", None)
     table.attrs.update(skipped=attrs["skipped"], level=float(level))

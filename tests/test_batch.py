@@ -351,3 +351,12 @@ def test_mcmc_engine_per_group_equals_fit_with_the_same_seed():
         fit = bm.fit(bm.EffectData.from_table(df[df["a"] == 2]), engine="mcmc", **settings)
     assert table.loc[1, "mu_median"] == fit.summary().loc["mu", "median"]
     assert table.loc[1, "mu < 0"] == fit.prob("mu < 0")
+
+
+def test_progress_bar_only_on_a_terminal(capfd):
+    df = corpus(seed=2, n=20)
+    bm.fit_many(df, by=["review", "analysis"], chunk_size=5)  # stderr is not a terminal here: nothing shown
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    table = bm.fit_many(df, by=["review", "analysis"], chunk_size=5, progress=True)
+    assert len(table) == df.groupby(["review", "analysis"]).ngroups
