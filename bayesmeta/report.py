@@ -910,8 +910,8 @@ section.summary ul{padding-left:1.2em}section.summary li{margin:.35em 0}
 table{border-collapse:collapse;font-size:.88em;font-variant-numeric:tabular-nums}
 caption{text-align:left;font-weight:600;padding:.3em 0;caption-side:top}
 th,td{border-bottom:1px solid #ddd;padding:.3em .65em;vertical-align:top}
-thead th{border-bottom:2px solid #888;text-align:left;white-space:nowrap}
-th,td{white-space:nowrap}th.num,td.num{text-align:right}.long{white-space:normal;min-width:18em}
+thead th{border-bottom:2px solid #888;text-align:left;vertical-align:bottom;white-space:normal;overflow-wrap:normal;min-width:3.5em}
+th,td{white-space:nowrap}th.num,td.num{text-align:right}.long{white-space:normal;min-width:12em}
 tbody th{text-align:left;font-weight:normal}tbody tr:nth-child(even){background:#fafafa}
 figure{margin:1.2em 0}.fig-wrap{max-width:100%;overflow-x:auto;-webkit-overflow-scrolling:touch}
 figure svg,figure img{display:block;max-width:100%;height:auto}
@@ -943,7 +943,7 @@ def _slug(text: str, used: set) -> str:
     return slug
 
 
-LONG_CELL = 48  # characters: a longer cell wraps in the HTML table (shorter ones stay on one line)
+LONG_CELL = 28  # characters: a longer cell wraps in the HTML table (shorter ones stay on one line)
 
 
 def _html_table(caption: str, t: DisplayTable, ident: str) -> str:
