@@ -131,7 +131,7 @@ def load_analysis(path) -> Analysis:
     for fig in report.get("figures", []):
         if fig not in FIGURES:
             raise AnalysisError(f"{path}: unknown figure {fig!r} in 'report.figures' (allowed: {', '.join(FIGURES)})")
-    _check_methods(path, report.get("frequentist", []))
+    _check_methods(path, report.get("frequentist", []), spec.get("model", {}).get("effects") == "three-level")
     if "thresholds" in report:
         try:
             benefit_thresholds(report["thresholds"], data.get("benefit"), "report.thresholds")
@@ -173,12 +173,15 @@ def _check_schema(path, spec):
             raise AnalysisError(f"{path}: '{section}.{key}' is required")
 
 
-def _check_methods(path, methods):
+def _check_methods(path, methods, three_level=False):
     from .frequentist_methods import METHODS, PRESETS
+    from .frequentist_methods.multilevel import METHODS as MULTILEVEL
 
+    allowed = MULTILEVEL if three_level else (*METHODS, *PRESETS)
     for i, meth in enumerate(methods):
-        if meth not in METHODS and meth not in PRESETS:
-            raise AnalysisError(f"{path}: 'report.frequentist[{i}]' must be one of {', '.join((*METHODS, *PRESETS))}, "
+        if meth not in allowed:
+            what = " for the three-level model (rma.mv)" if three_level else ""
+            raise AnalysisError(f"{path}: 'report.frequentist[{i}]' must be one of {', '.join(allowed)}{what}, "
                                 f"got {meth!r}")
 
 
