@@ -242,9 +242,10 @@ class TauQuadrature:
         for round_ in range(_MAX_ROUNDS):
             coarse_u, coarse_w = self._panel_rule(a, b, _X10, _W10)
             fine_u, fine_w = self._panel_rule(a, b, _X20, _W20)
-            fc = np.exp(self._log_f(coarse_u.ravel())[0] - self._shift).reshape(coarse_u.shape)
-            lf, bf, cf = self._log_f(fine_u.ravel())
-            lf = lf.reshape(fine_u.shape)
+            n_c = coarse_u.size  # both rules in one evaluation of log f
+            lf, bf, cf = self._log_f(np.concatenate([coarse_u.ravel(), fine_u.ravel()]))
+            fc = np.exp(lf[:n_c] - self._shift).reshape(coarse_u.shape)
+            lf, bf, cf = lf[n_c:].reshape(fine_u.shape), bf[n_c:], cf[n_c:]
             bf, cf = bf.reshape(*fine_u.shape, -1), cf.reshape(*fine_u.shape, *cf.shape[1:])
             ic, i_f = np.sum(fc * coarse_w, 1), np.sum(np.exp(lf - self._shift) * fine_w, 1)
             total = sum(d[2] for d in done) + i_f.sum()
