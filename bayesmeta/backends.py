@@ -160,7 +160,7 @@ class QuadratureBackend:
         nodes = sum(len(f.tau) for f in self.factors)
         return ("exact: p(tau | y) by adaptive Gauss-Legendre quadrature refined until the integral is stable to "
                 f"1e-11 ({nodes} nodes); summaries are exact normal mixtures over tau (no Monte Carlo error); "
-                "figures use i.i.d. posterior draws")
+                "figures draw the exact densities; the DataTree holds i.i.d. posterior draws")
 
     def diagnostics(self, tree=None):
         import pandas as pd

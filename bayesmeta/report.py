@@ -64,6 +64,11 @@ class Report:
         return _markdown(self, figure_paths or {})
 
 
+def article(spoken: str) -> str:
+    """'an' before a number read with a vowel sound (8, 11, 18, 80-89: "an 83.2% probability"), else 'a'."""
+    return "an" if spoken.startswith("8") or spoken.split(".")[0] in ("11", "18") else "a"
+
+
 def pct(p: float) -> str:
     """A probability in words-friendly percent: 99.7%, <0.1%, >99.9%."""
     if p > 0.999:
@@ -152,15 +157,15 @@ def probability_statements(fit, thresholds=None, intervention="the intervention"
                 p = fit.prob(event)
                 c = abs(float(value))
                 if c == 0:
-                    parts.append(f"a {pct(p)} probability that {subject} ({m} {op} 0)")
+                    parts.append(f"{article(pct(p))} {pct(p)} probability that {subject} ({m} {op} 0)")
                 else:
                     size = SIZE_WORDS.get(round(c, 6)) if data.measure in STANDARDISED else None
                     what = f"at least {size}" if size else f"at least {c:g} in size"
-                    parts.append(f"a {pct(p)} probability that the {noun} is {what} ({m} {op} {value})")
+                    parts.append(f"{article(pct(p))} {pct(p)} probability that the {noun} is {what} ({m} {op} {value})")
             out.append("There is " + ", and ".join(parts) + ".")
     for quantity, words in fit.family.comparisons():
         p = fit.prob(f"{quantity} {op0} 0")
-        out.append(f"There is a {pct(p)} probability that {words} goes with the more favourable effect "
+        out.append(f"There is {article(pct(p))} {pct(p)} probability that {words} goes with the more favourable effect "
                    f"({quantity} {op0} 0).")
     return out
 

@@ -561,7 +561,7 @@ def test_probabilities_csv_and_report_state_the_same_events(tmp_path):
     assert list(table.index) == ["mu > 0", "mu >= 0.2", "mu >= 0.5", "theta_new > 0", "theta_new >= 0.2",
                                  "theta_new >= 0.5"]
     md = html.unescape(re.sub(r"\\(.)", r"\1", (tmp_path / "out" / "report.md").read_text()))
-    stated = re.findall(r"a ([<>\d.]+%) probability that", md)
+    stated = re.findall(r"an? ([<>\d.]+%) probability that", md)
     events = re.findall(r"\(SMD ([<>]=?) (-?[\d.]+)\)", md)
     assert len(stated) == len(events) == 6
     for p, (op, c), (event, value) in zip(stated, events, table.items()):
