@@ -41,14 +41,13 @@ from .errors import DataError
 
 ERRORS = ("raise", "skip")
 _WARNINGS = threading.Lock()  # warnings.catch_warnings swaps process-wide state: one thread at a time
-_ROLES = ("y", "se", "vi", "n", "n1", "mean1", "sd1", "n2", "mean2", "sd2", "study")
 _ARMS = ("n1", "mean1", "sd1", "n2", "mean2", "sd2")
 _EVENT_QUANTITIES = ("mu", "theta_new", "tau", "tau2", "I2")
 
 
 # --------------------------------------------------------------------------- options
 def _by_columns(df, by) -> list[str]:
-    if isinstance(df, pd.DataFrame) is False:
+    if not isinstance(df, pd.DataFrame):
         raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
     cols = [by] if isinstance(by, str) else list(by) if by is not None else []
     if not cols or not all(isinstance(c, str) and c for c in cols):
@@ -264,7 +263,6 @@ class Effects:
             dup = pd.DataFrame({"g": codes, "s": text}).duplicated(keep=False).to_numpy()
             suspect |= missing | dup
         bad_group = np.bincount(codes, weights=suspect, minlength=len(groups)) > 0
-        clean = np.where(suspect, 0.0, 1.0)
         with np.errstate(all="ignore"):
             sums = [np.bincount(codes, weights=np.where(suspect, 0.0, x), minlength=len(groups))
                     for x in (w, np.abs(y) * w, yw)]
@@ -273,13 +271,13 @@ class Effects:
             wmax = pd.Series(np.where(suspect, np.nan, w)).groupby(codes).max().to_numpy()
             spread = np.nan_to_num(spread) ** 2 * np.nan_to_num(wmax)
         bad_group |= ~np.all(np.isfinite(np.column_stack(sums + [spread])), axis=1)
-        del clean
         self.y, self.se, self.n = y, se, n
         self.slow = np.flatnonzero(bad_group)
         self.roles = roles
 
     def group(self, g):
-        """y, se, n of group g in its row order (or None: read it with `from_table`)."""
+        """y, se, n (None where the sizes are unknown) of group g in its row order (for a group that is not in
+        `slow`, whose values are all plainly valid)."""
         rows = self.groups.rows(g)
         return self.y[rows], self.se[rows], None if self.n is None else self.n[rows]
 

@@ -208,7 +208,7 @@ class Bucket:
         padded after each row's `count` points (grid with its last point, log f with -inf)."""
         R = len(rows)
         ar = np.arange(R)
-        grid, count = _aranges(u_lo, u_hi, np.zeros((R, 0)), np.zeros(R, int))
+        grid, count = _aranges(u_lo, u_hi)
         logf = self.log_f(rows, grid)[0]
         logf[np.arange(grid.shape[1])[None, :] >= count[:, None]] = -np.inf
         while True:
@@ -218,7 +218,7 @@ class Bucket:
             if more.size == 0:
                 return grid, logf, count
             top = np.minimum(last[more] + 4, u_limit[more])
-            ext, n_ext = _aranges(last[more] + STEP, top, np.zeros((len(more), 0)), np.zeros(len(more), int))
+            ext, n_ext = _aranges(last[more] + STEP, top)
             lf_ext = self.log_f(rows[more], ext)[0]
             width = int((count[more] + n_ext).max())
             if width > grid.shape[1]:
@@ -505,7 +505,7 @@ class Nodes:
         return sub
 
 
-def _aranges(start, stop, prefix, n_prefix):
+def _aranges(start, stop):
     """Row r: np.append(np.arange(start_r, stop_r, STEP), stop_r), with numpy's own values (start, start + STEP,
     then start + i * ((start + STEP) - start)); returns them (R, M) padded with each row's last value, and the
     number of points of each row."""
