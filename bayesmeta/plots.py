@@ -137,6 +137,9 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FORES
     I² = max(0, (Q - df) / Q)) and one line per pair of subgroups with the posterior probability that their
     difference lies on the benefit side of 0. Weights are within each subgroup.
 
+    Three-level fits (`model="three-level"`): the effects in one block per cluster, then the pooled mu, the
+    predictive interval of a new effect in a new cluster and the frequentist (rma.mv) results.
+
     Meta-regression fits (`moderators=...`): observed and shrunken study effects (given each study's moderator
     values) and no pooled diamond (there is no single mu); a note gives the formula, the residual tau and, for a
     frequentist meta-regression result, its tau², QM test and R².
@@ -167,6 +170,8 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FORES
         return _forest_subgroups(fit, freq, order, ci, columns, title)
     if family == "meta-regression":
         return _forest_regression(fit, freq, order, ci, columns, title)
+    if family == "three-level":
+        return _forest_clusters(fit, freq, order, ci, columns, title)
     from .frequentist_methods import as_results, frequentist
 
     plt = _plt()
@@ -390,6 +395,36 @@ def _forest_subgroups(fit, freq, order, ci, columns, title):
     return _forest_blocks(fit, ci, columns, order, weights, source.label, blocks, notes, title, legend)
 
 
+def _forest_clusters(fit, freq, order, ci, columns, title):
+    """Three-level fits: the effects in one block per cluster (heading: the cluster and its number of effects),
+    then the pooled mu, the predictive interval of a new effect in a new cluster and the frequentist results."""
+    from .frequentist_methods import as_results, frequentist
+
+    fam, data = fit.family, fit.data
+    results = as_results(freq)
+    source = results[0] if results else frequentist(data, method="REML", model="three-level")
+    weights = source.weights.to_numpy()
+    summ = fit.summary(ci=ci)
+    sizes = np.bincount(fam.cluster_index, minlength=fam.clusters)
+    blocks = [dict(heading=f"{short_label(c, 40)} ({sizes[j]} effect{'s' if sizes[j] > 1 else ''})",
+                   studies=np.flatnonzero(fam.cluster_index == j), pooled=[])
+              for j, c in enumerate(fam.cluster_names)]
+    pooled = [("diamond", f"Bayesian mu ({ci:.0%} CrI)", summ.loc["mu"], BLUE),
+              ("bar", f"New effect in a new cluster ({ci:.0%} predictive interval)", summ.loc["theta_new"], BLUE)]
+    pooled += [("diamond", f"{r.label} ({r.level:.0%} CI)", dict(mean=r.mu, lower=r.lower, upper=r.upper), ORANGE)
+               for r in results]
+    blocks.append(dict(heading="All clusters", studies=[], pooled=pooled))
+    t, tw = summ.loc["tau"], summ.loc["tau_within"]
+    notes = [(f"tau between clusters {t['median']:.2f} [{t['lower']:.2f}, {t['upper']:.2f}], within clusters "
+              f"{tw['median']:.2f} [{tw['lower']:.2f}, {tw['upper']:.2f}] (posterior median [{ci:.0%} CrI]).", BLUE),
+             (f"Weights: each effect's share of the pooled estimate ({source.label}).", GREY)]
+    title = title or (f"Bayesian three-level meta-analysis, {data.k} effects in {fam.clusters} clusters; "
+                      f"mu ~ {fit.spec.mu_prior}, tau ~ {fit.spec.tau_prior}, tau_within ~ {fit.spec.tau_within_prior}")
+    legend = [("observed", ci), ("shrunken", ci), ("bayes pooled", ci), ("predictive", ci)] + (
+        [("freq pooled", results[0].level)] if results else [])
+    return _forest_blocks(fit, ci, columns, order, weights, source.label, blocks, notes, title, legend)
+
+
 def _forest_regression(fit, freq, order, ci, columns, title):
     from .frequentist_methods import as_results, frequentist
 
@@ -554,6 +589,8 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
               "bayes": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian subgroup mean ({ci:.0%} CrI)"),
               "predictive": dict(color=BLUE, lw=5, alpha=0.45, label=f"{ci:.0%} predictive interval"),
               "freq": dict(marker="D", color=ORANGE, ls="none", label="frequentist subgroup estimate (CI)"),
+              "bayes pooled": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian pooled mean ({ci:.0%} CrI)"),
+              "freq pooled": dict(marker="D", color=ORANGE, ls="none", label="frequentist pooled estimate (CI)"),
               "fitted": dict(marker="|", color=GREEN, ls="none", ms=9, mew=2,
                              label="mean effect at the study's moderator values (x'beta)")}
     handles = [Line2D([], [], **styles[name]) for name, _ in legend]

@@ -138,3 +138,13 @@ def test_mcmc_three_level_agrees_with_exact():
         for p in (0.025, 0.5, 0.975):
             err = abs(np.quantile(draws, p) - float(exact.ppf(name, [p])[0]))
             assert err < 4 * float(azs.mcse(post[name], method="quantile", prob=p)), (name, p)
+
+
+def test_forest_plot_groups_effects_by_cluster():
+    from bayesmeta import plots
+
+    data = depression(24)
+    fit = bm.fit(data, model="three-level", seed=1)
+    fig = plots.forest(fit, freq=bm.frequentist(data, model="three-level"))
+    texts = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()]
+    assert "Addington, 2019 (4 effects)" in texts and "All clusters" in texts and "Berger, 2011 (1 effect)" in texts
