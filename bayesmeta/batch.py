@@ -64,37 +64,15 @@ def _by_columns(df, by) -> list[str]:
 def parse_event(expression: str):
     """'mu < 0' -> ('mu', None, 0.0); '-0.5 < theta_new < 0' -> ('theta_new', -0.5, 0.0); 'tau > 0.5' ->
     ('tau', 0.5, None). Quantities: mu, theta_new, tau, tau2, I2 (the rules of Fit.prob)."""
-    from .posterior import _OPS, _number, _split_top
+    from .posterior import parse_event as parse
 
-    if not isinstance(expression, str):
-        raise ValueError(f"an event is a string such as 'mu < 0', not {expression!r}")
-    parts = _split_top(expression, _OPS)
     hint = f"write e.g. 'mu < 0', 'theta_new <= -0.2', 'tau > 0.5' or '-0.5 < mu < 0' (quantities: " \
            f"{', '.join(_EVENT_QUANTITIES)})"
-
-    def name(text):
-        text = text.strip()
-        if text not in _EVENT_QUANTITIES:
-            raise ValueError(f"cannot read {expression!r}: many analyses at once give probabilities of "
-                             f"{', '.join(_EVENT_QUANTITIES)}, not {text!r}")
-        return text
-
-    if len(parts) == 2:
-        (_, lhs), (op, rhs) = parts
-        if not lhs.strip():
-            raise ValueError(f"cannot read {expression!r}: {hint}")
-        value = _number(rhs, expression)
-        return (name(lhs), None, value) if op[0] == "<" else (name(lhs), value, None)
-    if len(parts) == 3:
-        (_, lo), (op1, mid), (op2, hi) = parts
-        if op1[0] != "<" or op2[0] != "<":
-            raise ValueError(f"cannot read {expression!r}: a range is written 'a < quantity < b'")
-        lo_v, hi_v = _number(lo, expression), _number(hi, expression)
-        if not lo_v < hi_v:
-            raise ValueError(f"cannot read {expression!r}: the lower bound {lo_v:g} must be below the upper "
-                             f"bound {hi_v:g}")
-        return name(mid), lo_v, hi_v
-    raise ValueError(f"cannot read {expression!r}: {hint}")
+    text, lower, upper = parse(expression, hint)
+    if text.strip() not in _EVENT_QUANTITIES:
+        raise ValueError(f"cannot read {expression!r}: many analyses at once give probabilities of "
+                         f"{', '.join(_EVENT_QUANTITIES)}, not {text.strip()!r}")
+    return text.strip(), lower, upper
 
 
 def _probs(probs) -> list[str]:

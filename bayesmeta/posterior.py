@@ -66,6 +66,31 @@ def _number(text: str, expression: str) -> float:
     return value
 
 
+def parse_event(expression: str, hint: str) -> tuple[str, float | None, float | None]:
+    """An event as (quantity, lower, upper), an open side None: 'mu < 0' -> ('mu', None, 0.0), 'tau > 0.5' ->
+    ('tau', 0.5, None), '-0.5 < mu < 0' -> ('mu', -0.5, 0.0). <= and >= read as < and > (continuous
+    quantities). `hint` ends the message for what cannot be read."""
+    if not isinstance(expression, str):
+        raise ValueError(f"an event is a string such as 'mu < 0', not {expression!r}")
+    parts = _split_top(expression, _OPS)
+    if len(parts) == 2:
+        (_, lhs), (op, rhs) = parts
+        if not lhs.strip():
+            raise ValueError(f"cannot read {expression!r}: {hint}")
+        value = _number(rhs, expression)
+        return (lhs, None, value) if op[0] == "<" else (lhs, value, None)
+    if len(parts) == 3:
+        (_, lo), (op1, mid), (op2, hi) = parts
+        if op1[0] != "<" or op2[0] != "<":
+            raise ValueError(f"cannot read {expression!r}: a range is written 'a < quantity < b'")
+        lo_v, hi_v = _number(lo, expression), _number(hi, expression)
+        if not lo_v < hi_v:
+            raise ValueError(f"cannot read {expression!r}: the lower bound {lo_v:g} must be below the upper "
+                             f"bound {hi_v:g}")
+        return mid, lo_v, hi_v
+    raise ValueError(f"cannot read {expression!r}: {hint}")
+
+
 class Fit:
     """A fitted model. Build with `bm.fit(...)`; `bm.load(path)` reads one saved with `save`."""
 
@@ -237,29 +262,13 @@ class Fit:
     def prob(self, expression: str) -> float:
         """Posterior probability of 'mu < 0', 'theta_new <= -0.2', 'tau > 0.5', '-0.5 < mu < 0',
         'beta[weeks] < 0', 'mu[a] - mu[b] > 0' ..."""
-        if not isinstance(expression, str):
-            raise ValueError(f"an event is a string such as 'mu < 0', not {expression!r}")
-        parts = _split_top(expression, _OPS)
         hint = ("write e.g. 'mu < 0', 'theta_new <= -0.2', 'tau > 0.5', '-0.5 < mu < 0' or 'beta[x] < 0' "
                 f"(quantities: {', '.join(self.family.summary_rows()[:8])}, theta[study])")
-        if len(parts) == 2:
-            (_, lhs), (op, rhs) = parts
-            if not lhs.strip():
-                raise ValueError(f"cannot read {expression!r}: {hint}")
-            value = _number(rhs, expression)
-            below = self.backend.cdf(self.quantity(lhs), value)
-            return float(min(max(below if op[0] == "<" else 1 - below, 0.0), 1.0))
-        if len(parts) == 3:
-            (_, lo), (op1, mid), (op2, hi) = parts
-            if op1[0] != "<" or op2[0] != "<":
-                raise ValueError(f"cannot read {expression!r}: a range is written 'a < quantity < b'")
-            lo_v, hi_v = _number(lo, expression), _number(hi, expression)
-            if not lo_v < hi_v:
-                raise ValueError(f"cannot read {expression!r}: the lower bound {lo_v:g} must be below the upper "
-                                 f"bound {hi_v:g}")
-            q = self.quantity(mid)
-            return float(min(max(self.backend.cdf(q, hi_v) - self.backend.cdf(q, lo_v), 0.0), 1.0))
-        raise ValueError(f"cannot read {expression!r}: {hint}")
+        text, lower, upper = parse_event(expression, hint)
+        q = self.quantity(text)
+        below = self.backend.cdf(q, upper) if upper is not None else 1.0
+        p = below - (self.backend.cdf(q, lower) if lower is not None else 0.0)
+        return float(min(max(p, 0.0), 1.0))
 
     def bayes_factors(self) -> pd.DataFrame:
         """Exact Bayes factors: BF01 and BF10 for tau = 0 (common effect) and for mu = 0 (or a coefficient
