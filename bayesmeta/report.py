@@ -27,6 +27,7 @@ import pandas as pd
 
 from .effects import STANDARDISED, benefit_operator, benefit_sign
 
+RATIO_MEASURES = {"logOR": "OR", "logRR": "RR"}  # measures pooled on the log scale, stated as ratios
 SIZE_WORDS = {0.2: "small", 0.5: "medium", 0.8: "large"}  # Cohen's benchmarks for SMDs
 MISSING = "\u2013"  # an en dash: a cell without a value
 
@@ -141,6 +142,11 @@ def probability_statements(fit, thresholds=None, intervention="the intervention"
     data = fit.data
     outcome = data.outcome if data.outcome != "effect" else "the outcome"
     m = data.measure if data.measure != "generic" else "effect"
+    ratio = RATIO_MEASURES.get(data.measure)  # log OR / log RR: say the threshold on the ratio scale
+
+    def bound(value: str) -> str:
+        return f"{ratio} {op} {math.exp(float(value)):.3g}" if ratio else f"{m} {op} {value}"
+
     if data.benefit is None:
         return [f"P({e}) = {pct(fit.prob(e))} (no benefit direction was declared)" for e in fit_events(fit, thresholds)]
     sign = benefit_sign(data.benefit)
@@ -157,11 +163,12 @@ def probability_statements(fit, thresholds=None, intervention="the intervention"
                 p = fit.prob(event)
                 c = abs(float(value))
                 if c == 0:
-                    parts.append(f"{article(pct(p))} {pct(p)} probability that {subject} ({m} {op} 0)")
+                    parts.append(f"{article(pct(p))} {pct(p)} probability that {subject} ({bound(value)})")
                 else:
                     size = SIZE_WORDS.get(round(c, 6)) if data.measure in STANDARDISED else None
-                    what = f"at least {size}" if size else f"at least {c:g} in size"
-                    parts.append(f"{article(pct(p))} {pct(p)} probability that the {noun} is {what} ({m} {op} {value})")
+                    what = f"at least {size}" if size else (f"beyond a ratio of {math.exp(float(value)):.3g}" if ratio
+                                                            else f"at least {c:g} in size")
+                    parts.append(f"{article(pct(p))} {pct(p)} probability that the {noun} is {what} ({bound(value)})")
             out.append("There is " + ", and ".join(parts) + ".")
     for quantity, words in fit.family.comparisons():
         p = fit.prob(f"{quantity} {op0} 0")

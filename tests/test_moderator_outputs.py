@@ -79,3 +79,16 @@ def test_too_short_mcmc_run_warns_what_to_do():
         bm.fit(bm.datasets.effect_data("thirdwave"), engine="mcmc", draws=10, chains=1, tune=10, seed=1)
     messages = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
     assert messages and "run more chains or draws" in messages[0]
+
+
+def test_ratio_measures_are_stated_on_the_ratio_scale():
+    import math
+
+    df = pd.DataFrame({"study": list("ABCDE"), "e1": [3, 5, 2, 8, 4], "n1": [50, 60, 40, 80, 55],
+                       "e2": [8, 9, 6, 12, 7], "n2": [50, 58, 42, 79, 54]})
+    data = bm.EffectData.from_counts(df, events1="e1", n1="n1", events2="e2", n2="n2", study="study",
+                                     measure="logRR", benefit="lower")
+    fit = bm.fit(data, tau_prior="halfnormal(0.5)", seed=1)
+    text = " ".join(probability_statements(fit, thresholds=[0, -0.2], intervention="the drug"))
+    assert f"{100 * fit.prob('mu < 0'):.1f}% probability that the drug reduces the outcome on average (RR < 1)" in text
+    assert f"(RR <= {math.exp(-0.2):.3g})" in text and "logRR" not in text
