@@ -34,8 +34,7 @@ def compare(fit, freq, ci: float = 0.95) -> pd.DataFrame:
     for r in results:
         kind = INTERVALS.get(r.ci, "Wald z")
         rows[r.label] = dict(estimate=r.mu, lower=r.lower, upper=r.upper, interval=f"{r.level:.0%} confidence ({kind})",
-                             tau=r.tau, tau2=r.tau2, tau2_lower=r.tau2_lower, tau2_upper=r.tau2_upper, I2=r.I2,
-                             pi_lower=r.pi_lower, pi_upper=r.pi_upper)
+                             **{c: getattr(r, c, math.nan) for c in COLUMNS[4:]})  # NA where a model has none
     return pd.DataFrame.from_dict(rows, orient="index")[COLUMNS].rename_axis("analysis")
 
 

@@ -280,7 +280,11 @@ class Fit:
         """
         from .engines import get_engine
 
-        exact, _ = get_engine("exact")().run(self.spec, self.seed)
+        try:
+            exact, _ = get_engine("exact")().run(self.spec, self.seed)
+        except ValueError as err:
+            raise ValueError(f"Bayes factors need the exact engine's evidence, which the {self.family.name} model "
+                             f"does not have ({err})") from None
         fam, rows = self.family, {}
         if fam.random and self.spec.tau_prior.proper and len(fam.blocks) == 1:
             rows["tau = 0"] = math.exp(exact.factors[0].log_likelihood_tau0() - exact.log_evidence)

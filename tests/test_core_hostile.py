@@ -208,3 +208,19 @@ def test_predictions_far_outside_float_range_are_refused():
     fit = bm.fit(data, moderators="~ weeks", seed=1)
     with pytest.raises(ValueError, match="too large to predict"):
         fit.predict({"weeks": 1e200})
+
+
+def test_review_findings_priors_without_mass_at_zero_improper_hdi_and_t_results():
+    """From the review of the change: no NaN where a prior has no mass near tau = 0, HDIs under the improper
+    Jeffreys prior, compare() with a t random-effects result, three-level JSON keys."""
+    data = bm.datasets.effect_data("thirdwave")
+    fit = bm.fit(data, tau_prior="invgamma_tau(1.71, 0.4)", seed=1)
+    assert fit.prob("tau < 1e-9") == 0.0 and np.isfinite(fit.ppf("tau", [0.0, 0.5])).all()
+    hdi = bm.fit(data, tau_prior="jeffreys", seed=1).summary(kind="hdi")
+    assert np.isfinite(hdi.to_numpy()).all()
+    table = bm.compare(bm.fit(data, seed=1), bm.frequentist(data, model="t"))
+    assert table.loc["ML with t random effects", "estimate"] > 0
+    clustered = bm.EffectData.from_dataframe(bm.datasets.load("internet_depression_selfguided"), y="g", se="se_g",
+                                             cluster="study")
+    keys = bm.frequentist(clustered, model="three-level", robust=True).to_dict()
+    assert {"I2", "pi_lower", "pi_upper", "tau2", "tau2_within"} <= set(keys)

@@ -310,8 +310,8 @@ class TauQuadrature:
             return float(t >= self.tau[0])
         if t < self.tau_prior.support[0] or t <= 0:
             return 0.0
-        if t < self.tau_lo:  # inside the prior-dominated tail near 0
-            return self._tail * float(self.tau_prior.cdf(t) / self.tau_prior.cdf(self.tau_lo))
+        if t < self.tau_lo:  # inside the prior-dominated tail near 0 (none where the prior has no mass there)
+            return self._tail * float(self.tau_prior.cdf(t) / self.tau_prior.cdf(self.tau_lo)) if self._tail > 0 else 0.0
         u = math.log(t)
         if u >= self.panels[-1, 1]:
             return 1.0
@@ -325,9 +325,11 @@ class TauQuadrature:
         if len(self.panels) == 0:
             return np.full(q.shape, self.tau[0])
         out = np.empty(q.shape)
-        tail = q <= self._tail
+        tail = (q <= self._tail) & (self._tail > 0)
         if tail.any():
-            out[tail] = self.tau_prior.ppf(q[tail] / self._tail * self.tau_prior.cdf(self.tau_lo))
+            share = q[tail] / self._tail
+            out[tail] = (self.tau_prior.ppf(share * self.tau_prior.cdf(self.tau_lo)) if self.tau_prior.proper
+                         else self.tau_lo * share)  # an improper prior: linear below tau_lo, as sample_tau
         qq = q[~tail]
         j = np.clip(np.searchsorted(self._panel_mass, qq) - 1, 0, len(self.panels) - 1)
         lo, hi = self.panels[j, 0], self.panels[j, 1]

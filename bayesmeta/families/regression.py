@@ -72,5 +72,7 @@ class MetaRegression(LinearFamily):
 
     def describe(self) -> str:
         priors = "; ".join(dict.fromkeys(p.describe() for p in self.coef_priors))
-        return (f"Random-effects meta-regression {self.formula}: y_i ~ N(x_i' beta, se_i^2 + tau^2) with "
+        model = ("Common-effect meta-regression {f}: y_i ~ N(x_i' beta, se_i^2)" if self.effects == "common" else
+                 "Random-effects meta-regression {f}: y_i ~ N(x_i' beta, se_i^2 + tau^2)").format(f=self.formula)
+        return (f"{model} with "
                 f"coefficients {', '.join(self.terms)}; {priors}")

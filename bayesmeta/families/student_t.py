@@ -35,6 +35,9 @@ class StudentTEffects(PooledEffect):
             return Heterogeneity(0, base)
         return HyperFunction("nu", lambda t: t[:, 1]) if base == "nu" else None
 
+    def cache_key(self):
+        return (*super().cache_key(), str(self.nu_prior))
+
     def hyper_names(self):
         return ["tau", "nu"]
 

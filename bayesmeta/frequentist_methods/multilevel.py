@@ -79,7 +79,9 @@ class ThreeLevelResult:
 
     @property
     def pi_lower(self) -> float:
-        return self.mu - stats.norm.ppf(0.5 + self.level / 2) * math.sqrt(self.se**2 + self.tau2 + self.tau2_within)
+        """Prediction interval of a new effect in a new cluster (z; t(m - 1) when cluster-robust, as metafor)."""
+        dist = stats.t(self.clusters - 1) if self.robust else stats.norm()
+        return self.mu - dist.ppf(0.5 + self.level / 2) * math.sqrt(self.se**2 + self.tau2 + self.tau2_within)
 
     @property
     def pi_upper(self) -> float:
@@ -90,7 +92,9 @@ class ThreeLevelResult:
         return f"three-level {self.method}{' (cluster-robust)' if self.robust else ''}"
 
     def to_dict(self) -> dict:
+        """The fields, the keys every frequentist result has (None where this model has none) and the weights."""
         out = {k: v for k, v in asdict(self).items() if k != "weights"}
+        out.update(I2=self.I2, tau2_lower=None, tau2_upper=None, pi_lower=self.pi_lower, pi_upper=self.pi_upper)
         return dict(out, weights=self.weights.to_dict())
 
     def __repr__(self):

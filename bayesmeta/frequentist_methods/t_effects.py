@@ -10,7 +10,8 @@ smooth in u: 10-point Gauss-Legendre panels one unit wide over [-80, 8] (the Gam
 e^(nu u / 2) below and doubly exponentially above), and 40 more panels over +-12 SDs (sqrt(2/nu)) of its mode
 u = 0, where large nu make it narrow. nu is kept in [1, 1000] (1000 is the normal model in all but name).
 The log likelihood is maximised over (mu, log tau, log(nu - 1)) from the normal model's ML estimates;
-the SE of mu comes from the observed information (a numerical Hessian of the profile in mu). As nu grows the
+the SE of mu comes from the observed information (the numerical Hessian in all three parameters, or mu's
+own curvature where tau or nu is at a boundary). As nu grows the
 model becomes the normal random-effects model; the likelihood-ratio statistic against it is reported.
 """
 
@@ -118,12 +119,15 @@ def t_effects(data, level=0.95) -> TEffectsResult:
         if best is None or res.fun < best.fun:
             best = res
     mu, tau, nu = best.x[0], math.exp(best.x[1]) * scale, 1 + min(math.exp(best.x[2]), NU_MAX - 1)
-    # the observed information of mu from the full Hessian (mu is correlated with tau and nu)
+    # the observed information of mu from the full Hessian (mu is correlated with tau and nu); where tau or nu
+    # sits at a boundary (tau -> 0, nu -> NU_MAX) the Hessian is singular there, and mu's own curvature serves
     hess = _hessian(negll, best.x, np.array([1e-4 * (abs(mu) + scale), 1e-3, 1e-3]))
     try:
         var = np.linalg.inv(hess)[0, 0]
     except np.linalg.LinAlgError:
         var = math.nan
+    if not var > 0:
+        var = 1 / hess[0, 0] if hess[0, 0] > 0 else math.nan
     se = math.sqrt(var) if var > 0 else math.nan
     if not math.isfinite(se):
         raise DataError("t random effects: the likelihood is flat in mu at its maximum; the model cannot be "
