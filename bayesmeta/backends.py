@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy import optimize, stats
 
-from .families.base import Heterogeneity, HyperFunction, Linear, Shrunken
+from .families.base import Heterogeneity, HyperFunction, Shrunken
 from .numerics import mixture_cdf, mixture_moments, mixture_pdf, mixture_ppf
 
 _EDGE = 1e-12  # HDI search stays inside (0, 1): the quantiles at 0 and 1 are infinite

@@ -299,10 +299,6 @@ def _sd_like_se(arms, y, measure):
 
 
 # --------------------------------------------------------------------------- tasks
-class Failure(Exception):
-    """A group that cannot be analysed: `group` (its index) and the reason."""
-
-
 def _prepare(df, by, columns, measure, benefit, tau_prior, errors, bayes=True):
     """Groups, their effects, tau priors and errors: a list of (group index, y, se, tau prior) for the groups
     that can be fitted (with bayes=False the measure in place of the prior), and {group index: reason} for

@@ -755,14 +755,6 @@ def display_table(df: pd.DataFrame) -> DisplayTable:
     return DisplayTable(header, rows, ["l"] + ["r" if numeric[j] else "l" for j in range(n_cols)])
 
 
-def _fmt_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The cells of `display_table` as a DataFrame of text (for callers of the earlier helper)."""
-    t = display_table(df)
-    out = pd.DataFrame([r[1:] for r in t.rows], columns=t.header[1:], index=[r[0] for r in t.rows])
-    out.index.name = t.header[0] or None
-    return out
-
-
 def _one_line(text) -> str:
     """Text without line breaks or tabs, which would shift the rows and columns of a table."""
     return " ".join(str(text).split())

@@ -30,7 +30,6 @@ import math
 import numpy as np
 from numpy.polynomial.legendre import leggauss
 
-from ..families.base import typical_variance
 from ..numerics import mixture_cdf, mixture_moments, mixture_ppf, safeguarded_newton
 from .exact import maximise, prior_logpdf
 

@@ -49,5 +49,5 @@ def build_family(data, model="random", moderators=None, subgroup=None, subgroup_
     return NormalNormal(**common)
 
 
-__all__ = ["Block", "Heterogeneity", "Linear", "LinearFamily", "MetaRegression", "NormalNormal", "Shrunken",
+__all__ = ["Block", "Heterogeneity", "Linear", "LinearFamily", "MetaRegression", "NormalNormal", "PooledEffect", "Shrunken",
            "StudentTEffects", "Subgroups", "ThreeLevel", "build_family", "typical_variance"]

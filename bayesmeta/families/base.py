@@ -19,7 +19,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..errors import DataError
 
 
 @dataclass(frozen=True)
@@ -401,8 +400,3 @@ def split_name(name: str) -> tuple[str, str | None]:
         base, _, rest = name.partition("[")
         return base.strip(), rest[:-1]
     return name, None
-
-
-def check_rows(data, need: int, what: str):
-    if data.k < need:
-        raise DataError(f"{what} needs at least {need} studies (the data have {data.k})")

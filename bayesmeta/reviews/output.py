@@ -246,7 +246,6 @@ def _pct(p) -> str:
 def index_html(review, table: pd.DataFrame, agreement: pd.DataFrame, seed: int) -> str:
     """The review's index page: every label escaped, one row per analysis linked to its report."""
     e = html.escape
-    agree = {r.analysis: r for r in agreement.itertuples()}
     head = ["Analysis", "Outcome", "Measure", "RevMan", "k", "RevMan's result (stored)", "Our reproduction",
             "Bayesian mean effect, median [95% CrI]", "tau, median [95% CrI]", "P(benefit)",
             "P(benefit beyond the MID)"]
