@@ -9,10 +9,11 @@ precision P = sum s/c (+ 1/s0^2) and mean (sum t/c (+ m0/s0^2)) / P, and
     R = sum (q - tau^2 t^2 / c) - 2 mu sum t/c + mu^2 sum s/c (+ (mu - m0)^2 / s0^2)
 
 (the same convention as the one-level kernel). The integral over (log tau, log tau_w): a coarse scan finds
-the box where the integrand is within e^-42 of its maximum; composite 20-point Gauss-Legendre rules on
-panels of that box (and the prior mass below tau_lo = 1e-3 min(se) in either dimension, where L is constant
-to 1e-6) are halved until the 10- and 20-point rules, or two successive 20-point rules, agree to 1e-10 in
-the evidence and the means of mu, tau and tau_w. Each
+the box where the integrand is within e^-42 of its maximum and each dimension's marginal mode and Laplace SD;
+composite 20-point Gauss-Legendre rules on panels of that box, narrow within 6 SDs of the mode and doubling in
+width outwards, (and the prior mass below tau_lo = 1e-3 min(se) in either dimension, where L is constant
+to 1e-6) are refined (the narrow panels halved) until the 10- and 20-point rules, or two successive 20-point
+rules, agree to 1e-10 in the evidence and the means of mu, tau and tau_w. Each
 marginal (of tau, of tau_w) is a one-dimensional posterior handled as TauQuadrature handles it, its density
 at any point the exact inner sum over the other dimension's nodes.
 """
@@ -67,9 +68,9 @@ class _Dimension:
     """The rule in one dimension: nodes tau (the first at 0 holding the prior mass below tau_lo when the
     box reaches down there), log weights (rule weight x prior density x Jacobian tau, or the prior mass)."""
 
-    def __init__(self, prior, u_lo, top, width, x, w, with_tail):
-        n = max(1, int(math.ceil((top - u_lo) / width)))
-        self.edges = np.linspace(u_lo, top, n + 1)
+    def __init__(self, prior, edges, x, w, with_tail):
+        u_lo = edges[0]
+        self.edges = edges
         half = np.diff(self.edges)[:, None] / 2
         u = ((self.edges[:-1] + self.edges[1:])[:, None] / 2 + half * x[None, :]).ravel()
         with np.errstate(divide="ignore"):
@@ -81,6 +82,27 @@ class _Dimension:
             u = np.concatenate([u_tail, u])
         self.u, self.logw = u, logw
         self.tau = np.exp(u)
+
+
+def graded_edges(lo, hi, mode, sd, level):
+    """Panel edges on [lo, hi]: panels of width min(1, 2 sd) / 2^level within 6 SDs of the marginal's mode, and
+    widths doubling outwards from there (the integrand is smooth and small in the tails)."""
+    fine = min(1.0, 2 * sd) / 2**level
+    a, b = max(lo, mode - 6 * sd), min(hi, mode + 6 * sd)
+    if a >= b:  # the peak lies at an end of the box
+        a, b = (lo, min(hi, lo + 12 * sd)) if mode <= lo else (max(lo, hi - 12 * sd), hi)
+    core = np.linspace(a, b, max(1, int(math.ceil((b - a) / fine))) + 1)
+    left, width, x = [], fine, a
+    while x > lo:
+        width *= 2
+        x = max(lo, x - width)
+        left.append(x)
+    right, width, x = [], fine, b
+    while x < hi:
+        width *= 2
+        x = min(hi, x + width)
+        right.append(x)
+    return np.concatenate([left[::-1], core, right])
 
 
 class TwoLevelQuadrature:
@@ -98,17 +120,17 @@ class TwoLevelQuadrature:
                   for p in self.priors]
         lo = [math.log(t) for t in self.tau_lo]
         box = self._box(lo, limits, math.log(20 * spread))
-        width = 1.0
         previous = None
-        for _ in range(5):
-            coarse = self._integrate(box, width, _X10, _W10)
-            fine = self._integrate(box, width, _X20, _W20)
+        for level in range(6):
+            edges = [graded_edges(*box[d][:2], *box[d][3:], level) for d in range(2)]
+            coarse = self._integrate(box, edges, _X10, _W10)
+            fine = self._integrate(box, edges, _X20, _W20)
             stats = [np.array(r[4]) for r in (coarse, fine)]
             if np.all(np.abs(stats[1] - stats[0]) <= _REL_TOL * np.maximum(np.abs(stats[1]), 1e-300)):
                 break
             if previous is not None and np.all(np.abs(stats[1] - previous) <= _REL_TOL * np.abs(stats[1])):
                 break
-            previous, width = stats[1], width / 2
+            previous = stats[1]
         self._store(*fine[:4])
 
     def _box(self, lo, limits, hi0):
@@ -129,11 +151,15 @@ class TwoLevelQuadrature:
         out = []
         for d, u in enumerate((ub, uw)):
             idx = np.flatnonzero(np.any(keep, axis=1 - d))
-            out.append((u[max(idx[0] - 1, 0)], u[min(idx[-1] + 1, len(u) - 1)], idx[0] == 0))
+            profile = logsumexp(logf, axis=1 - d)  # the marginal in this dimension, on the scan's 0.5 steps
+            i = int(np.clip(np.argmax(profile), 1, len(u) - 2))
+            curvature = (profile[i - 1] - 2 * profile[i] + profile[i + 1]) / 0.25
+            sd = 1 / math.sqrt(-curvature) if curvature < 0 else 0.5
+            out.append((u[max(idx[0] - 1, 0)], u[min(idx[-1] + 1, len(u) - 1)], idx[0] == 0, u[i], sd))
         return out
 
-    def _integrate(self, box, width, x, w):
-        dims = [_Dimension(self.priors[d], box[d][0], box[d][1], width, x, w, box[d][2]) for d in range(2)]
+    def _integrate(self, box, edges, x, w):
+        dims = [_Dimension(self.priors[d], edges[d], x, w, box[d][2]) for d in range(2)]
         b, V, ll = self.kernel.grid(dims[0].tau, dims[1].tau)
         logf = ll + dims[0].logw[:, None] + dims[1].logw[None, :]
         shift = float(np.max(logf))
