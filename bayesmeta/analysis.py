@@ -42,8 +42,9 @@ SCHEMA = {
              "cluster": str,
              "columns": dict, "select": dict, "per_study": str, "sep": str, "decimal": str, "encoding": str},
     "model": {"effects": str, "engine": str, "seed": int, "draws": int, "chains": int, "tune": int,
-              "target_accept": float, "moderators": str, "subgroup": str, "subgroup_tau": str, "drop_missing": bool},
-    "priors": {"tau": str, "mu": str, "beta": str, "tau_within": str, "sensitivity": list},
+              "target_accept": float, "moderators": str, "subgroup": str, "subgroup_tau": str, "drop_missing": bool,
+              "study_effects": str},
+    "priors": {"tau": str, "mu": str, "beta": str, "tau_within": str, "nu": str, "sensitivity": list},
     "report": {"thresholds": list, "ci": float, "frequentist": list, "figures": list, "forest_order": str},
     "pooled": {"estimate": str, "lower": str, "upper": str, "label": list, "benefit_from": str,
                "important": float, "level": float},
@@ -51,7 +52,7 @@ SCHEMA = {
 REQUIRED = {("analysis", "title")}
 FAMILY_KEYS = ("moderators", "subgroup", "subgroup_tau", "drop_missing")  # [model] keys passed on to bm.fit
 CHOICES = {("data", "benefit"): ("lower", "higher"), ("model", "effects"): ("random", "common", "three-level"),
-           ("model", "subgroup_tau"): ("common", "separate"),
+           ("model", "subgroup_tau"): ("common", "separate"), ("model", "study_effects"): ("normal", "t"),
            ("model", "engine"): ("exact", "mcmc"), ("data", "per_study"): ("first",),
            ("data", "measure"): ("SMD", "SMD_RevMan", "d", "MD", "generic"), ("data", "decimal"): (".", ","),
            ("report", "forest_order"): ("input", "effect", "weight")}
@@ -341,7 +342,8 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
         warnings.simplefilter("always")
         data, notes = load_effect_data(analysis)
         settings = dict(tau_prior=pr.get("tau"), mu_prior=pr.get("mu"), beta_prior=pr.get("beta"),
-                        tau_within_prior=pr.get("tau_within"),
+                        tau_within_prior=pr.get("tau_within"), effects=m.get("study_effects", "normal"),
+                        nu_prior=pr.get("nu"),
                         engine=m.get("engine", "exact"), seed=m.get("seed", 1), model=m.get("effects", "random"),
                         **{k: m[k] for k in FAMILY_KEYS if k in m})
         sampler = {k: m[k] for k in ("draws", "chains", "tune", "target_accept") if k in m}

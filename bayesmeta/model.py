@@ -90,12 +90,16 @@ class Model:
             out["tau"] = np.asarray(self.tau_prior.rvs(n, rng)).reshape(shape)
         if self.tau_within_prior is not None:
             out["tau_within"] = np.asarray(self.tau_within_prior.rvs(n, rng)).reshape(shape)
+        if "nu" in fam.hyper_names():  # Student-t effects: nu = 1 + its prior on nu - 1
+            excess = fam.nu_prior.rvs(n, rng) if fam.nu_prior is not None else rng.exponential(29, n)
+            out["nu"] = 1 + np.asarray(excess).reshape(shape)
         if all(p.proper for p in fam.coef_priors):
             coef = np.stack([p.rvs(n, rng) for p in fam.coef_priors], axis=-1)
             out[fam.coef_name] = coef.reshape(shape) if fam.coef_dim is None else coef.reshape(*shape, -1)
-            if fam.derived_draws() == ["theta_new"]:
-                sd = np.sqrt(out.get("tau", 0.0) ** 2 + out.get("tau_within", 0.0) ** 2)
-                out["theta_new"] = rng.normal(out["mu"], sd)
+            if fam.derived_draws() == ["theta_new"]:  # the family's own new-study deviation (t for t effects)
+                hyper = [out.get(name, np.zeros(shape)) for name in fam.hyper_names()] or [np.zeros(shape)]
+                tau = np.stack([h.ravel() for h in hyper], axis=-1)
+                out["theta_new"] = out["mu"] + fam.new_study_deviation(tau, 0, rng).reshape(shape)
         return out
 
 

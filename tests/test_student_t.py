@@ -37,3 +37,17 @@ def test_student_t_effects_are_robust_to_an_outlying_trial(tmp_path):
     back = bm.load(tmp_path / "t.nc")
     pd.testing.assert_frame_equal(back.summary(), t.summary())
     assert back.prob("theta_new > 0") == t.prob("theta_new > 0")
+
+
+@pytest.mark.slow
+def test_analysis_file_asks_for_student_t_effects(tmp_path):
+    from bayesmeta.analysis import run_analysis
+
+    toml = tmp_path / "t.toml"
+    toml.write_text('[analysis]\ntitle = "t effects"\n[data]\ndataset = "thirdwave"\nbenefit = "higher"\n'
+                    '[model]\nengine = "mcmc"\nstudy_effects = "t"\nseed = 2\n[priors]\nnu = "exponential(0.1)"\n'
+                    '[report]\nfigures = ["forest"]\nfrequentist = ["REML"]\n', encoding="utf-8")
+    with np.errstate(all="ignore"):
+        result = run_analysis(toml, tmp_path / "out")
+    assert result["fit"].family.name == "t random effects" and "nu" in result["fit"].summary().index
+    assert "exponential" in result["fit"].spec.describe()
