@@ -35,13 +35,12 @@ import numpy as np
 import pandas as pd
 
 from . import priors as _priors
-from .effects import COMMON_COLUMNS, STANDARDISED, EffectData, guess_column
+from .effects import ARM_ROLES, STANDARDISED, EffectData, table_roles
 from .engines.batch import QUANTITIES, STATS, exact_many
 from .errors import DataError
 
 ERRORS = ("raise", "skip")
 _WARNINGS = threading.Lock()  # warnings.catch_warnings swaps process-wide state: one thread at a time
-_ARMS = ("n1", "mean1", "sd1", "n2", "mean2", "sd2")
 _EVENT_QUANTITIES = ("mu", "theta_new", "tau", "tau2", "I2")
 
 
@@ -121,34 +120,6 @@ def _plain(value):
     return value.item() if hasattr(value, "item") else value
 
 
-def _roles(df, columns) -> dict:
-    """The columns of each role as EffectData.from_table picks them: effects (y with se or vi) or the arms'
-    summaries; `kind` says which."""
-    cols = {k: v for k, v in columns.items() if v is not None}
-    unknown = set(cols) - set(COMMON_COLUMNS)
-    if unknown:
-        raise DataError(f"unknown column role(s) {sorted(unknown)}; roles are {', '.join(COMMON_COLUMNS)}")
-    out = dict(study=cols.get("study") or guess_column(df, "study"))
-    if "y" in cols or not any(r in cols for r in _ARMS):
-        y = cols.get("y") or guess_column(df, "y")
-        se, vi = cols.get("se"), cols.get("vi")
-        if se is None and vi is None:
-            se = guess_column(df, "se")
-            vi = None if se else guess_column(df, "vi")
-        if y is not None and (se is not None or vi is not None):
-            n = cols.get("n") or (cols.get("n1"), cols.get("n2"))
-            guessed = not isinstance(n, str) and None in n
-            if guessed:
-                n = guess_column(df, "n") or tuple(guess_column(df, r) for r in ("n1", "n2"))
-            return dict(out, kind="effects", y=y, se=se, vi=vi, n=n, n_guessed=guessed)
-    arms = {r: cols.get(r) or guess_column(df, r) for r in _ARMS}
-    if all(arms.values()):
-        return dict(out, kind="arms", **arms)
-    raise DataError(
-        "could not tell which columns hold the effects: give y with se or vi, or n1, mean1, sd1, n2, mean2, "
-        f"sd2 (the table has columns {[str(c) for c in df.columns][:40]})")
-
-
 def _floats(df, col):
     """A column as floats, and the rows whose value is not a plain finite number (these groups are read by
     EffectData itself, which names the problem)."""
@@ -188,7 +159,7 @@ class Effects:
         self.groups, self.columns = groups, columns
         self.opts = {k: v for k, v in dict(measure=measure, benefit=benefit).items() if v is not None}
         self.measure = measure or "SMD"
-        roles = _roles(df, columns)
+        roles = table_roles(df, columns)
         n_rows = len(df)
         codes = groups.codes
         suspect = np.zeros(n_rows, bool)
@@ -214,7 +185,7 @@ class Effects:
             from .effects import smd_from_summary
 
             arms, bad = {}, np.zeros(n_rows, bool)
-            for r in _ARMS:
+            for r in ARM_ROLES:
                 arms[r], b = _floats(df, roles[r])
                 bad |= b
             for r in ("n1", "n2"):
@@ -222,7 +193,7 @@ class Effects:
             for r in ("sd1", "sd2"):
                 bad |= ~(arms[r] > 0)
             with np.errstate(all="ignore"):
-                y, var = smd_from_summary(*(np.where(bad, 1.0, arms[r]) for r in _ARMS), measure=self.measure)
+                y, var = smd_from_summary(*(np.where(bad, 1.0, arms[r]) for r in ARM_ROLES), measure=self.measure)
                 se = np.sqrt(var)
             bad |= ~(np.isfinite(y) & np.isfinite(var) & (var > 0))
             bad |= _sd_like_se(arms, y, self.measure)  # from_summary warns: let it, with its words

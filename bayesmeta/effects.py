@@ -29,6 +29,7 @@ PACKAGE_DIR = (os.path.dirname(os.path.abspath(__file__)),)  # for warnings.warn
 MEASURES = ("SMD", "SMD_RevMan", "d", "MD", "logOR", "logRR", "RD", "generic")  # 2x2 measures: bayesmeta.binary
 STANDARDISED = ("SMD", "SMD_RevMan", "d")  # scale-free: one default prior and Cohen's benchmarks fit all
 BENEFIT = ("lower", "higher", None)
+ARM_ROLES = ("n1", "mean1", "sd1", "n2", "mean2", "sd2")  # two-arm summaries, arm 1 = treatment
 
 # Column names recognised when none are given (first match wins).
 COMMON_COLUMNS = {
@@ -501,7 +502,7 @@ class EffectData:
                                 f"{var[i]:.3g}); express the means and SDs in other units")
         _check_precision(yv, np.sqrt(var), labels, f"{mean1}/{mean2}", f"{sd1}/{sd2}")
         _warn_sd_like_se(arms, labels, yv, (sd1, sd2), measure)
-        arms_df = pd.DataFrame({k: arms[k] for k in ("n1", "mean1", "sd1", "n2", "mean2", "sd2")})
+        arms_df = pd.DataFrame({k: arms[k] for k in ARM_ROLES})
         return cls(yv, np.sqrt(var), labels, measure, _check_benefit(benefit),
                    _covariates(df, labels, (study, *cols, cluster), moderators), arms=arms_df, outcome=outcome,
                    n=arms["n1"] + arms["n2"], moderator_names=_moderator_list(moderators),
@@ -563,33 +564,44 @@ class EffectData:
         """
         opts = {k: columns.pop(k) for k in ("measure", "benefit", "moderators", "outcome", "cluster")
                 if columns.get(k) is not None}
-        cols = {k: v for k, v in columns.items() if v is not None}
-        unknown = set(cols) - set(COMMON_COLUMNS)
-        if unknown:
-            raise DataError(f"unknown column role(s) {sorted(unknown)}; roles are {', '.join(COMMON_COLUMNS)}")
+        roles = table_roles(df, columns)
+        study = roles["study"]
         # with clusters, effects are labelled "<cluster> #j" unless a study (effect) column is named or recognised
-        study = cols.get("study") or guess_column(df, "study")
         if opts.get("cluster") and (study == opts["cluster"] or (study and df[study].duplicated().any())):
-            study = cols.get("study")
-        arm_roles = ("n1", "mean1", "sd1", "n2", "mean2", "sd2")
-        if "y" in cols or not any(r in cols for r in arm_roles):
-            y = cols.get("y") or guess_column(df, "y")
-            se, vi = cols.get("se"), cols.get("vi")
-            if se is None and vi is None:
-                se = guess_column(df, "se")
-                vi = None if se else guess_column(df, "vi")
-            if y is not None and (se is not None or vi is not None):
-                n = cols.get("n") or (cols.get("n1"), cols.get("n2"))  # given: checked strictly
-                if not isinstance(n, str) and None in n:  # else recognised, and used only where complete
-                    n = guess_column(df, "n") or tuple(guess_column(df, r) for r in ("n1", "n2"))
-                    n = n if _complete_sizes(df, n) else None
-                return cls.from_dataframe(df, y=y, se=se, vi=vi, study=study, n=n, **opts)
-        arms = {r: cols.get(r) or guess_column(df, r) for r in arm_roles}
-        if all(arms.values()):
-            return cls.from_summary(df, study=study, **arms, **opts)
-        raise DataError(
-            "could not tell which columns hold the effects: give y with se or vi, or n1, mean1, sd1, n2, mean2, "
-            f"sd2 (the table has columns {[str(c) for c in df.columns][:40]})")
+            study = columns.get("study")
+        if roles["kind"] == "effects":  # sizes given are checked strictly; recognised ones used only where complete
+            n = roles["n"] if not roles["n_guessed"] or _complete_sizes(df, roles["n"]) else None
+            return cls.from_dataframe(df, y=roles["y"], se=roles["se"], vi=roles["vi"], study=study, n=n, **opts)
+        return cls.from_summary(df, study=study, **{r: roles[r] for r in ARM_ROLES}, **opts)
+
+
+def table_roles(df: pd.DataFrame, columns: dict) -> dict:
+    """The column of each role, given in `columns` or recognised (COMMON_COLUMNS): kind "effects" (y with se
+    or vi, and sizes n: a column or the pair n1, n2; n_guessed when they were recognised, not given) or kind
+    "arms" (n1, mean1, sd1, n2, mean2, sd2); and study. Given effect columns win over summaries."""
+    cols = {k: v for k, v in columns.items() if v is not None}
+    unknown = set(cols) - set(COMMON_COLUMNS)
+    if unknown:
+        raise DataError(f"unknown column role(s) {sorted(unknown)}; roles are {', '.join(COMMON_COLUMNS)}")
+    out = dict(study=cols.get("study") or guess_column(df, "study"))
+    if "y" in cols or not any(r in cols for r in ARM_ROLES):
+        y = cols.get("y") or guess_column(df, "y")
+        se, vi = cols.get("se"), cols.get("vi")
+        if se is None and vi is None:
+            se = guess_column(df, "se")
+            vi = None if se else guess_column(df, "vi")
+        if y is not None and (se is not None or vi is not None):
+            n = cols.get("n") or (cols.get("n1"), cols.get("n2"))
+            guessed = not isinstance(n, str) and None in n
+            if guessed:
+                n = guess_column(df, "n") or tuple(guess_column(df, r) for r in ("n1", "n2"))
+            return dict(out, kind="effects", y=y, se=se, vi=vi, n=n, n_guessed=guessed)
+    arms = {r: cols.get(r) or guess_column(df, r) for r in ARM_ROLES}
+    if all(arms.values()):
+        return dict(out, kind="arms", **arms)
+    raise DataError(
+        "could not tell which columns hold the effects: give y with se or vi, or n1, mean1, sd1, n2, mean2, "
+        f"sd2 (the table has columns {[str(c) for c in df.columns][:40]})")
 
 
 def _complete_sizes(df, columns) -> bool:
