@@ -53,6 +53,10 @@ app = typer.Typer(cls=_OneLineErrors, add_completion=False, no_args_is_help=True
                   help="Bayesian meta-analysis of standardised mean differences, beside its frequentist twin.")
 
 Col = Annotated[Optional[str], typer.Option(help="column name")]
+Measure = Annotated[Optional[str], typer.Option(help="SMD, SMD_RevMan, d, MD or generic")]
+Benefit = Annotated[Optional[str], typer.Option(help="direction of benefit: lower or higher")]
+TauPrior = Annotated[Optional[str], typer.Option(help="prior on tau, e.g. 'halfnormal(0.5)'")]
+MuPrior = Annotated[str, typer.Option(help="prior on mu: flat or 'normal(m, s)'")]
 Moderators = Annotated[Optional[str], typer.Option(help="meta-regression formula, e.g. '~ weeks + C(setting)'")]
 Subgroup = Annotated[Optional[str], typer.Option(help="column whose values are the subgroups")]
 Cluster = Annotated[Optional[str], typer.Option(help="column grouping several effects of one trial")]
@@ -200,10 +204,10 @@ def fit(
     file: Annotated[str, typer.Argument(help="CSV file (or a bundled data set name)")],
     y: Col = None, se: Col = None, vi: Col = None, n1: Col = None, mean1: Col = None, sd1: Col = None,
     n2: Col = None, mean2: Col = None, sd2: Col = None, study: Col = None,
-    measure: Annotated[Optional[str], typer.Option(help="SMD, SMD_RevMan, d, MD or generic")] = None,
-    benefit: Annotated[Optional[str], typer.Option(help="direction of benefit: lower or higher")] = None,
-    tau_prior: Annotated[Optional[str], typer.Option(help="prior on tau, e.g. 'halfnormal(0.5)'")] = None,
-    mu_prior: Annotated[str, typer.Option(help="prior on mu: flat or 'normal(m, s)'")] = "flat",
+    measure: Measure = None,
+    benefit: Benefit = None,
+    tau_prior: TauPrior = None,
+    mu_prior: MuPrior = "flat",
     engine: Annotated[str, typer.Option(help="exact or mcmc")] = "exact",
     seed: Annotated[Optional[int], typer.Option(help="random seed (recorded in the output)")] = None,
     prob: Annotated[Optional[list[str]], typer.Option(help="probability to report, e.g. 'mu<0'")] = None,
@@ -287,8 +291,8 @@ def freq(
     file: Annotated[str, typer.Argument(help="CSV file (or a bundled data set name)")],
     y: Col = None, se: Col = None, vi: Col = None, n1: Col = None, mean1: Col = None, sd1: Col = None,
     n2: Col = None, mean2: Col = None, sd2: Col = None, study: Col = None,
-    measure: Annotated[Optional[str], typer.Option(help="SMD, SMD_RevMan, d, MD or generic")] = None,
-    benefit: Annotated[Optional[str], typer.Option(help="direction of benefit: lower or higher")] = None,
+    measure: Measure = None,
+    benefit: Benefit = None,
     method: Annotated[str, typer.Option(help="FE DL REML ML PM SJ HS HE EB, or revman5 / cochrane")] = "REML",
     ci: Annotated[str, typer.Option(help="z or hksj (Knapp-Hartung)")] = "z",
     moderators: Moderators = None, subgroup: Subgroup = None,
@@ -362,10 +366,10 @@ def batch(
     out: Annotated[str, typer.Option(help="output table, one row per group: .csv or .parquet")],
     y: Col = None, se: Col = None, vi: Col = None, n1: Col = None, mean1: Col = None, sd1: Col = None,
     n2: Col = None, mean2: Col = None, sd2: Col = None, study: Col = None,
-    measure: Annotated[Optional[str], typer.Option(help="SMD, SMD_RevMan, d, MD or generic")] = None,
-    benefit: Annotated[Optional[str], typer.Option(help="direction of benefit: lower or higher")] = None,
-    tau_prior: Annotated[Optional[str], typer.Option(help="prior on tau, e.g. 'halfnormal(0.5)'")] = None,
-    mu_prior: Annotated[str, typer.Option(help="prior on mu: flat or 'normal(m, s)'")] = "flat",
+    measure: Measure = None,
+    benefit: Benefit = None,
+    tau_prior: TauPrior = None,
+    mu_prior: MuPrior = "flat",
     prob: Annotated[Optional[list[str]], typer.Option(help="probability column, e.g. 'mu<0' (repeatable)")] = None,
     ci: Annotated[float, typer.Option(help="credible interval probability, e.g. 0.95")] = 0.95,
     method: Annotated[Optional[str], typer.Option(
