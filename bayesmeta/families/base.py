@@ -155,6 +155,12 @@ class LinearFamily:
         return Block(rows, self.data.y[rows], self.data.vi[rows], np.asarray(X, float), coef, mean, prec,
                      self.effects == "common")
 
+    def _leave_out_missing(self, design):
+        """Keep the rows of `design` (bayesmeta.design) and list those it dropped for a missing moderator."""
+        if len(design.dropped):
+            self.data = self.data.take(design.rows)
+            self.dropped = design.dropped
+
     @property
     def p(self) -> int:
         return len(self.terms)

@@ -25,9 +25,7 @@ class MetaRegression(LinearFamily):
         from ..design import design_matrix
 
         self.design = design_matrix(self.data, self.formula, drop_missing=self.drop_missing)
-        if len(self.design.dropped):
-            self.data = self.data.take(self.design.rows)
-            self.dropped = self.design.dropped
+        self._leave_out_missing(self.design)
         self.terms = tuple(self.design.terms)
         self.coef_priors = [self.mu_prior if t == "intercept" else self.beta_prior for t in self.terms]
         self.blocks = [self._block(np.arange(self.data.k), self.design.X, slice(0, self.p))]

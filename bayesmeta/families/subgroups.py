@@ -34,9 +34,7 @@ class Subgroups(LinearFamily):
         if self.drop_missing:  # the formula code drops (and lists) rows where the column is missing
             from ..design import design_matrix
 
-            kept = design_matrix(self.data, f"~ 0 + C(Q('{self.column}'))", drop_missing=True)
-            self.dropped = kept.dropped
-            self.data = self.data.take(kept.rows) if len(kept.dropped) else self.data
+            self._leave_out_missing(design_matrix(self.data, f"~ 0 + C(Q('{self.column}'))", drop_missing=True))
         labels, groups = subgroup_labels(self.data, self.column)
         self.groups = [str(g) for g in groups]
         labels = np.array([str(g) for g in labels])
