@@ -27,13 +27,14 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ..errors import DataError, EstimationWarning
+from .result import PooledOnly
 from .tau2 import typical_variance
 
 METHODS = ("REML", "ML")
 
 
 @dataclass
-class ThreeLevelResult:
+class ThreeLevelResult(PooledOnly):
     """A three-level (multilevel) frequentist meta-analysis; intervals at `level`."""
 
     k: int
@@ -54,10 +55,7 @@ class ThreeLevelResult:
     level: float
     weights: pd.Series = field(repr=False)  # each effect's share of mu (GLS weights, percent)
     measure: str = "SMD"
-    subgroups = None  # the fields the comparison and the report read from every frequentist result
-    is_regression = False
     prediction = "z"
-    preset = None
 
     @property
     def ci(self) -> str:

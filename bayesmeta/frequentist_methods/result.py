@@ -21,6 +21,15 @@ _REGRESSION = ("k", "method", "ci", "level", "moderators", "QM", "QM_df", "QM_pv
 _SUBGROUP = ("subgroup", "subgroup_tau", "Q_between", "Q_between_df", "Q_between_pvalue")
 
 
+class PooledOnly:
+    """Defaults, for a result with one pooled estimate and no moderators or subgroups (three-level, t effects),
+    of the fields that the comparison and the report read from every frequentist result."""
+
+    subgroups = None
+    is_regression = False
+    preset = None
+
+
 @dataclass
 class FrequentistResult:
     """One frequentist meta-analysis. Intervals are 95% (or `level`); `ci` says z or Knapp-Hartung.

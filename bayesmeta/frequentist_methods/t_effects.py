@@ -24,13 +24,14 @@ import numpy as np
 from scipy import optimize, special, stats
 
 from ..errors import DataError
+from .result import PooledOnly
 
 _X, _W = np.polynomial.legendre.leggauss(10)
 NU_MAX = 1000.0
 
 
 @dataclass
-class TEffectsResult:
+class TEffectsResult(PooledOnly):
     """Maximum likelihood with Student-t random effects; intervals at `level` (Wald z)."""
 
     k: int
@@ -47,10 +48,7 @@ class TEffectsResult:
     level: float
     measure: str = "SMD"
     method: str = "ML"
-    subgroups = None  # the fields the comparison and the report read from every frequentist result
-    is_regression = False
     prediction = None
-    preset = None
     ci = "z"
 
     @property
