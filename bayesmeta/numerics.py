@@ -83,3 +83,14 @@ def mixture_ppf(q, weight, means, sds):
     start = np.clip(mean + sd * special.ndtri(np.clip(q, 1e-300, 1 - 1e-16)), lo, hi)
     return safeguarded_newton(residual, start, lo, hi, ftol=1e-14, xtol=1e-13)
 
+
+
+def cluster_sums(y, v, tau2_within, cluster_index, m):
+    """The Sherman-Morrison sums of the three-level model: with d = 1 / (v + tau_w^2), per cluster
+    s = sum d, t = sum d y, q = sum d y^2 (shape (..., m) for tau2_within of shape (...)), and
+    sum log(v + tau_w^2) (shape (...))."""
+    s2 = v + np.asarray(tau2_within, float)[..., None]
+    d = 1 / s2
+    C = np.zeros((len(y), m))
+    C[np.arange(len(y)), cluster_index] = 1.0
+    return d @ C, (d * y) @ C, (d * y**2) @ C, np.log(s2).sum(-1)

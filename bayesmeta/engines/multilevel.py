@@ -26,6 +26,7 @@ import numpy as np
 from numpy.polynomial.legendre import leggauss
 from scipy.special import logsumexp
 
+from ..numerics import cluster_sums
 from .exact import LOG_2PI, TauQuadrature
 
 _X10, _W10 = leggauss(10)
@@ -40,20 +41,12 @@ class ClusterKernel:
     def __init__(self, y, v, cluster_index, m, prior_mean=0.0, prior_precision=0.0):
         self.y, self.v = np.asarray(y, float), np.asarray(v, float)
         self.index, self.m = cluster_index, m
-        self.C = np.zeros((len(y), m))
-        self.C[np.arange(len(y)), cluster_index] = 1.0
         self.m0, self.p0 = float(prior_mean), float(prior_precision)
         self._const = 0.5 * (math.log(self.p0) if self.p0 > 0 else LOG_2PI)
 
-    def sums(self, tau_w):
-        """s, t, q per cluster (Nw, m) and sum log(v + tau_w^2) (Nw,)."""
-        s2 = self.v[None, :] + (tau_w**2)[:, None]
-        d = 1 / s2
-        return d @ self.C, (d * self.y) @ self.C, (d * self.y**2) @ self.C, np.log(s2).sum(1)
-
     def grid(self, tau, tau_w):
         """b (Nb, Nw), V (Nb, Nw) of mu and log L (Nb, Nw)."""
-        s, t, q, logdet = self.sums(tau_w)
+        s, t, q, logdet = cluster_sums(self.y, self.v, tau_w**2, self.index, self.m)
         c = 1 + (tau**2)[:, None, None] * s[None]
         P_data, T = np.sum(s / c, axis=-1), np.sum(t / c, axis=-1)
         P = P_data + self.p0

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError, EstimationWarning
+from ..numerics import cluster_sums
 from .base import HyperFunction, Heterogeneity, PooledEffect, typical_variance
 
 QUANTITIES = ("mu", "tau", "tau_within", "tau2", "tau2_within", "I2", "I2_between", "I2_within", "theta_new")
@@ -70,14 +71,11 @@ class ThreeLevel(PooledEffect):
         return (self.name, self.data.k, self.clusters)
 
     # ---------------------------------------------------------------- study effects
-    def _cluster_terms(self, mu, tau, tau_w):
+    def _cluster_terms(self, tau, tau_w):
         """For each effect: B = v / (v + tau_w^2), and kappa_j | mu, y ~ N(a + g mu, var_k) as arrays
-        broadcast against the leading axes of mu, tau, tau_w (..., k)."""
-        y, v, idx, m = self.data.y, self.data.vi, self.cluster_index, self.clusters
-        d = 1 / (v + tau_w[..., None] ** 2)
-        C = np.zeros((len(y), m))
-        C[np.arange(len(y)), idx] = 1.0
-        s, t = d @ C, (d * y) @ C
+        broadcast against the leading axes of tau, tau_w (..., k)."""
+        y, v, idx = self.data.y, self.data.vi, self.cluster_index
+        s, t, _, _ = cluster_sums(y, v, tau_w**2, idx, self.clusters)
         var_k = tau[..., None] ** 2 / (1 + tau[..., None] ** 2 * s)
         a, g = (var_k * t)[..., idx], (1 - var_k * s)[..., idx]
         shrink = v / (v + tau_w[..., None] ** 2)
@@ -86,7 +84,7 @@ class ThreeLevel(PooledEffect):
     def shrunken_components(self, fac, j, pos):
         """theta_ij = (1 - B) y + B kappa_j + noise: at each node linear in mu ~ N(b, V)."""
         tau, tau_w = fac.hyper[:, 0], fac.hyper[:, 1]
-        shrink, a, g, var_k = self._cluster_terms(np.zeros_like(tau), tau, tau_w)
+        shrink, a, g, var_k = self._cluster_terms(tau, tau_w)
         y, v = self.data.y[pos], self.data.vi[pos]
         B, a, g, var_k = shrink[:, pos].T, a[:, pos].T, g[:, pos].T, var_k[:, pos].T
         mean = (1 - B) * y[:, None] + B * (a + g * fac.b[:, 0])
@@ -94,7 +92,7 @@ class ThreeLevel(PooledEffect):
         return fac.weight, mean, np.sqrt(var)
 
     def draw_study_effects(self, beta, tau, rng):
-        shrink, a, g, var_k = self._cluster_terms(beta[:, 0], tau[:, 0], tau[:, 1])
+        shrink, a, g, var_k = self._cluster_terms(tau[:, 0], tau[:, 1])
         kappa_mean = a + g * beta[:, :1]
         y, v = self.data.y, self.data.vi
         # one kappa per cluster and draw: draw at the cluster level, then spread to its effects

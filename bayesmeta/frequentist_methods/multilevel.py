@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ..errors import DataError, EstimationWarning
+from ..numerics import cluster_sums
 from .result import PooledOnly
 from .tau2 import typical_variance
 
@@ -107,18 +108,9 @@ class ThreeLevelResult(PooledOnly):
             f"  QE = {self.QE:.2f} (df = {self.k - 1}), p = {self.QE_pvalue:.4g}"])
 
 
-def cluster_sums(y, v, cluster_index, m, tau2_within):
-    """s_j, t_j, q_j (sums of d, d y, d y^2 per cluster) and sum log(v + tau_w^2)."""
-    d = 1 / (v + tau2_within)
-    s = np.bincount(cluster_index, d, m)
-    t = np.bincount(cluster_index, d * y, m)
-    q = np.bincount(cluster_index, d * y * y, m)
-    return s, t, q, float(np.sum(np.log(v + tau2_within)))
-
-
 def log_likelihood(tau2, tau2_within, y, v, cluster_index, m, reml=True):
     """The (restricted) log likelihood of the three-level model, without its constant; and mu, P."""
-    s, t, q, logdet_d = cluster_sums(y, v, cluster_index, m, tau2_within)
+    s, t, q, logdet_d = cluster_sums(y, v, tau2_within, cluster_index, m)
     c = 1 + tau2 * s
     P = np.sum(s / c)
     mu = np.sum(t / c) / P
@@ -157,8 +149,8 @@ def three_level(data, method="REML", robust=False, level=0.95) -> ThreeLevelResu
             best = res
     tau2, tau2_w = (float(x) * scale for x in best.x)
     _, mu, P = log_likelihood(tau2, tau2_w, y, v, index, m, reml)
+    s, t, _, _ = cluster_sums(y, v, tau2_w, index, m)
     if robust:
-        s, t, _, _ = cluster_sums(y, v, index, m, tau2_w)
         score = (t - mu * s) / (1 + tau2 * s)
         se = math.sqrt(m / (m - 1) * np.sum(score**2)) / P
         if not se > 0:
@@ -169,8 +161,7 @@ def three_level(data, method="REML", robust=False, level=0.95) -> ThreeLevelResu
         se = 1 / math.sqrt(P)
         dist = stats.norm()
     crit = dist.ppf(0.5 + level / 2)
-    s_c = cluster_sums(y, v, index, m, tau2_w)[0]
-    gls = 1 / (v + tau2_w) / (1 + tau2 * s_c[index])  # Sigma^-1 1 by Sherman-Morrison: each effect's weight
+    gls = 1 / (v + tau2_w) / (1 + tau2 * s[index])  # Sigma^-1 1 by Sherman-Morrison: each effect's weight
     w = 1 / v
     qe = float(np.sum(w * (y - np.sum(w * y) / np.sum(w)) ** 2))
     s2 = typical_variance(v)
