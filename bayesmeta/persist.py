@@ -1,8 +1,8 @@
 """Saving and loading fits: one netCDF file holds the posterior DataTree and, in its root attributes, what
 rebuilds the fit (data, family arguments, priors at full precision, engine, seed, settings).
 
-Loading an exact fit runs the quadrature again (milliseconds; the same exact numbers and the same seeded
-draws); loading an MCMC fit restores its saved draws of the coefficients and tau.
+Each engine restores its own fits (`Engine.restore`): the exact engine runs the quadrature again (the same
+exact numbers and the same seeded draws); the MCMC engine restores the saved draws.
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ def load(path):
 
     from . import priors
     from .effects import EffectData
+    from .engines import get_engine
     from .errors import DataError
     from .model import Model
     from .posterior import Fit
@@ -118,21 +119,5 @@ def load(path):
                        tau_within_prior=None if within is None else _prior(priors.tau_prior, within), **record["family"])
     spec = dataclasses.replace(spec, tau_prior_note=record["tau_prior_note"])
     settings, seed = record["settings"], record["seed"]
-    if record["engine"] == "exact":
-        from .engines import get_engine
-
-        backend, _ = get_engine("exact")(draws=settings["draws"], chains=settings["chains"]).run(spec, seed)
-    else:
-        backend = _draws_backend(spec, tree, settings)
-    fit = Fit(spec, backend, record["engine"], seed, settings)
-    return fit
-
-
-def _draws_backend(spec, tree, settings):
-    from .backends import DrawsBackend
-    from .engines.mcmc import _diagnostics
-
-    beta, tau = spec.family.from_posterior(tree["posterior"])
-    stats = {k: tree["sample_stats"][k].values for k in tree["sample_stats"].data_vars} if "sample_stats" in tree \
-        else None
-    return DrawsBackend(spec.family, beta, tau, settings["seed"], sample_stats=stats, diagnostics=_diagnostics)
+    backend = get_engine(record["engine"]).restore(spec, tree, settings, seed)
+    return Fit(spec, backend, record["engine"], seed, settings)

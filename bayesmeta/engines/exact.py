@@ -399,6 +399,11 @@ class ExactEngine:
     def __init__(self, draws=1000, chains=4, **_sampler_settings):
         self.draws, self.chains = draws, chains  # of the i.i.d. draws for figures and the DataTree
 
+    @classmethod
+    def restore(cls, spec, tree, settings, seed):
+        """A saved fit's posterior: the quadrature again (milliseconds; the same numbers and seeded draws)."""
+        return cls(draws=settings["draws"], chains=settings["chains"]).run(spec, seed)[0]
+
     def run(self, spec, seed):
         from ..backends import QuadratureBackend
 

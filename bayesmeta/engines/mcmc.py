@@ -106,6 +106,16 @@ class MCMCEngine:
         self.draws, self.chains, self.tune = draws, chains, tune
         self.target_accept, self.progressbar = target_accept, progressbar
 
+    @staticmethod
+    def restore(spec, tree, settings, seed):
+        """A saved fit's posterior: its draws of the coefficients and heterogeneity, and sample stats."""
+        from ..backends import DrawsBackend
+
+        beta, tau = spec.family.from_posterior(tree["posterior"])
+        stats = ({k: tree["sample_stats"][k].values for k in tree["sample_stats"].data_vars}
+                 if "sample_stats" in tree else None)
+        return DrawsBackend(spec.family, beta, tau, settings["seed"], sample_stats=stats, diagnostics=_diagnostics)
+
     def run(self, spec, seed):
         from ..backends import DrawsBackend
 
