@@ -191,9 +191,6 @@ class QuadratureBackend:
     def draws(self, q) -> np.ndarray:
         return self.sample.draws(q)
 
-    def datatree(self, spec):
-        return self.sample.datatree(spec)
-
 
 class DrawsBackend:
     """Posterior from draws: beta (chains, draws, p) and tau (chains, draws, blocks)."""
