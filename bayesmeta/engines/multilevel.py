@@ -39,9 +39,16 @@ class ClusterKernel:
     """log L(tau, tau_w) and mu | tau, tau_w for arrays of tau (Nb,) and tau_w (Nw,): grids (Nb, Nw)."""
 
     def __init__(self, y, v, cluster_index, m, prior_mean=0.0, prior_precision=0.0):
-        self.y, self.v = np.asarray(y, float), np.asarray(v, float)
-        self.index, self.m = cluster_index, m
-        self.m0, self.p0 = float(prior_mean), float(prior_precision)
+        # rows in one canonical order (cluster, y, v): every sum is then rounded the same way whatever the order
+        # of the input rows, so the quadrature's nodes (and the node-resolution quantiles of I2) do not move
+        # when rows are permuted
+        y, v, cluster_index = (np.asarray(a) for a in (y, v, cluster_index))
+        order = np.lexsort((v, y, cluster_index))
+        y, self.v, self.index, self.m = y[order].astype(float), v[order].astype(float), cluster_index[order], m
+        # centred at the precision-weighted mean: t^2 / c no longer cancels against q (y + 1e8 loses no digits)
+        self.centre = float(np.sum(y / self.v) / np.sum(1 / self.v))
+        self.y = y - self.centre
+        self.m0, self.p0 = float(prior_mean) - self.centre, float(prior_precision)
         self._const = 0.5 * (math.log(self.p0) if self.p0 > 0 else LOG_2PI)
 
     def grid(self, tau, tau_w):
@@ -54,7 +61,7 @@ class ClusterKernel:
         yy = np.sum(q[None] - (tau**2)[:, None, None] * t[None] ** 2 / c, axis=-1)
         R = yy - 2 * b * T + b * b * P_data + self.p0 * (b - self.m0) ** 2
         ll = -0.5 * (len(self.y) * LOG_2PI + logdet[None, :] + np.sum(np.log(c), axis=-1) + np.log(P) + R)
-        return b, 1 / P, ll + self._const
+        return b + self.centre, 1 / P, ll + self._const
 
 
 class _Dimension:
