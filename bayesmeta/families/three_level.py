@@ -53,7 +53,8 @@ class ThreeLevel(PooledEffect):
         if base in ("tau_within", "tau2_within"):
             return Heterogeneity(1, base.replace("_within", ""))
         if base in ("I2", "I2_between", "I2_within"):
-            return HyperFunction(base, self._share({"I2": [0, 1], "I2_between": [0], "I2_within": [1]}[base]))
+            return HyperFunction(base, self._share({"I2": [0, 1], "I2_between": [0], "I2_within": [1]}[base]),
+                                 (0.0, 100.0))
         return None
 
     def arguments(self):

@@ -172,12 +172,25 @@ def _scaled_control(control, c):
     return out
 
 
+def _centre(y, se, X):
+    """The precision-weighted mean m of y when the design spans the constant (an intercept, or a full set of
+    subgroup dummies), and the coefficients' shift g m with X g = 1: the fit runs on y - m, so y + 1e8 loses
+    no digits, and adding g m back gives the coefficients of y. (0, 0) when the constant is not in the span."""
+    gamma, *_ = np.linalg.lstsq(X, np.ones(len(y)), rcond=None)
+    if np.linalg.norm(X @ gamma - 1) > 1e-8 * math.sqrt(len(y)):
+        return 0.0, np.zeros(X.shape[1])
+    gamma = np.where(np.abs(gamma) < 1e-12, 0.0, gamma)
+    m = float(np.sum(y / se**2) / np.sum(1 / se**2))
+    return m, gamma * m
+
+
 # --------------------------------------------------------------------------- the model fit
 def _fit(y, se, X, labels, method, ci, level, control, intercept=True, r2=False) -> SimpleNamespace:
     """Everything `rma()` reports for effects y with SEs se on design X, in the units of y. `intercept`: the
     first column of X is the intercept (QM then leaves it out)."""
     c = _scale_factor(y, se, labels)
-    ys, vs, ctrl = y / c, (se / c) ** 2, _scaled_control(control, c)
+    centre, shift = _centre(y, se, X)
+    ys, vs, ctrl = (y - centre) / c, (se / c) ** 2, _scaled_control(control, c)
     k, p = X.shape
     tau2, notes = estimate_tau2(ys, vs, method, ctrl, X)
     fit = WeightedFit(X, 1 / (vs + tau2), ys)
@@ -194,12 +207,14 @@ def _fit(y, se, X, labels, method, ci, level, control, intercept=True, r2=False)
     else:
         crit, sf = stats.norm.ppf(0.5 + level / 2), stats.norm.sf
     se_b = np.sqrt(np.diag(vb))
-    stat = fit.b / se_b
-    out = SimpleNamespace(k=k, p=p, tau2=tau2 * c**2, notes=notes, b=fit.b * c, vb=vb * c**2, se=se_b * c,
-                          stat=stat, pvalue=2 * sf(np.abs(stat)), lower=(fit.b - crit * se_b) * c,
-                          upper=(fit.b + crit * se_b) * c, weights=100 * fit.ws / np.sum(fit.ws))
+    b = fit.b * c + shift
+    stat = b / (se_b * c)
+    out = SimpleNamespace(k=k, p=p, tau2=tau2 * c**2, notes=notes, b=b, vb=vb * c**2, se=se_b * c,
+                          stat=stat, pvalue=2 * sf(np.abs(stat)), lower=b - crit * se_b * c,
+                          upper=b + crit * se_b * c, weights=100 * fit.ws / np.sum(fit.ws))
     btt = np.arange(1, p) if p > 1 and intercept else np.arange(p)  # the intercept is column 0
-    qm = fit.wald(len(btt))
+    qm = fit.wald(len(btt)) if not np.any(shift[btt]) else float(
+        b[btt] @ np.linalg.solve(fit.vcov[np.ix_(btt, btt)] * c**2, b[btt]))
     if ci == "hksj":
         if not fit.rss / df > 0:
             raise EstimationError("Knapp-Hartung: the effects fit the model exactly (no residual variation to "
