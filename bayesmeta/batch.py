@@ -45,6 +45,25 @@ _EVENT_QUANTITIES = ("mu", "theta_new", "tau", "tau2", "I2")
 
 
 # --------------------------------------------------------------------------- options
+def _text_names(df, by, columns):
+    """Column names as text: a table with integer column names (e.g. made from a NumPy array) is read with its
+    names as strings, and `by` or column arguments given as integers name those columns."""
+    if not isinstance(df, pd.DataFrame):
+        return df, by, columns
+    names = [str(c) for c in df.columns]
+    if len(set(names)) < len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise DataError(f"the table has two columns named {dup!r} (e.g. the number {dup} and the text '{dup}')")
+    if any(not isinstance(c, str) for c in df.columns):
+        df = df.set_axis(names, axis=1)
+
+    def text(c):
+        return str(c) if isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)) else c
+
+    by = [text(c) for c in by] if isinstance(by, (list, tuple)) else text(by)
+    return df, by, {role: text(c) for role, c in columns.items()}
+
+
 def _by_columns(df, by) -> list[str]:
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
@@ -274,6 +293,7 @@ def _prepare(df, by, columns, measure, benefit, tau_prior, errors, bayes=True):
     """Groups, their effects, tau priors and errors: a list of (group index, y, se, tau prior) for the groups
     that can be fitted (with bayes=False the measure in place of the prior), and {group index: reason} for
     those that cannot (with errors='raise' the first raises)."""
+    df, by, columns = _text_names(df, by, columns)
     by = _by_columns(df, by)
     if errors not in ERRORS:
         raise ValueError(f"errors must be 'raise' or 'skip', not {errors!r}")
@@ -800,7 +820,9 @@ def _rma_many(ys, ses, method, ci, level, prediction, control, width=None):
     with np.errstate(divide="ignore", invalid="ignore"):
         c = 2.0 ** np.round(0.5 * (np.log2(lo) + np.log2(hi)))
     c = np.where(ok, c, 1.0)
-    y, v = y0 / c[:, None], np.where(mask, (se0 / c[:, None]) ** 2, 1.0)
+    w0 = np.where(mask, 1 / se0**2, 0.0)
+    centre = np.sum(w0 * y0, axis=1) / np.sum(w0, axis=1)  # centred as rma._fit centres: y + 1e8 keeps its digits
+    y, v = np.where(mask, y0 - centre[:, None], 0.0) / c[:, None], np.where(mask, (se0 / c[:, None]) ** 2, 1.0)
     ctrl = {**DEFAULT_CONTROL, **(control or {})}
     threshold = np.minimum(ctrl["threshold"] / c**2, 1e-3)
     tol = np.minimum(ctrl["tol"] / c**2, 1e-2)
@@ -859,7 +881,7 @@ def _rma_many(ys, ses, method, ci, level, prediction, control, width=None):
     else:
         crit, sf = stats.norm.ppf(0.5 + level / 2), stats.norm.sf
     se_b = np.sqrt(vb)
-    stat = fit.b / se_b
+    stat = (fit.b + centre / c) / se_b
     qe = np.maximum(0.0, fe.rss)
     s2 = df / fe.tr_p
     lo_t, hi_t = _q_profile(y, v, mask, k, tau2, level, tol, tau2_max, ok & ~single)
@@ -867,7 +889,7 @@ def _rma_many(ys, ses, method, ci, level, prediction, control, width=None):
     bounds = np.column_stack([tau2, lo_t, hi_t])
     I2 = 100 * bounds / (bounds + s2[:, None])
     H2 = bounds / s2[:, None] + 1
-    mu, se_mu = fit.b * c, se_b * c
+    mu, se_mu = fit.b * c + centre, se_b * c
     pi_lo = pi_hi = np.full(G, np.nan)
     if pred:
         pdf = {"z": None, "t": df, "hts": k - 2}[pred]
@@ -876,7 +898,7 @@ def _rma_many(ys, ses, method, ci, level, prediction, control, width=None):
         pcrit = stats.norm.ppf(0.5 + level / 2) if pdf is None else stats.t.ppf(0.5 + level / 2, np.maximum(pdf, 1))
         half = pcrit * np.sqrt(se_mu**2 + tau2 * c**2)
         pi_lo, pi_hi = mu - half, mu + half
-    out = np.column_stack([mu, se_mu, (fit.b - crit * se_b) * c, (fit.b + crit * se_b) * c, 2 * sf(np.abs(stat)),
+    out = np.column_stack([mu, se_mu, mu - crit * se_mu, mu + crit * se_mu, 2 * sf(np.abs(stat)),
                            tau2 * c**2, lo_t * c**2, hi_t * c**2, I2[:, 0], I2[:, 1], I2[:, 2], H2[:, 0], qe,
                            stats.chi2.sf(qe, np.maximum(df, 1)), pi_lo, pi_hi])
     out[single, 6:14] = np.nan  # tau2 CI, I2 (and CI), H2, Q, Q_pvalue: rma leaves them out for k = 1

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, plain
 
 INTERCEPT = "intercept"
 COLLINEAR = 1e-6  # a unit-length column this close to the span of the earlier ones counts as collinear (as metafor
@@ -129,7 +129,7 @@ def subgroup_labels(data, column: str) -> tuple[np.ndarray, list]:
     _complete_rows(table, (column,), labels, drop_missing=False)
     values = table[column]
     order = _levels(values)
-    names = {v: _level_name(v) for v in order}
+    names = _level_names(order, values, column, labels)
     return np.array([names[v] for v in values], dtype=object), [names[v] for v in order]
 
 
@@ -319,6 +319,21 @@ def _levels(values: pd.Series) -> list:
     return sorted(distinct, key=lambda v: (str(v).casefold(), str(v).swapcase()))
 
 
+def _level_names(order, values, column, labels) -> dict:
+    """{level: its name as text}; two distinct levels with one name (the number 1 and the text "1", as a
+    spreadsheet column of mixed types gives) are an error naming both rows."""
+    names, first = {}, {}
+    for v in order:
+        name = _level_name(v)
+        if name in first:
+            rows = [next(i for i, x in enumerate(values) if type(x) is type(u) and x == u) for u in (first[name], v)]
+            raise DataError(f"column {column!r}: rows {rows[0] + 1} ({labels[rows[0]]!r}) and {rows[1] + 1} "
+                            f"({labels[rows[1]]!r}) hold {first[name]!r} and {v!r}, two values that read the same; "
+                            "make the column all numbers or all text")
+        names[v], first[name] = name, v
+    return names
+
+
 def _level_name(value) -> str:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
@@ -332,7 +347,7 @@ def _numeric_column(values: pd.Series, col, labels=None, rownums=None, where="")
         number = i + 1 if rownums is None else rownums[i]
         row = f"{where}row {number}" + ("" if labels is None else f" ({labels[i]!r})") + f", column {col!r}"
         if pd.isna(num):
-            raise DataError(f"{row}: {raw!r} is not a number")
+            raise DataError(f"{row}: {plain(raw)!r} is not a number")
         if not math.isfinite(num):
             raise DataError(f"{row}: value is infinite")
     return out if pd.api.types.is_numeric_dtype(values) else out.astype(float)
@@ -346,6 +361,7 @@ def _prepared(table, columns, labels, rownums=None, check=True):
         if _is_categorical(values):
             if check:
                 _check_mostly_numbers(values, col, labels, rownums)
+                _level_names(_levels(values), values, col, labels)
             levels[col] = tuple(_levels(values))
             frame[col] = pd.Categorical(values, categories=list(levels[col]))
         elif check:

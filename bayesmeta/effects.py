@@ -22,7 +22,7 @@ from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from .errors import DataError, DataWarning
+from .errors import DataError, DataWarning, plain
 
 PACKAGE_DIR = (os.path.dirname(os.path.abspath(__file__)),)  # for warnings.warn(skip_file_prefixes=...)
 
@@ -206,7 +206,7 @@ def _numeric(df: pd.DataFrame, col: str, labels) -> np.ndarray:
         if _is_missing(raw) or (isinstance(raw, str) and raw.strip() == ""):
             raise DataError(f"{where}: value is missing")
         if isinstance(raw, (bool, np.bool_)):
-            raise DataError(f"{where}: {raw!r} is not a number")
+            raise DataError(f"{where}: {plain(raw)!r} is not a number")
         try:
             if isinstance(raw, str) and "_" in raw:  # float() would read "1_000" as 1000
                 raise ValueError(raw)
@@ -217,7 +217,7 @@ def _numeric(df: pd.DataFrame, col: str, labels) -> np.ndarray:
                 hint = (" (a decimal comma? bayesmeta.tables.read_table and the command line read semicolon-separated "
                         "files with "
                         "decimal commas; with pandas use read_csv(sep=';', decimal=','))")
-            raise DataError(f"{where}: {raw!r} is not a number{hint}") from None
+            raise DataError(f"{where}: {plain(raw)!r} is not a number{hint}") from None
         if np.isnan(value):
             raise DataError(f"{where}: value is missing (NaN)")
         if not np.isfinite(value):
@@ -229,7 +229,7 @@ def _numeric(df: pd.DataFrame, col: str, labels) -> np.ndarray:
 def _positive(values, col, labels, what="must be > 0"):
     for i, (lab, v) in enumerate(zip(labels, values)):
         if not v > 0:
-            raise DataError(f"row {i + 1} ({lab!r}), column {col!r}: {v!r} {what}")
+            raise DataError(f"row {i + 1} ({lab!r}), column {col!r}: {plain(v)!r} {what}")
     return values
 
 
@@ -238,7 +238,7 @@ def _group_size(df, col, labels, smallest=2):
     for i, (lab, v) in enumerate(zip(labels, n)):
         where = f"row {i + 1} ({lab!r}), column {col!r}"
         if v != np.round(v):
-            raise DataError(f"{where}: group size {v!r} is not a whole number")
+            raise DataError(f"{where}: group size {plain(v)!r} is not a whole number")
         if v < smallest:
             raise DataError(f"{where}: group size {v:g} is below {smallest}"
                             + ("; an SD needs at least two participants" if smallest == 2 else ""))
@@ -387,9 +387,9 @@ class EffectData:
         for i, lab in enumerate(labels):
             where = f"row {i + 1} ({lab!r}), field"
             if not np.isfinite(y[i]):
-                raise DataError(f"{where} 'y': the effect {y[i]!r} is not a finite number")
+                raise DataError(f"{where} 'y': the effect {float(y[i])!r} is not a finite number")
             if not (np.isfinite(se[i]) and se[i] > 0):
-                raise DataError(f"{where} 'se': the standard error {se[i]!r} must be a finite number > 0")
+                raise DataError(f"{where} 'se': the standard error {float(se[i])!r} must be a finite number > 0")
         _check_precision(y, se, labels)
         _check_measure(self.measure)
         _check_benefit(self.benefit)
@@ -578,7 +578,7 @@ class EffectData:
         _check_df(df)
         _check_measure(measure)
         if not (isinstance(level, (int, float)) and 0 < level < 1):
-            raise DataError(f"level must be between 0 and 1 (0.95 for a 95% CI), not {level!r}")
+            raise DataError(f"level must be between 0 and 1 (0.95 for a 95% CI), not {plain(level)!r}")
         labels = _labels(df, study)
         est, lo, hi = (_numeric(df, c, labels) for c in (estimate, lower, upper))
         for i, lab in enumerate(labels):

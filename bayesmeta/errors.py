@@ -15,3 +15,8 @@ class ConvergenceWarning(UserWarning):
 
 class EstimationWarning(UserWarning):
     """A frequentist estimator hit a boundary or is undefined for these data (as metafor warns)."""
+
+
+def plain(value):
+    """A value as it should appear in a message: NumPy scalars as Python numbers (0.1, not np.float64(0.1))."""
+    return value.item() if hasattr(value, "item") and getattr(value, "ndim", None) == 0 else value

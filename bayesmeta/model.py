@@ -10,7 +10,7 @@ import numpy as np
 
 from . import priors as _priors
 from .effects import EffectData
-from .errors import EstimationWarning
+from .errors import EstimationWarning, plain
 from .families import LinearFamily, NormalNormal, build_family
 
 
@@ -105,7 +105,7 @@ class Model:
 
 def _count(value, name, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, not {value!r}")
+        raise ValueError(f"{name} must be a whole number >= {minimum}, not {plain(value)!r}")
     return int(value)
 
 

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .errors import plain
+
 DEFAULT_TAU_PRIOR = "halfnormal(0.5)"
 DEFAULT_MU_PRIOR = "flat"
 
@@ -719,13 +721,13 @@ def default_tau_prior(data) -> tuple[TauPrior, str]:
 def _positive(obj, **values):
     for key, value in values.items():
         if not (_is_number(value) and value > 0 and math.isfinite(value)):
-            raise ValueError(f"{type(obj).__name__}: {key} must be a positive finite number, got {value!r}")
+            raise ValueError(f"{type(obj).__name__}: {key} must be a positive finite number, got {plain(value)!r}")
 
 
 def _finite(obj, **values):
     for key, value in values.items():
         if not (_is_number(value) and math.isfinite(value)):
-            raise ValueError(f"{type(obj).__name__}: {key} must be a finite number, got {value!r}")
+            raise ValueError(f"{type(obj).__name__}: {key} must be a finite number, got {plain(value)!r}")
 
 
 def _is_number(value) -> bool:

@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from ..binary import RATIO_NAMES, binary_effects, corrected_cells, counts_of, peto_terms
-from ..errors import DataError, EstimationWarning
+from ..errors import DataError, EstimationWarning, plain
 from .result import FrequentistResult
 from .tau2 import q_profile_ci
 
@@ -175,7 +175,7 @@ def pool_counts(data, method="MH", level=0.95, subgroup=None) -> RevManResult:
     if method not in BINARY_METHODS:
         raise ValueError(f"method must be one of {', '.join(BINARY_METHODS)}, not {method!r}")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise ValueError(f"level must be a probability between 0 and 1 (e.g. 0.95), not {level!r}")
+        raise ValueError(f"level must be a probability between 0 and 1 (e.g. 0.95), not {plain(level)!r}")
     what = "Peto's method" if method == "Peto" else "Mantel-Haenszel"
     counts = counts_of(data, what)
     if method == "Peto" and data.measure != "logOR":

@@ -39,7 +39,7 @@ from scipy import stats
 
 from ..design import INTERCEPT, design_matrix, subgroup_labels
 from ..effects import EffectData
-from ..errors import DataError, EstimationWarning
+from ..errors import DataError, EstimationWarning, plain
 from .mantel_haenszel import BINARY_METHODS, pool_counts
 from .result import FrequentistResult
 from .tau2 import DEFAULT_CONTROL, METHODS, estimate_tau2, q_profile_ci, q_statistic, typical_variance
@@ -124,7 +124,7 @@ def _check_options(method, ci, level, subgroup_tau):
     if ci not in CI_TYPES:
         raise ValueError(f"ci must be 'z' or 'hksj', not {ci!r}")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise ValueError(f"level must be a probability between 0 and 1 (e.g. 0.95), not {level!r}")
+        raise ValueError(f"level must be a probability between 0 and 1 (e.g. 0.95), not {plain(level)!r}")
     if subgroup_tau not in SUBGROUP_TAU:
         raise ValueError(f"subgroup_tau must be 'separate' or 'common', not {subgroup_tau!r}")
 
@@ -138,8 +138,8 @@ def _inputs(data: EffectData):
         i = int(np.flatnonzero(bad_y | bad_se)[0])
         where = f"row {i + 1} ({data.study[i]!r})"
         if bad_y[i]:
-            raise DataError(f"{where}, column 'y': the effect {y[i]!r} is not a finite number")
-        raise DataError(f"{where}, column 'se': the standard error {se[i]!r} must be a positive finite number")
+            raise DataError(f"{where}, column 'y': the effect {float(y[i])!r} is not a finite number")
+        raise DataError(f"{where}, column 'se': the standard error {float(se[i])!r} must be a positive finite number")
     return y, se
 
 
@@ -397,7 +397,13 @@ def _common_subgroups(data, labels, groups, options) -> list[dict]:
 
 
 def as_results(freq) -> list:
-    """None, one FrequentistResult or several, as a list."""
+    """None, one frequentist result or several, as a list; anything else is a ValueError naming it."""
     if freq is None:
         return []
-    return list(freq) if isinstance(freq, (list, tuple)) else [freq]
+    out = list(freq) if isinstance(freq, (list, tuple)) else [freq]
+    for i, r in enumerate(out):
+        if not all(hasattr(r, name) for name in ("mu", "lower", "upper", "label", "level")):
+            where = f"item {i + 1} of the list" if isinstance(freq, (list, tuple)) else "the argument"
+            raise ValueError(f"compare(): {where} is {r!r} ({type(r).__name__}), not a frequentist result; pass "
+                             "bm.frequentist(data, ...) or a list of them")
+    return out
