@@ -27,6 +27,7 @@ _LAZY = {
     "from_estimate": "comparison",
     "priors": None,
     "fit_many": "batch", "frequentist_many": "batch",
+    "Outcome": "findings", "summary_of_findings": "findings", "SummaryOfFindings": "findings",
 }
 
 __all__ = ["EffectData", "DataError", "DataWarning", "ConvergenceWarning", "EstimationWarning", "datasets",

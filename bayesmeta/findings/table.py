@@ -1,0 +1,211 @@
+"""The summary-of-findings table: one row per outcome, in the order given, with GRADE certainty, the
+informative statement, the Bayesian probabilities, the package's suggestions and footnotes for every
+downgrade. `bm.summary_of_findings(outcomes, intervention=..., comparison=...)` builds it; `SummaryOfFindings`
+renders it as HTML, markdown, CSV and Word (one set of printed cells, `cells()`, serves every format).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import DataError
+from .certainty import DOMAIN_WORDS, LEVELS, SYMBOLS
+from .formatting import MISSING
+from .outcome import Outcome, _text
+from .statements import equals_probability, bayesian_sentence, effect_size_class, informative_statement
+from .absolute import relative_words
+
+COLUMNS = ("outcome", "follow_up", "k", "participants", "measure", "effect", "lower", "upper", "absolute_effect",
+           "absolute_lower", "absolute_upper", "absolute", "p_benefit", "p_mid", "p_new_benefit", "certainty",
+           "statement", "suggestions", "reasons")
+EXTRA = ("subgroup", "studies", "relative", "bayesian", "absolute_scale", "control", "mid", "pred_lower",
+         "pred_upper", "tau", "I2")
+HEADERS = ("Outcomes", "Anticipated absolute effect (95% CrI)", "Relative effect (95% CrI)",
+           "No. of participants (studies)", "Certainty of the evidence (GRADE)", "Posterior probabilities",
+           "What happens")
+LEVEL_WORDS = {1: "one level", 2: "two levels"}
+CERTAINTY_MEANING = {
+    "high": "we are very confident that the true effect lies close to that of the estimate",
+    "moderate": "we are moderately confident in the effect estimate: the true effect is likely to be close to it, "
+                "but there is a possibility that it is substantially different",
+    "low": "our confidence in the effect estimate is limited: the true effect may be substantially different",
+    "very low": "we have very little confidence in the effect estimate: the true effect is likely to be "
+                "substantially different"}
+
+
+def _sentence_name(name: str) -> str:
+    """The outcome name inside a sentence: first letter lower case unless it starts an acronym ('IBS')."""
+    return name if name[1:2].isupper() else name[:1].lower() + name[1:]
+
+
+@dataclass
+class Cell:
+    """A printed cell: lines of text and the numbers of the footnotes it refers to."""
+
+    lines: list
+    notes: list = field(default_factory=list)
+
+
+class SummaryOfFindings:
+    """A summary of findings: `.table` (DataFrame, one row per outcome), `.footnotes` (numbered texts) and the
+    exporters `to_html`, `to_markdown`, `to_csv`, `to_docx`."""
+
+    def __init__(self, outcomes, intervention, comparison, population=None, setting=None, title=None):
+        if isinstance(outcomes, Outcome):
+            outcomes = [outcomes]
+        outcomes = list(outcomes) if isinstance(outcomes, (list, tuple)) else None
+        if not outcomes or not all(isinstance(o, Outcome) for o in outcomes):
+            raise DataError("outcomes must be a non-empty list of bm.Outcome(...)")
+        self.outcomes = outcomes
+        self.intervention = _text(intervention, "intervention", required=True)
+        self.comparison = _text(comparison, "comparison", required=True)
+        self.population = _text(population, "population")
+        self.setting = _text(setting, "setting")
+        self.title = _text(title, "title") or self._default_title()
+        self.footnotes: list[str] = []
+        self._marks: list[list[int]] = []
+        rows = [self._row(o) for o in outcomes]
+        table = pd.DataFrame(rows, columns=[*COLUMNS, *EXTRA])
+        for column in table.columns:  # missing values stay None (printed as a dash), never NaN
+            values = [r[column] for r in rows]
+            if any(v is None for v in values):
+                table[column] = pd.Series(values, dtype=object)
+        self.table = table
+
+    def _default_title(self) -> str:
+        who = f" for {self.population}" if self.population else ""
+        return f"{self.intervention[:1].upper()}{self.intervention[1:]} compared with {self.comparison}{who}"
+
+    def __repr__(self) -> str:
+        return f"SummaryOfFindings({self.title!r}, {len(self.outcomes)} outcomes)"
+
+    # ---------------------------------------------------------------- rows
+    def _note(self, text: str) -> int:
+        if text not in self.footnotes:
+            self.footnotes.append(text)
+        return self.footnotes.index(text) + 1
+
+    def _row(self, o: Outcome) -> dict:
+        e, p, absolute = o.effect(), o.probabilities(), o.absolute()
+        measure, rating = o.data.measure, o.rating
+        name = _sentence_name(o.name)
+        size = effect_size_class(e["effect"], o.mid, o.smd_scale())
+        statement = informative_statement(rating, e["effect"], size, self.intervention, name, o.benefit)
+        if o.follow_up:
+            statement = f"{statement[:-1]} ({o.follow_up})."
+        bayes = bayesian_sentence(name, o.benefit, p["p_benefit"] if o.benefit else p["p_lower"], o.mid,
+                                  p["p_mid"], o.mid_words())
+        suggested = o.suggestions()
+        reasons = self._reasons(o, suggested)
+        self._marks.append([self._note(r) for r in reasons] +
+                           [self._note(f"Suggested by the data, not applied unless the authors judged so: {s.text()}.")
+                            for s in suggested if o.certainty.get(s.domain, "not serious") != s.level])
+        studies = len(set(o.data.cluster)) if o.data.cluster is not None else o.data.k
+        return dict(outcome=o.name, follow_up=o.follow_up, k=o.data.k, participants=o.participants, measure=measure,
+                    effect=e["effect"], lower=e["lower"], upper=e["upper"], absolute_effect=absolute.value,
+                    absolute_lower=absolute.lower, absolute_upper=absolute.upper, absolute=absolute.words,
+                    p_benefit=p["p_benefit"], p_mid=p["p_mid"], p_new_benefit=p["p_new_benefit"], certainty=rating,
+                    statement=statement, suggestions="; ".join(s.text() for s in suggested) or "none",
+                    reasons=" | ".join(reasons), subgroup=o.subgroup, studies=studies,
+                    relative=relative_words(measure, e["effect"], e["lower"], e["upper"]), bayesian=bayes,
+                    absolute_scale=absolute.scale or None, control=absolute.control or None, mid=o.mid,
+                    pred_lower=e["pred_lower"], pred_upper=e["pred_upper"], tau=e["tau"], I2=e["i2"])
+
+    @staticmethod
+    def _reasons(o: Outcome, suggested) -> list[str]:
+        """A footnote for every domain the authors rated down: how far, their reason, and the data's check."""
+        out = []
+        by_domain = {s.domain: s for s in suggested}
+        for domain, level in o.certainty.items():
+            if LEVELS[level] == 0:
+                continue
+            text = f"{DOMAIN_WORDS[domain]}: rated down {LEVEL_WORDS[LEVELS[level]]} ({level}), the authors' judgement"
+            if domain in o.reasons:
+                text += f": {o.reasons[domain]}"
+            if domain in by_domain:
+                text += f". The data: {by_domain[domain].reason}"
+            out.append(text + ".")
+        return out
+
+    # ---------------------------------------------------------------- printed cells, shared by every format
+    def cells(self) -> list[list[Cell]]:
+        """The printed table: one list of Cells per outcome, in the order of HEADERS."""
+        out = []
+        for (_, r), o, marks in zip(self.table.iterrows(), self.outcomes, self._marks):
+            name = [o.name + (f" ({o.subgroup})" if o.subgroup else "")]
+            name += [f"Follow-up: {o.follow_up}"] if o.follow_up else []
+            name += [f"Measure: {r['measure']}" + (f"; MID {o.mid_words()}" if o.mid is not None else "")]
+            absolute = [r["absolute"]] + ([f"Assumed with {self.comparison}: {r['control']}"] if r["control"] else [])
+            who = "RCTs" if o.design == "randomised" else "studies"
+            count = f"{r['studies']} {who}" + (f", {r['k']} effects" if r["k"] != r["studies"] else "")
+            participants = MISSING if r["participants"] is None else f"{r['participants']:,}"
+            probs = [r["bayesian"]]
+            if r["p_new_benefit"] is not None:
+                probs.append(f"P(a new study shows benefit){equals_probability(r['p_new_benefit'])}")
+            out.append([Cell(name), Cell(absolute), Cell([r["relative"]]), Cell([f"{participants} ({count})"]),
+                        Cell([f"{SYMBOLS[r['certainty']]} {r['certainty'].capitalize()}"], marks),
+                        Cell(probs), Cell([r["statement"]])])
+        return out
+
+    def legend(self) -> list[str]:
+        """What the table's terms mean, printed under it."""
+        lines = [f"Population: {self.population}." if self.population else "",
+                 f"Setting: {self.setting}." if self.setting else "",
+                 f"Intervention: {self.intervention}. Comparison: {self.comparison}.",
+                 "Effects are posterior medians with 95% equal-tailed credible intervals (CrI) of the pooled effect; "
+                 "probabilities are posterior probabilities. MID: minimal important difference.",
+                 "GRADE Working Group grades of evidence: "
+                 + "; ".join(f"{k} certainty: {v}" for k, v in CERTAINTY_MEANING.items()) + "."]
+        return [line for line in lines if line]
+
+    # ---------------------------------------------------------------- exporters
+    def to_html(self, path=None) -> str:
+        """A self-contained HTML page (written to `path` when given)."""
+        from .render_html import render_html
+
+        return _written(render_html(self), path)
+
+    def to_markdown(self, path=None) -> str:
+        """A markdown table with its footnotes (written to `path` when given)."""
+        from .render_markdown import render_markdown
+
+        return _written(render_markdown(self), path)
+
+    def to_csv(self, path=None) -> str | None:
+        """The table as CSV (every column; empty cells where a value is unknown); text if no path is given."""
+        safe = self.table.map(_csv_cell)
+        if path is None:
+            return safe.to_csv(index=False)
+        safe.to_csv(path, index=False)
+        return None
+
+    def to_docx(self, path) -> None:
+        """A Word document with the table, its footnotes and legend (python-docx)."""
+        from .render_docx import render_docx
+
+        render_docx(self, path)
+
+
+def _csv_cell(value):
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe; None and NaN stay empty."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _written(text: str, path) -> str:
+    if path is not None:
+        Path(path).write_text(text, encoding="utf-8")
+    return text
+
+
+def summary_of_findings(outcomes, intervention, comparison, population=None, setting=None,
+                        title=None) -> SummaryOfFindings:
+    """The summary of findings of `outcomes` (bm.Outcome) for `intervention` compared with `comparison`."""
+    return SummaryOfFindings(outcomes, intervention, comparison, population, setting, title)
