@@ -62,7 +62,9 @@ def _cell_html(cell, column: int) -> str:
     if column == 4:
         text, _, word = cell.lines[0].partition(" ")
         body = f'<p><span class="symbols" aria-hidden="true">{escape(text)}</span> {escape(word)}'
-        body += "".join(f'<sup><a href="#note-{n}">{n}</a></sup>' for n in cell.notes) + "</p>"
+        if cell.notes:
+            body += "<sup>" + ",".join(f'<a href="#note-{n}">{n}</a>' for n in cell.notes) + "</sup>"
+        body += "</p>"
     kind = {0: ' class="outcome"', 4: ' class="certainty"'}.get(column, "")
     return f'<td{kind} data-label="{escape(HEADERS[column])}">{body}</td>'
 

@@ -10,7 +10,7 @@ from .table import HEADERS
 
 def _cell(cell) -> str:
     text = "<br>".join(md_escape(line) for line in cell.lines)
-    return text + "".join(f" [{n}]" for n in cell.notes)
+    return text + (f" [{','.join(map(str, cell.notes))}]" if cell.notes else "")
 
 
 def render_markdown(sof) -> str:

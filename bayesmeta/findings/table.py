@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
-from .certainty import DOMAIN_WORDS, LEVELS, SYMBOLS
+from .certainty import DOMAIN_WORDS, DOMAINS, LEVELS, SYMBOLS
 from .formatting import MISSING
 from .outcome import Outcome, _text
 from .statements import equals_probability, bayesian_sentence, effect_size_class, informative_statement
@@ -101,9 +101,7 @@ class SummaryOfFindings:
                                   p["p_mid"], o.mid_words())
         suggested = o.suggestions()
         reasons = self._reasons(o, suggested)
-        self._marks.append([self._note(r) for r in reasons] +
-                           [self._note(f"Suggested by the data, not applied unless the authors judged so: {s.text()}.")
-                            for s in suggested if o.certainty.get(s.domain, "not serious") != s.level])
+        self._marks.append([self._note(r) for r in reasons])
         studies = len(set(o.data.cluster)) if o.data.cluster is not None else o.data.k
         return dict(outcome=o.name, follow_up=o.follow_up, k=o.data.k, participants=o.participants, measure=measure,
                     effect=e["effect"], lower=e["lower"], upper=e["upper"], absolute_effect=absolute.value,
@@ -117,17 +115,21 @@ class SummaryOfFindings:
 
     @staticmethod
     def _reasons(o: Outcome, suggested) -> list[str]:
-        """A footnote for every domain the authors rated down: how far, their reason, and the data's check."""
+        """One footnote per domain the authors rated down or the data suggest rating down: the authors' level and
+        reason, and what the data suggest (which never changes the certainty)."""
         out = []
         by_domain = {s.domain: s for s in suggested}
-        for domain, level in o.certainty.items():
-            if LEVELS[level] == 0:
+        for domain in DOMAINS:
+            level, hint = o.certainty.get(domain, "not serious"), by_domain.get(domain)
+            if LEVELS[level] == 0 and hint is None:
                 continue
-            text = f"{DOMAIN_WORDS[domain]}: rated down {LEVEL_WORDS[LEVELS[level]]} ({level}), the authors' judgement"
-            if domain in o.reasons:
-                text += f": {o.reasons[domain]}"
-            if domain in by_domain:
-                text += f". The data: {by_domain[domain].reason}"
+            if LEVELS[level]:
+                text = f"{DOMAIN_WORDS[domain]}: rated down {LEVEL_WORDS[LEVELS[level]]} ({level}) by the authors"
+                text += f": {o.reasons[domain]}" if domain in o.reasons else ""
+            else:
+                text = f"{DOMAIN_WORDS[domain]}: not rated down by the authors"
+            if hint is not None:
+                text += f". The data suggest {hint.level}: {hint.reason}"
             out.append(text + ".")
         return out
 
