@@ -338,3 +338,108 @@ def test_bad_fits_and_tables(fibro):
         bm.summary_of_findings([], intervention="X", comparison="Y")
     with pytest.raises(DataError, match="intervention must be non-empty"):
         bm.summary_of_findings([bm.Outcome("Pain", fibro)], intervention="", comparison="Y")
+
+
+# ------------------------------------------------------------------ published estimates
+def test_from_published_is_the_flat_prior_posterior():
+    o = bm.Outcome.from_published("Pain", -0.37, -0.59, -0.15, k=11, participants=1785, benefit="lower", mid=0.2,
+                                  i2=77)
+    se = (-0.15 + 0.59) / (2 * 1.959963984540054)
+    from scipy.stats import norm
+
+    assert o.probabilities()["p_mid"] == pytest.approx(norm.cdf(-0.2, -0.37, se), abs=1e-9)
+    assert o.probabilities()["p_new_benefit"] is None and (o.k, o.participants) == (11, 1785)
+    inc = [s for s in o.suggestions() if s.domain == "inconsistency"]
+    assert inc and "I\u00b2 = 77% (as published)" in inc[0].reason
+    judged = o.with_judgements({"inconsistency": "serious"}, {"inconsistency": "I2 77%"})
+    assert judged.rating == "moderate" and o.rating == "high"
+
+
+def test_trivial_interval_is_precise():
+    e = Evidence(k=5, lower=-0.1, upper=0.15, benefit="lower", mid=0.2)
+    assert certainty.imprecision(e) is None
+    assert certainty.imprecision(Evidence(k=5, lower=-0.1, upper=0.15, benefit="lower")).level == "serious"
+
+
+# ------------------------------------------------------------------ review files
+REVIEW_TOML = """
+[review]
+intervention = "third-wave CBT"
+comparison = "control"
+population = "college students"
+
+[defaults]
+dataset = "thirdwave"
+columns = { y = "TE", se = "seTE", study = "Author" }
+benefit = "higher"
+tau_prior = "halfnormal(0.5)"
+mid = 0.2
+
+[[outcome]]
+name = "Perceived stress"
+follow_up = "post-test"
+certainty = { risk_of_bias = "serious" }
+
+[[outcome]]
+name = "Perceived stress"
+subgroup = "online"
+select = { ModeOfDelivery = ["online"] }
+certainty = { imprecision = "serious" }
+"""
+
+
+def test_review_file(tmp_path):
+    from bayesmeta.findings.review_file import summary_of_findings_from_file
+
+    path = tmp_path / "review.toml"
+    path.write_text(REVIEW_TOML, encoding="utf-8")
+    sof = summary_of_findings_from_file(path)
+    df = bm.datasets.load("thirdwave")
+    assert list(sof.table["k"]) == [18, int((df["ModeOfDelivery"] == "online").sum())]
+    fit = bm.fit(bm.datasets.effect_data("thirdwave"), tau_prior="halfnormal(0.5)")
+    assert sof.table.loc[0, "effect"] == pytest.approx(float(fit.summary().loc["mu", "median"]), abs=1e-12)
+    assert list(sof.table["certainty"]) == ["moderate", "moderate"]
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda t: t.replace('mid = 0.2', 'mid = "small"'), "'defaults.mid' must be number"),
+    (lambda t: t.replace('follow_up = "post-test"', 'follow = "x"'), "unknown key 'outcome\\[0\\].follow'"),
+    (lambda t: t.replace('risk_of_bias = "serious"', 'bias = "serious"'), "unknown domain 'bias'"),
+    (lambda t: t.replace('["online"]', '["nowhere"]'), "'select' keeps no rows"),
+    (lambda t: t.replace('intervention = "third-wave CBT"', ''), "'review.intervention' is required"),
+    (lambda t: t.replace('dataset = "thirdwave"', 'dataset = "nope"'), "'dataset' 'nope' is not a bundled"),
+    (lambda t: t + "\n[extra]\n", "unknown section \\[extra\\]"),
+    (lambda t: t.replace('[review]', '[review'), "not valid TOML"),
+])
+def test_bad_review_files(tmp_path, edit, needle):
+    from bayesmeta.findings.review_file import summary_of_findings_from_file
+
+    path = tmp_path / "review.toml"
+    path.write_text(edit(REVIEW_TOML), encoding="utf-8")
+    with pytest.raises(DataError, match=needle):
+        summary_of_findings_from_file(path)
+
+
+class _Review:
+    """A stand-in with only the public methods the judgements reader may use."""
+
+    def __init__(self):
+        self.analyses = pd.DataFrame({"outcome": ["Pain", "Stress"]}, index=pd.Index(["1.1", "1.2"], name="analysis"))
+
+    def effects(self, number):
+        return bm.datasets.effect_data({"1.1": "fibromyalgia_pain", "1.2": "thirdwave"}[number])
+
+
+def test_review_with_judgements(tmp_path):
+    from bayesmeta.findings.review_file import review_summary_of_findings
+
+    path = tmp_path / "judgements.toml"
+    path.write_text('[review]\nintervention = "therapy"\ncomparison = "control"\n[defaults]\ntau_prior = '
+                    '"halfnormal(0.5)"\n[[outcome]]\nanalysis = "1.2"\nmid = 0.2\n[[outcome]]\nanalysis = "1.1"\n'
+                    'name = "Pain intensity"\ncertainty = { inconsistency = "very serious" }\n', encoding="utf-8")
+    sof = review_summary_of_findings(_Review(), path)
+    assert list(sof.table["outcome"]) == ["Stress", "Pain intensity"]
+    assert list(sof.table["certainty"]) == ["high", "low"]
+    path.write_text('[review]\nintervention = "t"\ncomparison = "c"\n[[outcome]]\nanalysis = "9.9"\n')
+    with pytest.raises(DataError, match="'analysis' '9.9' is not in the review"):
+        review_summary_of_findings(_Review(), path)

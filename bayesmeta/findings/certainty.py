@@ -7,7 +7,8 @@ each with its reason, and never change the certainty.
 
 Suggestion rules (mid is the minimal important difference on the scale of the pooled effect):
 
-* imprecision: serious when the 95% credible interval of mu crosses no effect or the MID, when fewer
+* imprecision: serious when the 95% credible interval of mu crosses no effect (unless it lies wholly between -MID
+  and MID: then it shows precisely that there is little to no difference) or the MID, when fewer
   participants than the optimal information size took part (400 for continuous outcomes by default), or when
   P(benefit beyond the MID) lies between 0.1 and 0.9; very serious when the interval spans both the MID of
   benefit and the MID of harm.
@@ -94,6 +95,7 @@ class Evidence:
     optimal_information_size: int | None = None
     p_mid: float | None = None
     i2: float | None = None
+    i2_source: str = "posterior median"
     pred_lower: float | None = None
     pred_upper: float | None = None
     tau: float | None = None
@@ -109,7 +111,8 @@ def _crosses(lower, upper, value) -> bool:
 def imprecision(e: Evidence) -> Suggestion | None:
     why, level = [], "serious"
     interval = f"the 95% credible interval {e.lower:.2f} to {e.upper:.2f}"
-    if _crosses(e.lower, e.upper, 0):
+    trivial = e.mid is not None and -e.mid <= e.lower and e.upper <= e.mid  # precise: little to no difference
+    if _crosses(e.lower, e.upper, 0) and not trivial:
         why.append(f"{interval} crosses no effect")
     if e.mid is not None:
         sides = [m for m in (-e.mid, e.mid) if _crosses(e.lower, e.upper, m)]
@@ -128,7 +131,7 @@ def imprecision(e: Evidence) -> Suggestion | None:
 def inconsistency(e: Evidence) -> Suggestion | None:
     why = []
     if e.i2 is not None and e.i2 >= I2_HIGH:
-        why.append(f"I\u00b2 = {e.i2:.0f}% (posterior median), {I2_HIGH:.0f}% or more")
+        why.append(f"I\u00b2 = {e.i2:.0f}% ({e.i2_source}), {I2_HIGH:.0f}% or more")
     if (e.pred_lower is not None and _crosses(e.pred_lower, e.pred_upper, 0)
             and not _crosses(e.lower, e.upper, 0)):
         why.append(f"the 95% prediction interval {e.pred_lower:.2f} to {e.pred_upper:.2f} crosses no effect while "

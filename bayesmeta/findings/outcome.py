@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -69,6 +69,7 @@ class Outcome:
     optimal_information_size: int | None = None
     risk_of_bias_column: str | None = "auto"
     subgroup: str | None = None
+    _given: dict = field(default_factory=dict, repr=False)  # k and participants of a published estimate
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
@@ -130,9 +131,48 @@ class Outcome:
         """The certainty of the evidence from the design and the author's judgements."""
         return rate(self.design, self.certainty)
 
+    @classmethod
+    def from_published(cls, name, estimate, lower, upper, k, participants=None, benefit=None, measure="SMD",
+                       level=0.95, i2=None, **kwargs) -> "Outcome":
+        """An outcome from a published pooled estimate and its `level` CI (no per-study data): the posterior of
+        mu under a flat prior, N(estimate, se^2) with se = (upper - lower) / (2 z); k and participants as the
+        review reports them, and its I² (percent) where given. The between-study variation is not known, so there
+        is no predictive probability."""
+        import pandas as pd
+
+        from ..effects import EffectData
+        from ..model import fit
+
+        row = pd.DataFrame({"study": [f"{name} (pooled)"], "estimate": [estimate], "lower": [lower],
+                            "upper": [upper]})
+        data = EffectData.from_estimate_ci(row, study="study", level=level, measure=measure, benefit=benefit,
+                                           outcome=name)
+        k = int(_positive(k, f"Outcome {name!r}: k"))
+        given = dict(k=k, participants=None if participants is None else int(_positive(
+            participants, f"Outcome {name!r}: participants")))
+        if i2 is not None:
+            given["i2"] = _positive(i2, f"Outcome {name!r}: i2", below=100) if i2 != 0 else 0.0
+        return cls(name, fit(data, model="common", mu_prior="flat"), _given=given, **kwargs)
+
+    def with_judgements(self, certainty, reasons=None) -> "Outcome":
+        """The same outcome with other judgements ({domain: level}) and reasons ({domain: why})."""
+        return replace(self, certainty=certainty, reasons=reasons, _cache=dict(self._cache))
+
+    @property
+    def k(self) -> int:
+        """Studies (effects) pooled: the data's, or as the review reports them for a published estimate."""
+        return self._given.get("k", self.data.k)
+
+    @property
+    def studies(self) -> int:
+        """Trials: clusters where the data have them, else k."""
+        return len(set(self.data.cluster)) if self.data.cluster is not None else self.k
+
     @property
     def participants(self) -> int | None:
         data = self.data
+        if "participants" in self._given:
+            return self._given["participants"]
         if data.n is None:
             return None
         if data.cluster is None:
@@ -143,14 +183,16 @@ class Outcome:
         return int(round(sum(largest.values())))
 
     def effect(self) -> dict:
-        """Posterior median and 95% equal-tailed interval of mu and theta_new, tau and I² medians."""
+        """Posterior median and 95% equal-tailed interval of mu and theta_new, tau and I² medians (the last three
+        None for a common-effect model)."""
         if "effect" not in self._cache:
             s = self.fit.summary(ci=0.95)
-            get = lambda q, c: float(s.loc[q, c]) if q in s.index else None  # noqa: E731
+            random = self.fit.family.random
+            get = lambda q, c: float(s.loc[q, c]) if q in s.index and (random or q == "mu") else None  # noqa: E731
             self._cache["effect"] = dict(effect=get("mu", "median"), lower=get("mu", "lower"),
                                          upper=get("mu", "upper"), pred_lower=get("theta_new", "lower"),
                                          pred_upper=get("theta_new", "upper"), tau=get("tau", "median"),
-                                         i2=get("I2", "median"))
+                                         i2=self._given.get("i2", get("I2", "median")))
         return self._cache["effect"]
 
     def probabilities(self) -> dict:
@@ -161,7 +203,9 @@ class Outcome:
             out = dict(p_benefit=None, p_mid=None, p_new_benefit=None, p_lower=fit.prob("mu < 0"))
             if benefit is not None:
                 op = benefit_operator(benefit)
-                out.update(p_benefit=fit.prob(f"mu {op} 0"), p_new_benefit=fit.prob(f"theta_new {op} 0"))
+                out["p_benefit"] = fit.prob(f"mu {op} 0")
+                if fit.family.random:  # a new study's effect needs the between-study variation
+                    out["p_new_benefit"] = fit.prob(f"theta_new {op} 0")
                 if mid is not None:
                     out["p_mid"] = fit.prob(f"mu {op} {-mid if benefit == 'lower' else mid!r}")
             self._cache["probs"] = out
@@ -198,10 +242,12 @@ class Outcome:
         """The numbers the suggestions read."""
         e, p = self.effect(), self.probabilities()
         share, without = self._risk_of_bias()
-        return Evidence(k=self.data.k, lower=e["lower"], upper=e["upper"], benefit=self.benefit, mid=self.mid,
+        return Evidence(k=self.k, lower=e["lower"], upper=e["upper"], benefit=self.benefit, mid=self.mid,
                         participants=self.participants, optimal_information_size=self.optimal_information_size,
-                        p_mid=p["p_mid"], i2=e["i2"], pred_lower=e["pred_lower"], pred_upper=e["pred_upper"],
-                        tau=e["tau"], small_study_p=small_study_pvalue(self.data), high_risk_share=share,
+                        p_mid=p["p_mid"], i2=e["i2"], i2_source="as published" if self._given else "posterior median",
+                        pred_lower=e["pred_lower"], pred_upper=e["pred_upper"],
+                        tau=e["tau"], small_study_p=small_study_pvalue(self.data) if not self._given else None,
+                        high_risk_share=share,
                         without_high_risk=without)
 
     def suggestions(self):

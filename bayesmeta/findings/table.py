@@ -102,13 +102,12 @@ class SummaryOfFindings:
         suggested = o.suggestions()
         reasons = self._reasons(o, suggested)
         self._marks.append([self._note(r) for r in reasons])
-        studies = len(set(o.data.cluster)) if o.data.cluster is not None else o.data.k
-        return dict(outcome=o.name, follow_up=o.follow_up, k=o.data.k, participants=o.participants, measure=measure,
+        return dict(outcome=o.name, follow_up=o.follow_up, k=o.k, participants=o.participants, measure=measure,
                     effect=e["effect"], lower=e["lower"], upper=e["upper"], absolute_effect=absolute.value,
                     absolute_lower=absolute.lower, absolute_upper=absolute.upper, absolute=absolute.words,
                     p_benefit=p["p_benefit"], p_mid=p["p_mid"], p_new_benefit=p["p_new_benefit"], certainty=rating,
                     statement=statement, suggestions="; ".join(s.text() for s in suggested) or "none",
-                    reasons=" | ".join(reasons), subgroup=o.subgroup, studies=studies,
+                    reasons=" | ".join(reasons), subgroup=o.subgroup, studies=o.studies,
                     relative=relative_words(measure, e["effect"], e["lower"], e["upper"]), bayesian=bayes,
                     absolute_scale=absolute.scale or None, control=absolute.control or None, mid=o.mid,
                     pred_lower=e["pred_lower"], pred_upper=e["pred_upper"], tau=e["tau"], I2=e["i2"])
