@@ -9,23 +9,26 @@
    ours, with the reason for each (the Eccleston abstract's "mostly wait-list controls, non-clinical
    recruitment"; the data's own suggestions for inconsistency and imprecision, adopted on purpose).
 
-Run: python examples/summary_of_findings.py  (writes output/summary_of_findings/*.html|md|csv|docx)
+Run: python examples/summary_of_findings.py [OUT]  (writes OUT, default output/summary_of_findings: *.html, *.md,
+*.csv, *.docx)
 """
 
+import sys
 from pathlib import Path
 
 import bayesmeta as bm
 from bayesmeta.findings.review_file import summary_of_findings_from_file
 
-out = Path("output/summary_of_findings")
+out = Path(sys.argv[1] if len(sys.argv) > 1 else "output/summary_of_findings")
 out.mkdir(parents=True, exist_ok=True)
 
 # 1. A whole review from its review file
-sof = summary_of_findings_from_file("models/bodily_distress_sof.toml")
+sof = summary_of_findings_from_file(Path(__file__).resolve().parents[1] / "models" / "bodily_distress_sof.toml")
 print(sof.table[["outcome", "subgroup", "follow_up", "k", "participants", "effect", "lower", "upper", "p_mid",
                  "certainty"]].to_string())
-for name, ext in (("bodily_distress", "html"), ("bodily_distress", "md"), ("bodily_distress", "csv")):
-    getattr(sof, {"html": "to_html", "md": "to_markdown", "csv": "to_csv"}[ext])(out / f"{name}.{ext}")
+sof.to_html(out / "bodily_distress.html")
+sof.to_markdown(out / "bodily_distress.md")
+sof.to_csv(out / "bodily_distress.csv")
 sof.to_docx(out / "bodily_distress.docx")
 
 # 2. The published pooled results, read the Bayesian way

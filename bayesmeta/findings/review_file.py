@@ -50,6 +50,14 @@ def _read(path) -> dict:
         raise DataError(f"{path}: not valid TOML ({err})") from None
 
 
+def is_review_file(path) -> bool:
+    """Whether the TOML file at `path` is a review file (an [[outcome]] list) rather than an analysis file."""
+    try:
+        return isinstance(_read(path).get("outcome"), list)
+    except DataError:
+        return False
+
+
 def _check_table(path, where, body, schema):
     if not isinstance(body, dict):
         raise DataError(f"{path}: [{where}] must be a table")
