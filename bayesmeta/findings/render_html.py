@@ -31,7 +31,7 @@ sup a{color:#2b5d8a}
 td p{margin:0 0 .25rem}
 ol.footnotes li,ul.legend li{margin:.2rem 0;overflow-wrap:anywhere}
 footer{margin-top:1rem;font-size:.9em}
-@media (max-width:760px){
+@media screen and (max-width:760px){
  body{padding:.6rem;font-size:14px}
  thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
  table,tbody,tr,td{display:block;width:100%}
