@@ -192,6 +192,7 @@ class Outcome:
             self._cache["effect"] = dict(effect=get("mu", "median"), lower=get("mu", "lower"),
                                          upper=get("mu", "upper"), pred_lower=get("theta_new", "lower"),
                                          pred_upper=get("theta_new", "upper"), tau=get("tau", "median"),
+                                         tau_within=get("tau_within", "median"),
                                          i2=self._given.get("i2", get("I2", "median")))
         return self._cache["effect"]
 
@@ -256,13 +257,14 @@ class Outcome:
         return self._cache["suggestions"]
 
     def _risk_of_bias(self):
-        """(share of the weight from trials rated high risk, the posterior without them in words)."""
+        """(share of the weight from trials rated high risk, the posterior without them in words); weights
+        1 / (se^2 + tau^2 (+ tau_within^2 in a three-level model)), the SDs at their posterior medians."""
         column = self.risk_of_bias_column
         if column is None:
             return None, None
-        data, tau = self.data, self.effect()["tau"] or 0.0
+        data, e = self.data, self.effect()
         high = np.array([str(v).strip().lower().startswith("high") for v in data.moderators[column]])
-        weights = 1 / (data.se**2 + tau**2)
+        weights = 1 / (data.se**2 + (e["tau"] or 0.0) ** 2 + (e["tau_within"] or 0.0) ** 2)
         share = float(weights[high].sum() / weights.sum())
         if high.all():
             return share, "every trial is rated at high risk of bias"
