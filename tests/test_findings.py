@@ -443,3 +443,16 @@ def test_review_with_judgements(tmp_path):
     path.write_text('[review]\nintervention = "t"\ncomparison = "c"\n[[outcome]]\nanalysis = "9.9"\n')
     with pytest.raises(DataError, match="'analysis' '9.9' is not in the review"):
         review_summary_of_findings(_Review(), path)
+
+
+def test_written_folder(fibro, tmp_path):
+    from bayesmeta.findings.output import write_summary_of_findings
+
+    sof = bm.summary_of_findings([bm.Outcome("Pain", fibro, mid=0.2, follow_up="post")], intervention="X",
+                                 comparison="Y")
+    files = write_summary_of_findings(sof, tmp_path / "out")
+    assert {p.name for p in files.values()} == {"summary_of_findings.html", "summary_of_findings.md",
+                                                "summary_of_findings.csv", "summary_of_findings.docx",
+                                                "01-pain-post.html", "01-pain-post.md"}
+    assert pd.read_csv(files["sof_csv"]).loc[0, "outcome"] == "Pain"
+    assert "P(" in files["outcome_1_md"].read_text()
