@@ -455,4 +455,4 @@ def test_written_folder(fibro, tmp_path):
                                                 "summary_of_findings.csv", "summary_of_findings.docx",
                                                 "01-pain-post.html", "01-pain-post.md"}
     assert pd.read_csv(files["sof_csv"]).loc[0, "outcome"] == "Pain"
-    assert "P(" in files["outcome_1_md"].read_text()
+    assert files["outcome_1_md"].read_text().startswith("# Pain - post") and "Pooled effect" in files["outcome_1_md"].read_text()
