@@ -102,6 +102,12 @@ def test_smd_to_odds_ratio_by_pi_over_sqrt3():
     assert a.value == pytest.approx(1000 * (odds_ratio * 0.3 / (0.7 + odds_ratio * 0.3) - 0.3), abs=1e-12)
 
 
+def test_odds_ratio_in_sd_units():
+    a = absolute.absolute_effect("logOR", -0.9, -1.2, -0.3, or_as_smd=True)
+    assert a.value == pytest.approx(-0.9 * math.sqrt(3) / math.pi, abs=1e-12) and a.scale == "SD"
+    assert a.words == "0.50 SD lower (0.66 lower to 0.17 lower)"
+
+
 def test_relative_effect_words():
     assert absolute.relative_words("SMD", -0.37, -0.59, -0.15) == "SMD -0.37 (-0.59 to -0.15)"
     assert absolute.relative_words("logOR", math.log(0.7), math.log(0.52), math.log(0.94)) == "OR 0.70 (0.52 to 0.94)"
@@ -315,6 +321,7 @@ def test_docx_drops_xml_invalid_characters(fibro, tmp_path):
     (dict(control_risk=1.5), "control_risk must be a number above 0 and below 1"),
     (dict(control_risk=0.2), "control_risk applies to log OR"),
     (dict(smd_as_risk=True), "smd_as_risk needs"),
+    (dict(or_as_smd=True), "or_as_smd needs a log OR"),
     (dict(design="cohort"), "design must be"),
     (dict(certainty={"imprecision": "bad"}), "unknown level 'bad'"),
     (dict(reasons={"bias": "x"}), "unknown domain 'bias'"),
@@ -455,4 +462,5 @@ def test_written_folder(fibro, tmp_path):
                                                 "summary_of_findings.csv", "summary_of_findings.docx",
                                                 "01-pain-post.html", "01-pain-post.md"}
     assert pd.read_csv(files["sof_csv"]).loc[0, "outcome"] == "Pain"
-    assert files["outcome_1_md"].read_text().startswith("# Pain - post") and "Pooled effect" in files["outcome_1_md"].read_text()
+    report = files["outcome_1_md"].read_text()
+    assert report.startswith("# Pain - post") and "Pooled effect" in report

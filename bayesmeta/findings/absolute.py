@@ -5,7 +5,8 @@
 * log OR / log RR with an assumed control risk p: events per 1,000 with the intervention,
   p1 = OR p / (1 - p + OR p) or p1 = RR p (capped at 1), and the difference 1,000 (p1 - p):
   "43 fewer per 1,000 (from 60 fewer to 20 fewer)". RD: 1,000 RD.
-* SMD as log OR (Chinn 2000): log OR = SMD pi / sqrt(3), on request (smd_as_risk) with a control risk.
+* SMD as log OR (Chinn 2000): log OR = SMD pi / sqrt(3), on request (smd_as_risk) with a control risk; and
+  the other way, a log OR in SD units, SMD = log OR sqrt(3) / pi (or_as_smd).
 
 Intervals are transformed at their ends (every transformation is monotone).
 """
@@ -67,9 +68,11 @@ def per_thousand_words(value, lower, upper) -> str:
 
 
 def absolute_effect(measure, estimate, lower, upper, control_sd=None, control_risk=None, smd_as_risk=False,
-                    units=None) -> Absolute:
+                    units=None, or_as_smd=False) -> Absolute:
     """The absolute effect of a pooled `estimate` (lower, upper) on the scale of `measure` (see the module)."""
     values = (estimate, lower, upper)
+    if measure == "logOR" and or_as_smd:
+        values, measure = tuple(v / SMD_TO_LOG_OR for v in values), "SMD"
     if measure in STANDARDISED and smd_as_risk and control_risk is not None:
         return _per_thousand("logOR", [v * SMD_TO_LOG_OR for v in values], control_risk)
     if measure in STANDARDISED:

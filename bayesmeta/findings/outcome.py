@@ -49,7 +49,8 @@ class Outcome:
     mid: the minimal important difference on the scale of the pooled effect (SMD, MD units, log OR ...);
     control_sd: the control group's SD of a familiar instrument (SMD -> mean difference in its `units`);
     control_risk: the assumed control risk (0 to 1) for log OR / log RR / RD outcomes, or for SMDs with
-    smd_as_risk=True (log OR = SMD pi / sqrt(3)); design: "randomised" or "observational"; certainty:
+    smd_as_risk=True (log OR = SMD pi / sqrt(3)); or_as_smd: a log OR outcome's absolute effect in SD units
+    (SMD = log OR sqrt(3) / pi) instead of events per 1,000; design: "randomised" or "observational"; certainty:
     {domain: "not serious" | "serious" | "very serious"} (the author's judgement); reasons: {domain: why};
     follow_up and subgroup: words shown with the outcome; risk_of_bias_column: the data column rating each
     study ("auto": the first of rob, risk_of_bias, ... the data carry; None: none).
@@ -66,6 +67,7 @@ class Outcome:
     reasons: dict | None = None
     units: str | None = None
     smd_as_risk: bool = False
+    or_as_smd: bool = False
     optimal_information_size: int | None = None
     risk_of_bias_column: str | None = "auto"
     subgroup: str | None = None
@@ -89,6 +91,8 @@ class Outcome:
             raise DataError(f"{where}: control_sd applies to SMD and MD outcomes, not {measure}")
         if self.smd_as_risk and (measure not in STANDARDISED or self.control_risk is None):
             raise DataError(f"{where}: smd_as_risk needs an SMD outcome and a control_risk")
+        if self.or_as_smd and measure != "logOR":
+            raise DataError(f"{where}: or_as_smd needs a log OR outcome, not {measure}")
         if self.control_risk is not None and measure not in RISK_MEASURES and not self.smd_as_risk:
             raise DataError(f"{where}: control_risk applies to log OR, log RR and RD outcomes (or SMDs with "
                             f"smd_as_risk=True), not {measure}")
@@ -215,7 +219,7 @@ class Outcome:
     def absolute(self) -> Absolute:
         e = self.effect()
         return absolute_effect(self.data.measure, e["effect"], e["lower"], e["upper"], self.control_sd,
-                               self.control_risk, self.smd_as_risk, self.units)
+                               self.control_risk, self.smd_as_risk, self.units, self.or_as_smd)
 
     def smd_scale(self) -> float | None:
         """The factor that puts the pooled effect on the SMD scale (None where there is none)."""

@@ -30,7 +30,6 @@ def _landscape(document):
 
 def _repeat_header(row):
     from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
 
     props = row._tr.get_or_add_trPr()
     for tag in ("w:tblHeader", "w:cantSplit"):

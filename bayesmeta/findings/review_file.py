@@ -3,7 +3,7 @@
     [review]     title, intervention, comparison, population, setting
     [defaults]   any outcome key below, used by every outcome that does not set it
     [[outcome]]  name, follow_up, subgroup (words shown with the outcome), benefit ("lower" | "higher"),
-                 mid, control_sd, control_risk, units, smd_as_risk, optimal_information_size, design,
+                 mid, control_sd, control_risk, units, smd_as_risk, or_as_smd, optimal_information_size, design,
                  risk_of_bias_column, certainty = {domain = level}, reasons = {domain = "why"};
                  the data: dataset (bundled) or file (CSV beside the TOML; sep, decimal), columns = {role =
                  column} (roles of EffectData.from_table: y, se, vi, n, n1, n2, study, ...), measure, cluster,
@@ -28,13 +28,14 @@ from .table import summary_of_findings
 
 REVIEW_KEYS = {"title": str, "intervention": str, "comparison": str, "population": str, "setting": str}
 OUTCOME_KEYS = {"name": str, "follow_up": str, "subgroup": str, "benefit": str, "mid": float, "control_sd": float,
-                "control_risk": float, "units": str, "smd_as_risk": bool, "optimal_information_size": int,
-                "design": str, "risk_of_bias_column": str, "certainty": dict, "reasons": dict}
+                "control_risk": float, "units": str, "smd_as_risk": bool, "or_as_smd": bool,
+                "optimal_information_size": int, "design": str, "risk_of_bias_column": str, "certainty": dict,
+                "reasons": dict}
 DATA_KEYS = {"dataset": str, "file": str, "sep": str, "decimal": str, "columns": dict, "measure": str,
              "cluster": str, "select": dict, "per_study": str}
 MODEL_KEYS = {"model": str, "tau_prior": str, "mu_prior": str, "seed": int}
-OUTCOME_ARGS = ("mid", "control_sd", "control_risk", "units", "smd_as_risk", "optimal_information_size", "design",
-                "certainty", "reasons", "follow_up", "subgroup", "risk_of_bias_column")
+OUTCOME_ARGS = ("mid", "control_sd", "control_risk", "units", "smd_as_risk", "or_as_smd", "optimal_information_size",
+                "design", "certainty", "reasons", "follow_up", "subgroup", "risk_of_bias_column")
 KINDS = {str: "text", float: "number", int: "whole number", bool: "true or false", dict: "table"}
 
 
