@@ -464,3 +464,19 @@ def test_written_folder(fibro, tmp_path):
     assert pd.read_csv(files["sof_csv"]).loc[0, "outcome"] == "Pain"
     report = files["outcome_1_md"].read_text()
     assert report.startswith("# Pain - post") and "Pooled effect" in report
+
+
+def test_binary_outcome_per_thousand_from_the_posterior():
+    counts = pd.DataFrame({"study": ["A", "B", "C", "D"], "events1": [12, 8, 20, 5], "n1": [100, 80, 150, 60],
+                           "events2": [20, 15, 30, 9], "n2": [100, 85, 150, 58]})
+    data = bm.EffectData.from_counts(counts, study="study", measure="logOR", benefit="lower")
+    fit = bm.fit(data, tau_prior="halfnormal(0.5)")
+    o = bm.Outcome("Relapse", fit, control_risk=0.2, mid=0.2)
+    sof = bm.summary_of_findings([o], intervention="X", comparison="Y")
+    row, s = sof.table.iloc[0], fit.summary().loc["mu"]
+    for col, q in (("absolute_effect", "median"), ("absolute_lower", "lower"), ("absolute_upper", "upper")):
+        odds_ratio = math.exp(s[q])
+        assert row[col] == pytest.approx(1000 * (odds_ratio * 0.2 / (0.8 + odds_ratio * 0.2) - 0.2), abs=1e-9)
+    assert row["participants"] == counts[["n1", "n2"]].to_numpy().sum()
+    assert row["absolute"].endswith(")") and "per 1,000 (from" in row["absolute"]
+    assert row["relative"].startswith("OR ") and "200 per 1,000" in sof.to_markdown()
