@@ -9,6 +9,7 @@ not recompute them); the risk-of-bias weight share 1e-12 against the weights com
 import math
 import types
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -156,7 +157,7 @@ def test_imprecision_suggestions():
     s = certainty.imprecision(Evidence(lower=-0.4, upper=0.05, participants=300, optimal_information_size=400,
                                        p_mid=0.5, **base))
     assert s.level == "serious" and "crosses no effect" in s.reason and "300 participants" in s.reason
-    assert "between 0.1 and 0.9" in s.reason and "crosses the MID (-0.2)" in s.reason
+    assert "between 0.1 and 0.9" in s.reason and "crosses no effect and the MID (-0.2)" in s.reason
     assert certainty.imprecision(Evidence(lower=-0.5, upper=0.4, **base)).level == "very serious"
 
 
@@ -480,3 +481,20 @@ def test_binary_outcome_per_thousand_from_the_posterior():
     assert row["participants"] == counts[["n1", "n2"]].to_numpy().sum()
     assert row["absolute"].endswith(")") and "per 1,000 (from" in row["absolute"]
     assert row["relative"].startswith("OR ") and "200 per 1,000" in sof.to_markdown()
+
+
+def test_revman_review_with_judgements(tmp_path):
+    from bayesmeta.findings.review_file import review_summary_of_findings
+
+    review = bm.read_revman(Path(__file__).parent / "data" / "revman" / "review.rm5")
+    path = tmp_path / "judgements.toml"
+    path.write_text('[review]\nintervention = "aspirin"\ncomparison = "placebo"\n[defaults]\ntau_prior = '
+                    '"halfnormal(0.5)"\n[[outcome]]\nanalysis = "1.1"\ncontrol_risk = 0.1\n'
+                    'certainty = { imprecision = "serious" }\n[[outcome]]\nanalysis = "2.2"\nmid = 0.2\n')
+    sof = review_summary_of_findings(review, path)
+    fit = bm.fit(review.effects("1.1"), tau_prior="halfnormal(0.5)")
+    odds_ratio = math.exp(fit.summary().loc["mu", "median"])
+    assert sof.table.loc[0, "absolute_effect"] == pytest.approx(
+        1000 * (odds_ratio * 0.1 / (0.9 + odds_ratio * 0.1) - 0.1), abs=1e-9)
+    assert list(sof.table["outcome"]) == list(review.analyses.loc[["1.1", "2.2"], "outcome"])
+    assert list(sof.table["certainty"]) == ["moderate", "high"] and "Measure: OR" in sof.to_markdown()

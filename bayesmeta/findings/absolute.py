@@ -20,6 +20,7 @@ from ..effects import STANDARDISED
 from .formatting import MISSING, decimals_for, format_number
 
 RATIOS = {"logOR": "OR", "logRR": "RR"}
+MEASURE_NAMES = {"logOR": "OR", "logRR": "RR", "SMD_RevMan": "SMD", "d": "Cohen's d", "generic": "effect"}
 SMD_TO_LOG_OR = math.pi / math.sqrt(3)
 
 
@@ -113,7 +114,7 @@ def relative_words(measure, estimate, lower, upper) -> str:
         values = [math.exp(v) for v in values]
         name = RATIOS[measure]
     else:
-        name = {"SMD_RevMan": "SMD", "d": "d", "generic": "Effect"}.get(measure, measure)
+        name = {"generic": "Effect"}.get(measure, MEASURE_NAMES.get(measure, measure))
     decimals = 2 if measure in STANDARDISED or measure in RATIOS else decimals_for(values)
     est, lo, hi = (format_number(v, decimals) for v in values)
     return f"{name} {est} ({lo} to {hi})"

@@ -109,17 +109,16 @@ def _crosses(lower, upper, value) -> bool:
 
 
 def imprecision(e: Evidence) -> Suggestion | None:
-    why, level = [], "serious"
-    interval = f"the 95% credible interval {e.lower:.2f} to {e.upper:.2f}"
+    why, crossed, level = [], [], "serious"
     trivial = e.mid is not None and -e.mid <= e.lower and e.upper <= e.mid  # precise: little to no difference
     if _crosses(e.lower, e.upper, 0) and not trivial:
-        why.append(f"{interval} crosses no effect")
-    if e.mid is not None:
-        sides = [m for m in (-e.mid, e.mid) if _crosses(e.lower, e.upper, m)]
-        if sides:
-            why.append(f"{interval} crosses the MID ({' and '.join(f'{m:g}' for m in sides)})")
-        if len(sides) == 2:
-            level = "very serious"
+        crossed.append("no effect")
+    sides = [m for m in (-e.mid, e.mid) if _crosses(e.lower, e.upper, m)] if e.mid is not None else []
+    if sides:
+        crossed.append(f"the MID ({' and '.join(f'{m:g}' for m in sides)})")
+        level = "very serious" if len(sides) == 2 else level
+    if crossed:
+        why.append(f"the 95% credible interval {e.lower:.2f} to {e.upper:.2f} crosses {' and '.join(crossed)}")
     if e.participants is not None and e.optimal_information_size and e.participants < e.optimal_information_size:
         why.append(f"{e.participants} participants, fewer than the optimal information size of "
                    f"{e.optimal_information_size}")

@@ -17,7 +17,7 @@ from .certainty import DOMAIN_WORDS, DOMAINS, LEVELS, SYMBOLS
 from .formatting import MISSING
 from .outcome import Outcome, _text
 from .statements import equals_probability, bayesian_sentence, effect_size_class, informative_statement
-from .absolute import relative_words
+from .absolute import MEASURE_NAMES, relative_words
 
 COLUMNS = ("outcome", "follow_up", "k", "participants", "measure", "effect", "lower", "upper", "absolute_effect",
            "absolute_lower", "absolute_upper", "absolute", "p_benefit", "p_mid", "p_new_benefit", "certainty",
@@ -139,7 +139,7 @@ class SummaryOfFindings:
         for (_, r), o, marks in zip(self.table.iterrows(), self.outcomes, self._marks):
             name = [o.name + (f" ({o.subgroup})" if o.subgroup else "")]
             name += [f"Follow-up: {o.follow_up}"] if o.follow_up else []
-            name += [f"Measure: {r['measure']}" + (f"; MID {o.mid_words()}" if o.mid is not None else "")]
+            name += [f"Measure: {MEASURE_NAMES.get(r['measure'], r['measure'])}" + (f"; MID {o.mid_words()}" if o.mid is not None else "")]
             absolute = [r["absolute"]] + ([f"Assumed with {self.comparison}: {r['control']}"] if r["control"] else [])
             who = "RCTs" if o.design == "randomised" else "studies"
             count = f"{r['studies']} {who}" + (f", {r['k']} effects" if r["k"] != r["studies"] else "")
