@@ -10,6 +10,8 @@ from html import escape
 
 from .table import HEADERS
 
+WIDTHS = (17, 15, 12, 10, 11, 18, 17)  # percent of the table per column, as GRADEpro's proportions
+
 CSS = """
 *{box-sizing:border-box}
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;padding:1rem;color:#1b1b1b;
@@ -18,13 +20,13 @@ main{max-width:1400px;margin:0 auto}
 h1{font-size:1.3rem;margin:.2rem 0 .6rem;overflow-wrap:anywhere}
 .question{margin:0 0 1rem;padding:.6rem .8rem;background:#eef3f8;border-left:4px solid #2b5d8a}
 .question p{margin:.15rem 0;overflow-wrap:anywhere}
-table{border-collapse:collapse;width:100%}
+table{border-collapse:collapse;width:100%;table-layout:fixed}
 caption{text-align:left;font-weight:600;padding:.3rem 0}
-th,td{border:1px solid #9aa7b4;padding:.45rem .5rem;vertical-align:top;text-align:left;overflow-wrap:anywhere}
+th,td{border:1px solid #9aa7b4;padding:.45rem .5rem;vertical-align:top;text-align:left;overflow-wrap:break-word;
+ hyphens:auto}
 thead th{background:#2b5d8a;color:#fff;font-weight:600}
 td.outcome span{display:block}
 td.outcome span+span{color:#444;font-size:.9em}
-td.certainty{white-space:nowrap}
 .symbols{letter-spacing:.05em}
 sup{font-size:.75em}
 sup a{color:#2b5d8a}
@@ -33,14 +35,13 @@ ol.footnotes li,ul.legend li{margin:.2rem 0;overflow-wrap:anywhere}
 footer{margin-top:1rem;font-size:.9em}
 @media screen and (max-width:760px){
  body{padding:.6rem;font-size:14px}
- thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+ thead,colgroup{display:none}
  table,tbody,tr,td{display:block;width:100%}
  tr{border:1px solid #9aa7b4;margin:0 0 .9rem;border-radius:4px}
  td{border:none;border-top:1px solid #dde3e9}
  td.outcome{background:#eef3f8;font-weight:600;border-top:none}
  td[data-label]:not(.outcome)::before{content:attr(data-label);display:block;font-size:.8em;color:#555;
   font-weight:600;margin-bottom:.1rem}
- td.certainty{white-space:normal}
 }
 @media print{
  @page{size:A4 landscape;margin:12mm}
@@ -71,6 +72,7 @@ def _cell_html(cell, column: int) -> str:
 
 def render_html(sof) -> str:
     """The HTML page (UTF-8, no external resources)."""
+    cols = "".join(f'<col style="width:{w}%">' for w in WIDTHS)
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in HEADERS)
     rows = "".join("<tr>" + "".join(_cell_html(c, i) for i, c in enumerate(row)) + "</tr>" for row in sof.cells())
     notes = "".join(f'<li id="note-{i}">{escape(t)}</li>' for i, t in enumerate(sof.footnotes, 1))
@@ -80,6 +82,6 @@ def render_html(sof) -> str:
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(sof.title)}</title><style>{CSS}</style></head><body><main>"
             f"<h1>Summary of findings: {escape(sof.title)}</h1><div class=\"question\">{question}</div>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+            f"<table><colgroup>{cols}</colgroup><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
             f"<footer>{'<h2>Footnotes</h2><ol class=\"footnotes\">' + notes + '</ol>' if notes else ''}"
             f'<ul class="legend">{legend}</ul></footer></main></body></html>\n')
