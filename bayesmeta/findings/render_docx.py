@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 
-from .table import HEADERS
+from .table import HEADERS, WIDTHS
+
+TEXT_WIDTH_MM = 273  # landscape A4 less two 12 mm margins
 
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -51,7 +53,7 @@ def _fill(cell, lines, notes=(), bold=False):
 
 def render_docx(sof, path) -> None:
     from docx import Document
-    from docx.shared import Pt
+    from docx.shared import Mm, Pt
 
     document = Document()
     _landscape(document)
@@ -67,6 +69,10 @@ def render_docx(sof, path) -> None:
         cells = table.add_row().cells
         for cell, content in zip(cells, row):
             _fill(cell, content.lines, content.notes)
+    table.autofit = False
+    for column, share in zip(table.columns, WIDTHS):  # Word reads the widths of the cells
+        for cell in column.cells:
+            cell.width = Mm(TEXT_WIDTH_MM * share / 100)
     if sof.footnotes:
         document.add_paragraph().add_run("Footnotes").bold = True
         for i, text in enumerate(sof.footnotes, 1):

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .table import HEADERS
-
-WIDTHS = (17, 15, 12, 10, 11, 18, 17)  # percent of the table per column, as GRADEpro's proportions
+from .table import HEADERS, WIDTHS
 
 CSS = """
 *{box-sizing:border-box}

@@ -27,6 +27,7 @@ EXTRA = ("subgroup", "studies", "relative", "bayesian", "absolute_scale", "contr
 HEADERS = ("Outcomes", "Anticipated absolute effect (95% CrI)", "Relative effect (95% CrI)",
            "No. of participants (studies)", "Certainty of the evidence (GRADE)", "Posterior probabilities",
            "What happens")
+WIDTHS = (17, 15, 12, 10, 11, 18, 17)  # percent of the printed table per column, GRADEpro's proportions
 LEVEL_WORDS = {1: "one level", 2: "two levels"}
 CERTAINTY_MEANING = {
     "high": "we are very confident that the true effect lies close to that of the estimate",
