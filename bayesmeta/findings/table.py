@@ -55,7 +55,8 @@ class SummaryOfFindings:
     """A summary of findings: `.table` (DataFrame, one row per outcome), `.footnotes` (numbered texts) and the
     exporters `to_html`, `to_markdown`, `to_csv`, `to_docx`."""
 
-    def __init__(self, outcomes, intervention, comparison, population=None, setting=None, title=None):
+    def __init__(self, outcomes, intervention="the intervention", comparison="control", population=None,
+                 setting=None, title=None):
         if isinstance(outcomes, Outcome):
             outcomes = [outcomes]
         outcomes = list(outcomes) if isinstance(outcomes, (list, tuple)) else None
@@ -207,7 +208,7 @@ def _written(text: str, path) -> str:
     return text
 
 
-def summary_of_findings(outcomes, intervention, comparison, population=None, setting=None,
-                        title=None) -> SummaryOfFindings:
+def summary_of_findings(outcomes, intervention="the intervention", comparison="control", population=None,
+                        setting=None, title=None) -> SummaryOfFindings:
     """The summary of findings of `outcomes` (bm.Outcome) for `intervention` compared with `comparison`."""
     return SummaryOfFindings(outcomes, intervention, comparison, population, setting, title)
