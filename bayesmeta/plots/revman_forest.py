@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -126,6 +127,13 @@ def _symmetric_limit(values) -> float:
 
 
 def _forest_revman(fit, freq, order, ci, title):
+    """RevMan's forest plot: the rows (`_revman_rows`), their layout (`_revman_layout`), then the drawing."""
+    c = _revman_rows(fit, freq, order, ci)
+    return _draw_revman(c, _revman_layout(c, title), title)
+
+
+def _revman_rows(fit, freq, order, ci) -> SimpleNamespace:
+    """The frequentist source, the arm columns and the rows of RevMan's forest plot, top to bottom: (kind, ...)."""
     from ..frequentist_methods import as_results, frequentist
     from ..posterior import check_ci
 
@@ -250,33 +258,37 @@ def _forest_revman(fit, freq, order, ci, title):
     if missing_arms:
         rows.append(("line", "A blank arm cell: not reported (the effect was entered directly); totals count the "
                              "studies with arm data.", GREY))
+    return SimpleNamespace(data=data, overall=overall, z=z, weights=weights, arms=arms, measure=measure,
+                           method=method, rows=rows, cell=cell, totals=totals)
 
-    # ---- column layout, in inches from the left edge
-    study_labels = {i: short_label(data.study[i], 45) for kind, *rest in rows if kind == "study" for i in rest[:1]}
+
+def _revman_layout(c, title) -> SimpleNamespace:
+    """Column positions (inches from the left edge) and row positions (inches from the top)."""
+    study_labels = {i: short_label(c.data.study[i], 45) for kind, *rest in c.rows if kind == "study" for i in rest[:1]}
     label_w = _text_width(list(study_labels.values()) + ["Study or Subgroup", "Subtotal (95% CI)"]) + _RM_PAD
     label_w = max(label_w, _text_width(["Study or Subgroup", "Total (95% CI)", "Subtotal (95% CI)"], bold=True) + _RM_PAD)
     col_w = {}
-    for _, cols in arms:
+    for _, cols in c.arms:
         for col, header in cols:
-            values = [cell(col, header, i) for i in study_labels] + list(totals(np.arange(data.k)).values())
+            values = [c.cell(col, header, i) for i in study_labels] + list(c.totals(np.arange(c.data.k)).values())
             col_w[col] = max(_text_width(values), _text_width([header], bold=True),
                              _text_width(values, bold=True)) + _RM_PAD
     weight_w = _text_width(["100.0%", "Weight"], bold=True) + _RM_PAD
     est_texts, ci_texts = [], []
-    for kind, *rest in rows:
+    for kind, *rest in c.rows:
         if kind in ("study", "total", "bayes"):
-            mean, lo, hi = _row_interval(kind, rest, data, z)
+            mean, lo, hi = _row_interval(kind, rest, c.data, c.z)
             est_texts.append(f"{mean:.2f}")
             ci_texts.append(f"[{lo:.2f}, {hi:.2f}]")
     est_w = _text_width(est_texts, bold=True)
     ci_w = _text_width(ci_texts, bold=True)
-    effect_w = max(est_w + 0.06 + ci_w, _text_width([measure, method], bold=True)) + _RM_PAD
+    effect_w = max(est_w + 0.06 + ci_w, _text_width([c.measure, c.method], bold=True)) + _RM_PAD
     group_gap = 0.12
     x = 0.1
     x_label = x
     x += label_w
     col_right, groups_span = {}, []
-    for name, cols in arms:
+    for name, cols in c.arms:
         start = x
         for col, _ in cols:
             x += col_w[col]
@@ -289,13 +301,13 @@ def _forest_revman(fit, freq, order, ci, title):
     x += effect_w
     x_plot = x + 0.05
     # spanning texts must end before the effect column (Bayesian labels) or the plot (headings and lines)
-    span_bayes = _text_width([r[1] for r in rows if r[0] == "bayes"])
-    span_lines = max(_text_width([r[1] for r in rows if r[0] == "line"], size=_RM_FONT - 0.5),
-                     _text_width([r[1] for r in rows if r[0] == "heading"], bold=True))
+    span_bayes = _text_width([r[1] for r in c.rows if r[0] == "bayes"])
+    span_lines = max(_text_width([r[1] for r in c.rows if r[0] == "line"], size=_RM_FONT - 0.5),
+                     _text_width([r[1] for r in c.rows if r[0] == "heading"], bold=True))
     extra = max(0.0, span_bayes + _RM_PAD - (x_effect0 - x_label), span_lines + _RM_PAD - (x_plot - x_label))
     if extra > 0:  # widen the label column
         label_w += extra
-        col_right = {c: v + extra for c, v in col_right.items()}
+        col_right = {k: v + extra for k, v in col_right.items()}
         groups_span = [(n, a + extra, b + extra) for n, a, b in groups_span]
         x_weight, x_effect0, x_plot = x_weight + extra, x_effect0 + extra, x_plot + extra
     x_est = x_effect0 + est_w
@@ -307,86 +319,96 @@ def _forest_revman(fit, freq, order, ci, title):
     head_top = 0.12 + title_h
     body_top = head_top + 2.6 * _RM_ROW
     ys, y = [], body_top
-    for r in rows:
+    for r in c.rows:
         h = heights.get(r[0], 1.0) * _RM_ROW
         ys.append(y + h / 2)
         y += h
     body_bottom = y + 0.05
     axis_h = 0.75
     height = body_bottom + axis_h
+    return SimpleNamespace(study_labels=study_labels, col_right=col_right, groups_span=groups_span,
+                           x_weight=x_weight, x_effect0=x_effect0, effect_w=effect_w, x_plot=x_plot, x_est=x_est,
+                           x_label=x_label, width=width, height=height, head_top=head_top, body_top=body_top,
+                           body_bottom=body_bottom, ys=ys)
 
+
+def _draw_revman(c, g, title):
+    """Draw the rows `c` at the positions `g`: a table axes over the whole figure and the plot column."""
     plt = _plt()
-    fig = plt.figure(figsize=(width, height))
+    fig = plt.figure(figsize=(g.width, g.height))
     tab = fig.add_axes((0, 0, 1, 1))
-    tab.set_xlim(0, width)
-    tab.set_ylim(height, 0)
+    tab.set_xlim(0, g.width)
+    tab.set_ylim(g.height, 0)
     tab.axis("off")
-    ax = fig.add_axes((x_plot / width, 1 - body_bottom / height, _RM_PLOT / width, (body_bottom - body_top) / height))
-    ax.set_ylim(body_bottom, body_top)
+    ax = fig.add_axes((g.x_plot / g.width, 1 - g.body_bottom / g.height, _RM_PLOT / g.width,
+                       (g.body_bottom - g.body_top) / g.height))
+    ax.set_ylim(g.body_bottom, g.body_top)
     fs = _RM_FONT
     if title:
-        tab.text(x_label, 0.12, short_label(title, 150), fontsize=fs + 1.5, fontweight="bold", va="top")
+        tab.text(g.x_label, 0.12, short_label(title, 150), fontsize=fs + 1.5, fontweight="bold", va="top")
     # header: group names over their columns (underlined), then the column names
-    h1, h2 = head_top + 0.7 * _RM_ROW, head_top + 1.8 * _RM_ROW
-    for name, a, b in groups_span:
+    h1, h2 = g.head_top + 0.7 * _RM_ROW, g.head_top + 1.8 * _RM_ROW
+    for name, a, b in g.groups_span:
         if name:
             tab.text((a + b) / 2, h1, name, fontsize=fs, fontweight="bold", ha="center", va="center")
             tab.plot([a, b], [h1 + 0.45 * _RM_ROW] * 2, color="black", lw=0.6)
-    tab.text(x_label, h2, "Study or Subgroup", fontsize=fs, fontweight="bold", va="center")
-    for _, cols in arms:
+    tab.text(g.x_label, h2, "Study or Subgroup", fontsize=fs, fontweight="bold", va="center")
+    for _, cols in c.arms:
         for col, header in cols:
-            tab.text(col_right[col], h2, header, fontsize=fs, fontweight="bold", ha="right", va="center")
-    tab.text(x_weight, h2, "Weight", fontsize=fs, fontweight="bold", ha="right", va="center")
-    for xc in (x_effect0 + (effect_w - _RM_PAD) / 2, x_plot + _RM_PLOT / 2):
-        tab.text(xc, h1, measure, fontsize=fs, fontweight="bold", ha="center", va="center")
-        tab.text(xc, h2, method, fontsize=fs, fontweight="bold", ha="center", va="center")
-    tab.plot([x_label, x_plot + _RM_PLOT], [body_top - 0.25 * _RM_ROW] * 2, color=GREY, lw=0.5)
+            tab.text(g.col_right[col], h2, header, fontsize=fs, fontweight="bold", ha="right", va="center")
+    tab.text(g.x_weight, h2, "Weight", fontsize=fs, fontweight="bold", ha="right", va="center")
+    for xc in (g.x_effect0 + (g.effect_w - _RM_PAD) / 2, g.x_plot + _RM_PLOT / 2):
+        tab.text(xc, h1, c.measure, fontsize=fs, fontweight="bold", ha="center", va="center")
+        tab.text(xc, h2, c.method, fontsize=fs, fontweight="bold", ha="center", va="center")
+    tab.plot([g.x_label, g.x_plot + _RM_PLOT], [g.body_top - 0.25 * _RM_ROW] * 2, color=GREY, lw=0.5)
 
     limit_values = []
-    for kind, *rest in rows:
+    for kind, *rest in c.rows:
         if kind in ("total", "bayes"):
-            limit_values += list(_row_interval(kind, rest, data, z))
+            limit_values += list(_row_interval(kind, rest, c.data, c.z))
         elif kind == "study":
-            limit_values.append(float(data.y[rest[0]]))
+            limit_values.append(float(c.data.y[rest[0]]))
     limit = _symmetric_limit(limit_values)
     ax.set_xlim(-limit, limit)
-    w_max = np.max(weights) if len(weights) else 1.0
-    for (kind, *rest), yc in zip(rows, ys):
+    w_max = np.max(c.weights) if len(c.weights) else 1.0
+    for (kind, *rest), yc in zip(c.rows, g.ys):
         if kind == "heading":
-            tab.text(x_label, yc, rest[0], fontsize=fs, fontweight="bold", va="center")
+            tab.text(g.x_label, yc, rest[0], fontsize=fs, fontweight="bold", va="center")
         elif kind == "line":
             text, colour = rest
-            tab.text(x_label, yc, text, fontsize=fs - 0.5, va="center", color=colour)
+            tab.text(g.x_label, yc, text, fontsize=fs - 0.5, va="center", color=colour)
         elif kind in ("study", "total", "bayes"):
-            mean, lo, hi = _row_interval(kind, rest, data, z)
+            mean, lo, hi = _row_interval(kind, rest, c.data, c.z)
             bold = kind != "study"
             colour = BLUE if kind == "bayes" else "black"
             weight = "bold" if bold else "normal"
             if kind == "study":
                 i = rest[0]
-                tab.text(x_label, yc, study_labels[i], fontsize=fs, va="center")
-                for _, cols in arms:
+                tab.text(g.x_label, yc, g.study_labels[i], fontsize=fs, va="center")
+                for _, cols in c.arms:
                     for col, header in cols:
-                        tab.text(col_right[col], yc, cell(col, header, i), fontsize=fs, ha="right", va="center")
-                tab.text(x_weight, yc, f"{weights[i]:.1f}%", fontsize=fs, ha="right", va="center")
-                _revman_study(ax, mean, lo, hi, yc, limit, weights[i] / w_max)
+                        tab.text(g.col_right[col], yc, c.cell(col, header, i), fontsize=fs, ha="right",
+                                 va="center")
+                tab.text(g.x_weight, yc, f"{c.weights[i]:.1f}%", fontsize=fs, ha="right", va="center")
+                _revman_study(ax, mean, lo, hi, yc, limit, c.weights[i] / w_max)
             elif kind == "total":
                 label, tot, w, _ = rest
-                tab.text(x_label, yc, f"{label} ({overall.level:.0%} CI)", fontsize=fs, fontweight="bold", va="center")
+                tab.text(g.x_label, yc, f"{label} ({c.overall.level:.0%} CI)", fontsize=fs, fontweight="bold",
+                         va="center")
                 for col, text in tot.items():
-                    tab.text(col_right[col], yc, text, fontsize=fs, fontweight="bold", ha="right", va="center")
-                tab.text(x_weight, yc, f"{w:.1f}%", fontsize=fs, fontweight="bold", ha="right", va="center")
+                    tab.text(g.col_right[col], yc, text, fontsize=fs, fontweight="bold", ha="right", va="center")
+                tab.text(g.x_weight, yc, f"{w:.1f}%", fontsize=fs, fontweight="bold", ha="right", va="center")
                 _revman_diamond(ax, lo, mean, hi, yc, "black")
             else:
                 label, _, shape = rest
-                tab.text(x_label, yc, label, fontsize=fs, fontweight="bold", va="center", color=BLUE)
+                tab.text(g.x_label, yc, label, fontsize=fs, fontweight="bold", va="center", color=BLUE)
                 if shape == "diamond":
                     _revman_diamond(ax, lo, mean, hi, yc, BLUE)
                 else:
                     ax.plot([max(lo, -limit), min(hi, limit)], [yc, yc], color=BLUE, lw=5, alpha=0.45,
                             solid_capstyle="butt")
-            tab.text(x_est, yc, f"{mean:.2f}", fontsize=fs, fontweight=weight, ha="right", va="center", color=colour)
-            tab.text(x_est + 0.06, yc, f"[{lo:.2f}, {hi:.2f}]", fontsize=fs, fontweight=weight, va="center",
+            tab.text(g.x_est, yc, f"{mean:.2f}", fontsize=fs, fontweight=weight, ha="right", va="center", color=colour)
+            tab.text(g.x_est + 0.06, yc, f"[{lo:.2f}, {hi:.2f}]", fontsize=fs, fontweight=weight, va="center",
                      color=colour)
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks([])
@@ -395,7 +417,7 @@ def _forest_revman(fit, freq, order, ci, title):
     ticks = [-limit, -limit / 2, 0.0, limit / 2, limit]
     ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=fs)
     ax.tick_params(axis="x", length=3, pad=2)
-    left, right = favours_labels(data.benefit)
+    left, right = favours_labels(c.data.benefit)
     for xf, text in ((0.25, left), (0.75, right)):
         ax.annotate(text, xy=(xf, 0), xycoords="axes fraction", xytext=(0, -22), textcoords="offset points",
                     ha="center", va="top", fontsize=fs)

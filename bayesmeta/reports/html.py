@@ -7,13 +7,9 @@ import html
 import io
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..formatting import DisplayTable, display_table, one_line
 from .text import _figure_numbers
-
-if TYPE_CHECKING:
-    from .document import Report
 
 
 # --------------------------------------------------------------------------- HTML
@@ -140,7 +136,7 @@ def _html_figure(caption: str, fig, number: int) -> str:
             f"<figcaption>{esc(label)}{links}</figcaption></figure>")
 
 
-def _html(report: Report) -> str:
+def _html(report) -> str:
     esc = html.escape
     used: set = set()
     ids = [_slug(sec.title, used) for sec in report.sections]

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..formatting import DisplayTable, display_table, md_escape
 from .text import _figure_numbers
 
-if TYPE_CHECKING:
-    from .document import Report
 
-
-def _markdown(report: Report, figure_paths: dict) -> str:
+def _markdown(report, figure_paths: dict) -> str:
     lines = [f"# {md_escape(report.title, block=True)}", ""]
     numbers = _figure_numbers(report)
     for sec in report.sections:

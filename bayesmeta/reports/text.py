@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..formatting import DisplayTable, display_table, one_line
-
-if TYPE_CHECKING:
-    from .document import Report
 
 
 # --------------------------------------------------------------------------- text
-def _figure_numbers(report: Report) -> dict[int, int]:
+def _figure_numbers(report) -> dict[int, int]:
     numbers, n = {}, 0
     for sec in report.sections:
         for fig in sec.figures:
@@ -30,7 +25,7 @@ def _text_table(t: DisplayTable) -> list[str]:
     return [line(t.header), "  ".join("-" * w for w in widths)] + [line(r) for r in t.rows]
 
 
-def _text(report: Report) -> str:
+def _text(report) -> str:
     title = one_line(report.title)
     lines = [title, "=" * len(title), ""]
     numbers = _figure_numbers(report)
