@@ -374,7 +374,7 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     wanted = list(rep.get("figures", ["forest", "density", "prior_posterior"] + (["benefit"] if pooled else [])
                           + ["funnel"] + (["bubble"] if bubbles else []) + (["trace", "rank"] if sampled else [])))
     if ("forest" in wanted and "forest_revman" not in wanted
-            and getattr(fit.family, "name", "") in plots.REVMAN_FAMILIES):  # "forest": both, RevMan's layout first
+            and fit.family.revman_forest):  # "forest": both, RevMan's layout first
         wanted.insert(wanted.index("forest"), "forest_revman")
     order = rep.get("forest_order", "input")
     makers = {"forest_revman": lambda: plots.forest(fit, freq=freq, order=order, ci=ci, style="revman"),

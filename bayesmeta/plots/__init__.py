@@ -33,9 +33,9 @@ from .funnel import funnel
 from .notes import subgroup_difference_lines, subgroup_test_text
 from .prior_posterior import prior_posterior
 from .probabilities import benefit_curves, pooled_probabilities
-from .revman_forest import REVMAN_FAMILIES, arm_columns, favours_labels
+from .revman_forest import arm_columns, favours_labels
 
-__all__ = ["_plt", "EFFECT_TITLES", "FOREST_COLUMNS", "FOREST_STYLES", "LABEL_WIDTH", "MAX_PIXELS", "REVMAN_FAMILIES",
+__all__ = ["_plt", "EFFECT_TITLES", "FOREST_COLUMNS", "FOREST_STYLES", "LABEL_WIDTH", "MAX_PIXELS",
            "arm_columns", "benefit_curves", "bounded", "bubble", "density", "direction_label", "favours_labels",
            "forest", "funnel", "pooled_probabilities", "posterior_curve", "prior_posterior", "rank", "save",
            "short_label", "subgroup_difference_lines", "subgroup_test_text", "trace", "wrapped"]

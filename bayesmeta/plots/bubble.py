@@ -39,7 +39,7 @@ def bubble(fit, moderator: str, at: dict | None = None, ci: float = 0.95, n: int
 
     ci = check_ci(ci)
     fam = fit.family
-    if getattr(fam, "name", None) != "meta-regression":
+    if fam.display != "regression":
         raise ValueError(f"a bubble plot needs a meta-regression fit (bm.fit(data, moderators='~ ...')); this is a "
                          f"{getattr(fam, 'name', 'normal-normal')} model without moderators")
     design = fam.design

@@ -71,13 +71,12 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
     ci = check_ci(ci)
     plt = _plt()
     fam, data = fit.family, fit.data
-    family = getattr(fam, "name", "normal-normal")
     op = benefit_operator(data.benefit)
     if isinstance(quantities, str):
         quantities = [quantities]
     quantities = list(quantities)
     shading = "the regions below each threshold" if data.benefit is None else "the probability of benefit"
-    if family == "subgroups":
+    if fam.display == "subgroups":
         bad = [q for q in quantities if q not in ("mu", "theta_new")]
         if bad or not quantities:
             raise ValueError(f"for a subgroup fit, density() draws 'mu' and/or 'theta_new' of each subgroup, not {bad}")
@@ -87,7 +86,7 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
                     probability_events(data, cs, quantities=(f"{q}[{g}]",))) for q in quantities] for g in fam.groups]
         suptitle = f"Posterior densities by subgroup ({short_label(fam.column, 40)}); shaded: {shading}"
         share = True
-    elif family == "meta-regression":
+    elif fam.display == "regression":
         names = (fam.coefficient_rows() if quantities == ["mu", "theta_new"] else quantities)
         for q in names:
             fit.quantity(q)  # a clear error for a name the model does not have

@@ -78,13 +78,9 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FORES
         raise ValueError("order must be 'input', 'effect' or 'weight'")
     if style == "revman":
         return _forest_revman(fit, freq, order, ci, title)
-    family = getattr(fit.family, "name", "normal-normal")
-    if family == "subgroups":
-        return _forest_subgroups(fit, freq, order, ci, columns, title)
-    if family == "meta-regression":
-        return _forest_regression(fit, freq, order, ci, columns, title)
-    if family == "three-level":
-        return _forest_clusters(fit, freq, order, ci, columns, title)
+    blocks = {"subgroups": _forest_subgroups, "regression": _forest_regression, "clusters": _forest_clusters}
+    if fit.family.display in blocks:  # the layout the family declares
+        return blocks[fit.family.display](fit, freq, order, ci, columns, title)
     from ..frequentist_methods import as_results, frequentist
 
     plt = _plt()

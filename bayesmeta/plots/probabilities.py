@@ -29,11 +29,11 @@ def benefit_curves(fit, max_effect: float | None = None, n: int = 101):
     Meta-regression fits have no pooled effect: a ValueError says so (draw `bubble`, or ask `fit.prob` about a
     coefficient or `fit.predict` at given moderator values)."""
     plt = _plt()
-    family = getattr(fit.family, "name", "normal-normal")
-    if family == "meta-regression":
+    layout = fit.family.display
+    if layout == "regression":
         raise ValueError("benefit curves are drawn for pooled effects (normal-normal and subgroup models); a "
                          "meta-regression has no single pooled effect: draw plots.bubble(fit, moderator) instead")
-    if family == "subgroups":
+    if layout == "subgroups":
         groups = fit.family.groups
         series = [(f"mu[{g}]", _group_colour(j), "-", f"{short_label(g, 30)}: mean effect")
                   for j, g in enumerate(groups)]
@@ -50,7 +50,7 @@ def benefit_curves(fit, max_effect: float | None = None, n: int = 101):
         raise ValueError(f"max_effect must be a positive number, not {max_effect!r}")
     cs = np.linspace(0, max_effect, n)
     op = benefit_operator(fit.data.benefit)
-    fig, ax = plt.subplots(figsize=(6.4 if family != "subgroups" else 9.2, 4))
+    fig, ax = plt.subplots(figsize=(6.4 if layout != "subgroups" else 9.2, 4))
     for q, colour, style, label in series:
         ax.plot(cs, [fit.prob(f"{q} {op} {sign * c:g}") for c in cs], color=colour, lw=2, ls=style, label=label)
     for c, name in ((0.2, "small"), (0.5, "medium"), (0.8, "large")):
@@ -62,7 +62,7 @@ def benefit_curves(fit, max_effect: float | None = None, n: int = 101):
     word = "reduction" if sign < 0 else "improvement"
     ax.set_xlabel(f"size of {word} c (|{fit.data.measure}|" + (", Cohen's benchmarks dotted)" if standardised else ")"))
     ax.set_ylabel(f"P(effect {op} {'-' if sign < 0 else ''}c)")
-    if family == "subgroups":
+    if layout == "subgroups":
         ax.set_title(f"Probability of benefit of at least c, by {short_label(fit.family.column, 40)}", fontsize=10,
                      loc="left", pad=16)
         ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))

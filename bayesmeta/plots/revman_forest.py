@@ -17,7 +17,6 @@ from .notes import _by_moderators, subgroup_difference_lines
 ARM_FIELDS = (("mean", "Mean"), ("sd", "SD"), ("events", "Events"), ("n", "Total"))  # RevMan's column order
 
 
-REVMAN_FAMILIES = ("normal-normal", "subgroups")  # the models RevMan draws a forest plot of
 
 
 _RM_FONT = 8.0  # points
@@ -139,15 +138,15 @@ def _revman_rows(fit, freq, order, ci) -> SimpleNamespace:
 
     ci = check_ci(ci)
     fam, data = fit.family, fit.data
-    family = getattr(fam, "name", "normal-normal")
-    if family not in REVMAN_FAMILIES:
-        raise ValueError(f"RevMan draws no forest plot of a {family} model (RevMan pools studies, overall or by "
-                         "subgroup): use style='bayes'" + (" or plots.bubble" if family == "meta-regression" else ""))
+    if not fam.revman_forest:
+        raise ValueError(f"RevMan draws no forest plot of a {fam.name} model (RevMan pools studies, overall or by "
+                         "subgroup): use style='bayes'" + (" or plots.bubble" if fam.display == "regression" else ""))
+    by_subgroup = fam.display == "subgroups"
     results = as_results(freq)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # what the data hold (e.g. a subgroup of one study) the fit has said
         source = results[0] if results else frequentist(data, method="revman5")
-        if family == "subgroups":
+        if by_subgroup:
             by_group = _by_moderators(source, data, subgroup=fam.column)
             overall = source if source.subgroups is None else frequentist(
                 data, method=source.preset or source.method, ci=source.ci, level=source.level)
@@ -208,7 +207,7 @@ def _revman_rows(fit, freq, order, ci) -> SimpleNamespace:
 
     rows = []  # (kind, ...) top to bottom
     missing_arms = False
-    if family == "subgroups":
+    if by_subgroup:
         from ..design import subgroup_labels
 
         labels = np.asarray(subgroup_labels(data, fam.column)[0], dtype=str)
@@ -233,7 +232,7 @@ def _revman_rows(fit, freq, order, ci) -> SimpleNamespace:
                                               random), "black"))
     rows.append(("line", revman_overall_effect(overall.mu, overall.se, overall.pvalue, overall.ci, overall.k - 1),
                  "black"))
-    if family == "subgroups":
+    if by_subgroup:
         rows.append(("line", revman_subgroup_test(by_group), "black"))
         rows.append(("gap",))
         op_text = "" if op is None else f" ({op} 0: the later subgroup's effect is the more favourable)"
@@ -246,7 +245,7 @@ def _revman_rows(fit, freq, order, ci) -> SimpleNamespace:
         tau_rows = ["tau"] if fam.random else []
     taus = "; ".join(f"{short_label(q, 40)} = {summ.loc[q, 'median']:.2f} [{summ.loc[q, 'lower']:.2f}, "
                      f"{summ.loc[q, 'upper']:.2f}]" for q in tau_rows)
-    coef = "mu[g]" if family == "subgroups" else "mu"
+    coef = "mu[g]" if by_subgroup else "mu"
     rows.append(("line", f"Bayesian model (blue): {coef} ~ {fit.spec.mu_prior}" +
                  (f", tau ~ {fit.spec.tau_prior}; {taus} (posterior median [{ci:.0%} CrI])" if tau_rows
                   else "; common effect (tau = 0)"), BLUE))

@@ -184,7 +184,7 @@ def prior_sentence(fit) -> str:
     """The priors in one sentence."""
     fam, spec = fit.family, fit.spec
     names, priors = fam.coefficient_rows(), fam.coef_priors
-    if getattr(fam, "name", "") == "meta-regression":
+    if fam.display == "regression":
         groups = {}
         for n, p_ in zip(names, priors):
             groups.setdefault(str(p_), []).append(n)
