@@ -3,8 +3,9 @@
 
 Modules: `outcome` (Outcome: the posterior of one outcome), `absolute` (absolute effects), `certainty` (GRADE
 arithmetic and suggestions), `statements` (informative statements, the Bayesian sentence), `table`
-(SummaryOfFindings), `render_html`, `render_markdown`, `render_docx`, `review_file` (TOML and RevMan reviews),
-`formatting` (the one import point for number formatting).
+(SummaryOfFindings), `layout` (the printed cells), `render_html`, `render_markdown`, `render_docx`,
+`review_file` (TOML and RevMan reviews), `output` (a folder of results), `formatting` (the one import point for
+number formatting).
 """
 
 from .outcome import Outcome

@@ -1,8 +1,6 @@
-"""The one place this package takes its number formatting and escaping from (today bayesmeta.report's helpers;
-the lead switches this import to bayesmeta.formatting when it lands). Nothing else in findings/ imports report.
-"""
+"""The one place this package takes its number formatting and escaping from (bayesmeta.formatting)."""
 
-from ..report import MISSING, decimals_for, format_number, format_probability, md_escape
+from ..formatting import MISSING, decimals_for, format_number, format_probability, md_escape
 
 __all__ = ["MISSING", "decimals_for", "format_number", "format_probability", "md_escape", "fixed"]
 

@@ -145,7 +145,7 @@ class Outcome:
         import pandas as pd
 
         from ..effects import EffectData
-        from ..model import fit
+        from ..fitting import fit
 
         row = pd.DataFrame({"study": [f"{name} (pooled)"], "estimate": [estimate], "lower": [lower],
                             "upper": [upper]})
@@ -277,7 +277,7 @@ class Outcome:
         return share, self._without(data.subset(~high))
 
     def _without(self, data) -> str:
-        from ..model import fit as fit_model
+        from ..fitting import fit as fit_model
 
         f = self.fit
         try:
@@ -294,11 +294,12 @@ class Outcome:
 
 
 def small_study_pvalue(data) -> float | None:
-    """The p value of the regression test for small-study effects (bm.regtest, looked up lazily: None until the
-    package has it, for fewer than 10 studies, or when the test cannot be run on these data)."""
-    import bayesmeta
+    """The p value of the regression test for small-study effects (bm.regtest of the frequentist twin, looked up
+    when called: None while the package has none, for fewer than 10 studies, or when the test cannot be run on
+    these data)."""
+    from .. import frequentist_methods
 
-    regtest = getattr(bayesmeta, "regtest", None)
+    regtest = getattr(frequentist_methods, "regtest", None)
     if regtest is None or data.k < K_FOR_TESTS:
         return None
     try:

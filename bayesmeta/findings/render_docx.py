@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .table import HEADERS, WIDTHS
+from .layout import HEADERS, WIDTHS
 
 TEXT_WIDTH_MM = 273  # landscape A4 less two 12 mm margins
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from html import escape
 
-from .table import HEADERS, WIDTHS
+from .layout import HEADERS, WIDTHS
 
 CSS = """
 *{box-sizing:border-box}

@@ -5,7 +5,7 @@ cell are joined by <br>."""
 from __future__ import annotations
 
 from .formatting import md_escape
-from .table import HEADERS
+from .layout import HEADERS
 
 
 def _cell(cell) -> str:

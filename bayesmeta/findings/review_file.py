@@ -144,7 +144,7 @@ def _effect_data(path, o, where):
 
 
 def _outcome(o, data, where) -> Outcome:
-    from ..model import fit
+    from ..fitting import fit
 
     try:
         fitted = fit(data, model=o.get("model", "random"), tau_prior=o.get("tau_prior"), mu_prior=o.get("mu_prior"),

@@ -7,48 +7,28 @@ renders it as HTML, markdown, CSV and Word (one set of printed cells, `cells()`,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from ..errors import DataError
-from .certainty import DOMAIN_WORDS, DOMAINS, LEVELS, SYMBOLS
-from .formatting import MISSING
+from .certainty import DOMAIN_WORDS, DOMAINS, LEVELS
 from .outcome import Outcome, _text
-from .statements import equals_probability, bayesian_sentence, effect_size_class, informative_statement
-from .absolute import MEASURE_NAMES, relative_words
+from .absolute import relative_words
+from .layout import cells, legend
+from .statements import bayesian_sentence, effect_size_class, informative_statement
 
 COLUMNS = ("outcome", "follow_up", "k", "participants", "measure", "effect", "lower", "upper", "absolute_effect",
            "absolute_lower", "absolute_upper", "absolute", "p_benefit", "p_mid", "p_new_benefit", "certainty",
            "statement", "suggestions", "reasons")
 EXTRA = ("subgroup", "studies", "relative", "bayesian", "absolute_scale", "control", "mid", "pred_lower",
          "pred_upper", "tau", "I2")
-HEADERS = ("Outcomes", "Anticipated absolute effect (95% CrI)", "Relative effect (95% CrI)",
-           "No. of participants (studies)", "Certainty of the evidence (GRADE)", "Posterior probabilities",
-           "What happens")
-WIDTHS = (17, 15, 12, 10, 11, 18, 17)  # percent of the printed table per column, GRADEpro's proportions
 LEVEL_WORDS = {1: "one level", 2: "two levels"}
-CERTAINTY_MEANING = {
-    "high": "we are very confident that the true effect lies close to that of the estimate",
-    "moderate": "we are moderately confident in the effect estimate: the true effect is likely to be close to it, "
-                "but there is a possibility that it is substantially different",
-    "low": "our confidence in the effect estimate is limited: the true effect may be substantially different",
-    "very low": "we have very little confidence in the effect estimate: the true effect is likely to be "
-                "substantially different"}
 
 
 def _sentence_name(name: str) -> str:
     """The outcome name inside a sentence: first letter lower case unless it starts an acronym ('IBS')."""
     return name if name[1:2].isupper() else name[:1].lower() + name[1:]
-
-
-@dataclass
-class Cell:
-    """A printed cell: lines of text and the numbers of the footnotes it refers to."""
-
-    lines: list
-    notes: list = field(default_factory=list)
 
 
 class SummaryOfFindings:
@@ -69,7 +49,7 @@ class SummaryOfFindings:
         self.setting = _text(setting, "setting")
         self.title = _text(title, "title") or self._default_title()
         self.footnotes: list[str] = []
-        self._marks: list[list[int]] = []
+        self.marks: list[list[int]] = []  # per outcome, the numbers of its footnotes
         rows = [self._row(o) for o in outcomes]
         table = pd.DataFrame(rows, columns=[*COLUMNS, *EXTRA])
         for column in table.columns:  # missing values stay None (printed as a dash), never NaN
@@ -103,7 +83,7 @@ class SummaryOfFindings:
                                   p["p_mid"], o.mid_words())
         suggested = o.suggestions()
         reasons = self._reasons(o, suggested)
-        self._marks.append([self._note(r) for r in reasons])
+        self.marks.append([self._note(r) for r in reasons])
         return dict(outcome=o.name, follow_up=o.follow_up, k=o.k, participants=o.participants, measure=measure,
                     effect=e["effect"], lower=e["lower"], upper=e["upper"], absolute_effect=absolute.value,
                     absolute_lower=absolute.lower, absolute_upper=absolute.upper, absolute=absolute.words,
@@ -135,35 +115,13 @@ class SummaryOfFindings:
         return out
 
     # ---------------------------------------------------------------- printed cells, shared by every format
-    def cells(self) -> list[list[Cell]]:
-        """The printed table: one list of Cells per outcome, in the order of HEADERS."""
-        out = []
-        for (_, r), o, marks in zip(self.table.iterrows(), self.outcomes, self._marks):
-            name = [o.name + (f" ({o.subgroup})" if o.subgroup else "")]
-            name += [f"Follow-up: {o.follow_up}"] if o.follow_up else []
-            name += [f"Measure: {MEASURE_NAMES.get(r['measure'], r['measure'])}" + (f"; MID {o.mid_words()}" if o.mid is not None else "")]
-            absolute = [r["absolute"]] + ([f"Assumed with {self.comparison}: {r['control']}"] if r["control"] else [])
-            who = "RCTs" if o.design == "randomised" else "studies"
-            count = f"{r['studies']} {who}" + (f", {r['k']} effects" if r["k"] != r["studies"] else "")
-            participants = MISSING if r["participants"] is None else f"{r['participants']:,}"
-            probs = [r["bayesian"]]
-            if r["p_new_benefit"] is not None:
-                probs.append(f"P(a new study shows benefit){equals_probability(r['p_new_benefit'])}")
-            out.append([Cell(name), Cell(absolute), Cell([r["relative"]]), Cell([f"{participants} ({count})"]),
-                        Cell([f"{SYMBOLS[r['certainty']]} {r['certainty'].capitalize()}"], marks),
-                        Cell(probs), Cell([r["statement"]])])
-        return out
+    def cells(self) -> list:
+        """The printed table: one list of Cells per outcome, in the order of layout.HEADERS."""
+        return cells(self)
 
     def legend(self) -> list[str]:
         """What the table's terms mean, printed under it."""
-        lines = [f"Population: {self.population}." if self.population else "",
-                 f"Setting: {self.setting}." if self.setting else "",
-                 f"Intervention: {self.intervention}. Comparison: {self.comparison}.",
-                 "Effects are posterior medians with 95% equal-tailed credible intervals (CrI) of the pooled effect; "
-                 "probabilities are posterior probabilities. MID: minimal important difference.",
-                 "GRADE Working Group grades of evidence: "
-                 + "; ".join(f"{k} certainty: {v}" for k, v in CERTAINTY_MEANING.items()) + "."]
-        return [line for line in lines if line]
+        return legend(self)
 
     # ---------------------------------------------------------------- exporters
     def to_html(self, path=None) -> str:
