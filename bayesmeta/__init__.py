@@ -27,6 +27,7 @@ _LAZY = {
     "from_estimate": "comparison",
     "priors": None,
     "fit_many": "many", "frequentist_many": "many",
+    "Outcome": "findings", "summary_of_findings": "findings", "SummaryOfFindings": "findings",
 }
 
 
