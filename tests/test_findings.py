@@ -499,3 +499,24 @@ def test_revman_review_with_judgements(tmp_path):
         1000 * (odds_ratio * 0.1 / (0.9 + odds_ratio * 0.1) - 0.1), abs=1e-9)
     assert list(sof.table["outcome"]) == list(review.analyses.loc[["1.1", "2.2"], "outcome"])
     assert list(sof.table["certainty"]) == ["moderate", "high"] and "Measure: OR" in sof.to_markdown()
+
+
+def test_bayesmeta_run_writes_the_summary_of_findings_of_a_review_file(tmp_path):
+    """`bayesmeta run REVIEW.toml` fits each outcome and writes the table in every format, and the
+    outcomes' reports, through the same staged write as an analysis file."""
+    from typer.testing import CliRunner
+
+    from bayesmeta.cli import app
+
+    path = tmp_path / "review.toml"
+    path.write_text(REVIEW_TOML, encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "summary of findings:" in result.output
+    for name in ("summary_of_findings.html", "summary_of_findings.md", "summary_of_findings.csv",
+                 "summary_of_findings.docx"):
+        assert (out / name).stat().st_size > 0
+    table = pd.read_csv(out / "summary_of_findings.csv")
+    assert len(table) == 2 and table["k"].iloc[0] == 18
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
