@@ -33,7 +33,9 @@ import pandas as pd
 
 from .effects import benefit_operator, benefit_sign
 from .errors import DataError
-from .report import benefit_thresholds, default_thresholds
+from .findings.output import run_review_file
+from .findings.review_file import is_review_file
+from .formatting import benefit_thresholds, default_thresholds
 
 FIGURES = ("forest_revman", "forest", "density", "prior_posterior", "benefit", "funnel", "trace", "rank")
 SCHEMA = {
@@ -268,18 +270,22 @@ def load_effect_data(analysis: Analysis):
 
 # --------------------------------------------------------------------------- running
 def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
-    """Fit an analysis file and write its outputs into `out_dir` (default output/NAME); returns the fit, the
-    frequentist results and {name: path} of what was written. Nothing is left behind when it fails."""
-    analysis = load_analysis(path)
-    out = Path(out_dir or Path("output") / analysis.path.stem)
-    inputs = [analysis.path] + ([analysis.path.parent / analysis.spec["data"]["file"]]
-                                if "file" in analysis.spec.get("data", {}) else [])
+    """Fit an analysis file, or every outcome of a review file (an [[outcome]] list, see
+    bayesmeta.findings.review_file), and write its outputs into `out_dir` (default output/NAME); returns what
+    was fitted and {name: path} of what was written. Nothing is left behind when it fails."""
+    review = is_review_file(path)
+    analysis = None if review else load_analysis(path)
+    out = Path(out_dir or Path("output") / Path(path).stem)
+    inputs = [Path(path)] + ([analysis.path.parent / analysis.spec["data"]["file"]]
+                             if analysis is not None and "file" in analysis.spec.get("data", {}) else [])
     for item in inputs:
         if out.resolve() == item.resolve() or out.resolve() in item.resolve().parents:
             raise AnalysisError(f"--out {out}: holds the input {item}; the output folder is replaced as a whole, so "
                                 "give a folder of its own")
     with _staging(out) as stage:
-        if "pooled" in analysis.spec:
+        if review:
+            result = run_review_file(path, stage)
+        elif "pooled" in analysis.spec:
             result = run_pooled_analysis(analysis, stage)
         else:
             result = _run_model(analysis, stage, progressbar)
@@ -333,9 +339,9 @@ class _staging:
 def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     from . import plots
     from .comparison import compare
+    from .fitting import fit as fit_model
     from .frequentist_methods import frequentist
-    from .model import fit as fit_model
-    from .report import build_report, fit_events
+    from .reports import build_report, fit_events
 
     a, m, pr, rep = (analysis.spec.get(s, {}) for s in ("analysis", "model", "priors", "report"))
     with warnings.catch_warnings(record=True) as caught:
@@ -374,7 +380,7 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     wanted = list(rep.get("figures", ["forest", "density", "prior_posterior"] + (["benefit"] if pooled else [])
                           + ["funnel"] + (["bubble"] if bubbles else []) + (["trace", "rank"] if sampled else [])))
     if ("forest" in wanted and "forest_revman" not in wanted
-            and getattr(fit.family, "name", "") in plots.REVMAN_FAMILIES):  # "forest": both, RevMan's layout first
+            and fit.family.revman_forest):  # "forest": both, RevMan's layout first
         wanted.insert(wanted.index("forest"), "forest_revman")
     order = rep.get("forest_order", "input")
     makers = {"forest_revman": lambda: plots.forest(fit, freq=freq, order=order, ci=ci, style="revman"),
@@ -426,8 +432,8 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
 def sensitivity_table(fit, tau_priors, thresholds, ci=0.95) -> pd.DataFrame:
     """The fit repeated with each tau prior (exact engine): medians and intervals of the pooled effects (or
     coefficients) and of tau, predictive intervals, and the probabilities of the report's events."""
-    from .model import fit as fit_model
-    from .report import fit_events
+    from .fitting import fit as fit_model
+    from .reports import fit_events
 
     rows = {}
     for spec in dict.fromkeys(tau_priors):
@@ -452,7 +458,8 @@ def run_pooled_analysis(analysis: Analysis, out: Path) -> dict:
     of an important benefit under sceptical, neutral and enthusiastic priors (`bm.reference_priors`)."""
     from . import plots
     from .comparison import from_estimate, reference_priors
-    from .report import Report, Section, pct, versions
+    from .formatting import pct
+    from .reports import Report, Section, versions
 
     p = analysis.spec["pooled"]
     table, notes = load_table(analysis)

@@ -227,7 +227,8 @@ def fit(
     subgroups (--subgroup)."""
 
     def go():
-        from . import model, priors
+        from . import fitting as model
+        from . import priors
 
         check_ci(ci)
         check_seed(seed)
@@ -332,7 +333,8 @@ def run(
     analysis: Annotated[str, typer.Argument(help="analysis file, e.g. models/clbp_digital_pain.toml")],
     out: Annotated[Optional[str], typer.Option(help="output folder (default output/NAME)")] = None,
 ):
-    """Fit an analysis file and write report.html, report.md, tables, figures and the posterior."""
+    """Fit an analysis file and write report.html, report.md, tables, figures and the posterior (a review file:
+    each outcome's report and the summary of findings)."""
     from rich.console import Console
 
     from .analysis import run_analysis
@@ -341,7 +343,10 @@ def run(
     with console.status(f"running {analysis} ..."):
         result = run_guarded(lambda: run_analysis(analysis, out, progressbar=sys.stderr.isatty()))
     console.print(f"wrote {len(result['files'])} files to {result['out']}/", markup=False, highlight=False)
-    fit = result["fit"]
+    fit = result.get("fit")
+    if "sof" in result:  # a review file: the summary of findings across its outcomes
+        typer.echo(f"summary of findings: {result['files']['sof_html']}")
+        return
     if fit is not None:
         s = fit.summary(ci=result.get("ci", 0.95))
         shown = fit.family.coefficient_rows()[:4] + [q for q in s.index if q.startswith("tau")][:1]
@@ -386,13 +391,13 @@ def batch(
     with --method, frequentist; one row per group in --out."""
     import time
 
-    from .batch import parse_event
+    from .many import parse_event
 
     def go():
         import pandas as pd
 
         from . import priors
-        from .batch import fit_many, frequentist_many
+        from .many import fit_many, frequentist_many
 
         groups = [c.strip() for c in by.split(",")]
         if not all(groups):
@@ -466,8 +471,8 @@ def review(
 
     def go():
         from . import priors
-        from .revman import read_revman
         from .reviews.output import write_review
+        from .reviews.revman import read_revman
 
         check_seed(seed)
         check_choice(benefit, ("lower", "higher"), "--benefit")
