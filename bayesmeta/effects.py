@@ -38,9 +38,8 @@ from .columns import (
     _positive,
     _unique_labels,
 )
-from .errors import DataError, DataWarning, plain
+from .errors import PACKAGE_DIR, DataError, DataWarning, plain
 
-PACKAGE_DIR = (os.path.dirname(os.path.abspath(__file__)),)  # for warnings.warn(skip_file_prefixes=...)
 
 
 MEASURES = ("SMD", "SMD_RevMan", "d", "MD", "logOR", "logRR", "RD", "generic")  # 2x2 measures: bayesmeta.binary

@@ -646,15 +646,21 @@ def parse_prior(spec, what: str = "tau"):
         fail(re.sub(r"^[A-Z]\w*: ", "", str(err).strip().rstrip(".")), form.usage)
 
 
-def tau_prior(spec) -> TauPrior:
-    """A TauPrior from a prior string (see the module docstring) or a TauPrior (returned as is)."""
+def tau_prior(spec, name: str = "tau prior") -> TauPrior:
+    """A TauPrior from a prior string (see the module docstring) or a TauPrior (returned as is). `name` is what
+    error messages call it (e.g. "--nu-prior" or "nu_prior" where the same kind of prior serves nu - 1)."""
     if isinstance(spec, TauPrior):
         return spec
     if spec is None:
         spec = DEFAULT_TAU_PRIOR
     if isinstance(spec, MuPrior):
-        raise PriorError(f"tau prior: {spec} is a prior on mu; accepted: {_accepted(_TAU_FORMS)}")
-    return parse_prior(spec, "tau")
+        raise PriorError(f"{name}: {spec} is a prior on mu; accepted: {_accepted(_TAU_FORMS)}")
+    try:
+        return parse_prior(spec, "tau")
+    except PriorError as err:
+        if name == "tau prior":
+            raise
+        raise PriorError(re.sub(r"^tau prior", name, str(err)).replace("unknown tau prior", "unknown prior")) from None
 
 
 def mu_prior(spec) -> MuPrior:

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import ConvergenceWarning
+from ..errors import PACKAGE_DIR, ConvergenceWarning
 
 _COMPILED: dict = {}  # (sampler, family layout, priors) -> compiled nutpie model or PyMC model
 RETRY_TARGET_ACCEPT = (0.95, 0.99)
@@ -94,7 +94,7 @@ def _warn_on_poor_mixing(beta, tau):
         rhat = "R-hat needs at least 2 chains" if single else f"largest R-hat {worst_rhat:.3f}"
         warnings.warn(f"the chains may not have converged ({rhat}, smallest bulk ESS {worst_ess:.0f}; want R-hat "
                       "< 1.01 and ESS > 400): run more chains or draws (chains=4, draws=1000 or more), or use "
-                      "engine='exact' where the model allows it", ConvergenceWarning, stacklevel=5)
+                      "engine='exact' where the model allows it", ConvergenceWarning, skip_file_prefixes=PACKAGE_DIR)
 
 
 class MCMCEngine:
@@ -132,7 +132,7 @@ class MCMCEngine:
         if n_div:
             warnings.warn(f"{n_div} divergent transitions remain at target_accept = {accept}: the posterior may be "
                           "biased. Try engine='exact' (where the family allows it), a more informative tau prior, "
-                          "or more tuning steps (tune=...)", ConvergenceWarning, stacklevel=4)
+                          "or more tuning steps (tune=...)", ConvergenceWarning, skip_file_prefixes=PACKAGE_DIR)
         beta, tau = family.from_posterior(post)
         stats_ = {"diverging": diverging}
         if depth is not None:

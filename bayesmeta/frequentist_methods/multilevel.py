@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from ..errors import DataError, EstimationWarning
+from ..errors import PACKAGE_DIR, DataError, EstimationWarning
 from ..numerics import cluster_sums
 from .result import PooledOnly
 from .tau2 import typical_variance
@@ -134,7 +134,7 @@ def three_level(data, method="REML", robust=False, level=0.95) -> ThreeLevelResu
         raise DataError(f"a three-level model needs at least 2 clusters (the data have {m})")
     if m == k:
         warnings.warn(f"every cluster has one effect ({k} effects in {m} clusters): tau^2 and tau^2 within are not "
-                      "separately identified; fit the random-effects model instead", EstimationWarning, stacklevel=3)
+                      "separately identified; fit the random-effects model instead", EstimationWarning, skip_file_prefixes=PACKAGE_DIR)
     reml = method == "REML"
     scale = float(np.var(y)) + float(np.mean(v))
     centre = float(np.sum(y / v) / np.sum(1 / v))  # y centred: q - tau^2 t^2 / c loses no digits under y + c

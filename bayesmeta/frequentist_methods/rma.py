@@ -39,7 +39,7 @@ from scipy import stats
 
 from ..design import INTERCEPT, design_matrix, subgroup_labels
 from ..effects import EffectData
-from ..errors import DataError, EstimationWarning, plain
+from ..errors import PACKAGE_DIR, DataError, EstimationWarning, plain
 from .mantel_haenszel import BINARY_METHODS, pool_counts
 from .result import FrequentistResult
 from .tau2 import DEFAULT_CONTROL, METHODS, estimate_tau2, q_profile_ci, q_statistic, typical_variance
@@ -277,7 +277,7 @@ def _plain_result(data, method, ci, level, prediction, control, preset, moderato
         raise DataError("Knapp-Hartung needs at least 2 studies (it has k - 1 = 0 degrees of freedom)")
     fit = _fit(y, se, np.ones((k, 1)), data.study, method, ci, level, control)
     if k == 1 and fit.notes:
-        warnings.warn(fit.notes[0], EstimationWarning, stacklevel=3)
+        warnings.warn(fit.notes[0], EstimationWarning, skip_file_prefixes=PACKAGE_DIR)
     mu, se_mu = float(fit.b[0]), float(fit.se[0])
     pred = _prediction_kind(prediction, ci, method)
     pi_lo = pi_hi = float("nan")
@@ -339,7 +339,7 @@ def _subgroup_analysis(data, column, tau, preset, options) -> FrequentistResult:
     for g in groups:
         if sizes[g] == 1:
             warnings.warn(f"subgroup {g!r} of {column!r} has one study: it is still analysed (tau^2 = 0 there; "
-                          "its estimate and Wald interval are that study's own)", EstimationWarning, stacklevel=3)
+                          "its estimate and Wald interval are that study's own)", EstimationWarning, skip_file_prefixes=PACKAGE_DIR)
     overall = _plain_result(data, preset=preset, **options)
     if tau == "separate":
         rows = [_separate_subgroup(data.subset(labels == g), options) for g in groups]

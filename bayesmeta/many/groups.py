@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import priors as _priors
 from ..effects import ARM_ROLES, STANDARDISED, EffectData, table_roles
-from ..errors import DataError
+from ..errors import PACKAGE_DIR, DataError
 
 ERRORS = ("raise", "skip")
 
@@ -237,7 +237,7 @@ class Effects:
             except DataError as err:
                 raise DataError(self.where(g, str(err))) from None
         for w in caught:
-            warnings.warn(self.where(g, str(w.message)), w.category, stacklevel=4)
+            warnings.warn(self.where(g, str(w.message)), w.category, skip_file_prefixes=PACKAGE_DIR)
         return data
 
     def where(self, g, message: str) -> str:
