@@ -126,3 +126,11 @@ def test_warnings_point_at_the_users_line():
             warnings.simplefilter("always")
             call()
         assert caught and all(w.filename == __file__ for w in caught), [(w.filename, str(w.message)) for w in caught]
+
+
+def test_the_first_mcmc_compile_says_what_it_is_doing(capsys):
+    from bayesmeta.engines.mcmc import _say
+
+    _say("compiling the model (first time only in this session; about 10 s)...", progressbar=True)
+    _say("not shown", progressbar=False)  # no terminal under pytest
+    assert capsys.readouterr().err == "compiling the model (first time only in this session; about 10 s)...\n"

@@ -19,6 +19,14 @@ _COMPILED: dict = {}  # (sampler, family layout, priors) -> compiled nutpie mode
 RETRY_TARGET_ACCEPT = (0.95, 0.99)
 
 
+def _say(message, progressbar):
+    """One line on stderr where someone watches (a terminal, or progress asked for): what the wait is for."""
+    import sys
+
+    if progressbar or sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
+
+
 def _nutpie():
     try:
         import nutpie
@@ -37,6 +45,7 @@ class NutpieSampler:
 
     def sample(self, spec, key, seed, draws, tune, chains, target_accept, progressbar):
         if key not in _COMPILED:
+            _say("compiling the model (first time only in this session; about 10 s)...", progressbar)
             _COMPILED[key] = self.nutpie.compile_pymc_model(spec.family.pymc_model(spec))
         compiled = _COMPILED[key].with_data(**spec.family.pymc_data())
         tree = self.nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
