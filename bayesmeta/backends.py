@@ -111,7 +111,7 @@ class QuadratureBackend:
                 continue
             j = int(np.searchsorted(cum, p))
             a, b = values[order][max(j - 2, 0)], values[order][min(j + 2, len(cum) - 1)]
-            f = lambda x: self.cdf(q, x) - p  # noqa: E731
+            f = lambda x, p=p: self.cdf(q, x) - p  # noqa: E731
             while f(a) > 0 and a > values[order][0]:
                 a = values[order][0]
             while f(b) < 0 and b < values[order][-1]:

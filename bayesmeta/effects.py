@@ -14,7 +14,6 @@ Formulas (treatment = arm 1 minus control = arm 2):
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -39,8 +38,6 @@ from .columns import (
     _unique_labels,
 )
 from .errors import PACKAGE_DIR, DataError, DataWarning, plain
-
-
 
 MEASURES = ("SMD", "SMD_RevMan", "d", "MD", "logOR", "logRR", "RD", "generic")  # 2x2 measures: bayesmeta.binary
 

@@ -31,7 +31,7 @@ def escapes(path):
         f"~ I(getattr(__builtins__, 'open')({str(path)!r}, 'w'))",              # getattr
         f"~ I([{w} for _ in [1]])",                                              # comprehension
         f"~ I(f'{{{w}}}')",                                                      # f-string
-        f"~ I('{{0.__class__}}'.format(InterventionDuration))",                 # format string
+        "~ I('{0.__class__}'.format(InterventionDuration))",                    # format string
         f"~ `{w}`",                                                              # backtick name
         f"~ I((x := {w}))",                                                      # walrus
         f"~ I(np.save({str(path)!r}, 1))",                                       # numpy beyond the transforms
