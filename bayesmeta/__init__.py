@@ -27,6 +27,7 @@ _LAZY = {
     "from_estimate": "comparison",
     "priors": None,
     "fit_many": "batch", "frequentist_many": "batch",
+    "compare_models": "model_checking",
 }
 
 __all__ = ["EffectData", "DataError", "DataWarning", "ConvergenceWarning", "EstimationWarning", "datasets",

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from . import priors as _priors
 from .effects import STANDARDISED, benefit_operator
@@ -79,8 +80,9 @@ def batch_nodes(y, v, subsets, tau_priors, mu_prior):
     return out, failed
 
 
-def _node_summary(nodes, op, ci=CI):
-    """The _SUMMARY columns (R, 13) of analyses held as batch Nodes."""
+def _node_summary(nodes, op, ci=CI, held=None):
+    """The _SUMMARY columns (R, 13) of analyses held as batch Nodes; with `held` = (y, v) of a left-out study
+    per row also its exact log predictive density and PIT, y | rest ~ mixture of N(b, c + tau^2 + v)."""
     probs = np.array([0.5, (1 - ci) / 2, (1 + ci) / 2])
     R = len(nodes.rows)
     w, b = nodes.weight, nodes.b
@@ -92,17 +94,28 @@ def _node_summary(nodes, op, ci=CI):
     mean = mixture_moments(w, b, np.sqrt(nodes.c))[0]
     tau = nodes.tau_ppf(probs)
     (mu_q, p_mu), (new_q, p_new) = cols
-    return np.column_stack([mean, mu_q, tau, new_q, p_mu, p_new, nodes.log_evidence])
+    out = np.column_stack([mean, mu_q, tau, new_q, p_mu, p_new, nodes.log_evidence])
+    if held is None:
+        return out
+    y, v = held
+    sds = np.sqrt(nodes.c + nodes.tau**2 + v[:, None])
+    lpd = np.log(mixture_pdf(y, w, b, sds))
+    return np.column_stack([out, lpd, mixture_cdf(y, w, b, sds)])
 
 
-def _fit_summary(f, op, ci=CI):
-    """The _SUMMARY columns of one Fit (any family with a pooled effect, any engine)."""
+def _fit_summary(f, op, ci=CI, held=None):
+    """The _SUMMARY columns of one Fit (any family with a pooled effect, any engine); with `held` = (y, v) of a
+    left-out study also its log predictive density and PIT, averaged over the draws of a new study's effect
+    (Rao-Blackwellised: Monte Carlo over theta_new, exact given it)."""
     mean_q, new_q = pooled_names(f)
     probs = [0.5, (1 - ci) / 2, (1 + ci) / 2]
     tau = f.ppf("tau", probs) if "tau" in f.family.summary_rows() else np.zeros(3)
-    return np.array([f.moments(mean_q)[0], *f.ppf(mean_q, probs), *tau, *f.ppf(new_q, probs),
-                     f.prob(f"{mean_q} {op} 0"), f.prob(f"{new_q} {op} 0"),
-                     getattr(f.backend, "log_evidence", np.nan)])
+    out = [f.moments(mean_q)[0], *f.ppf(mean_q, probs), *tau, *f.ppf(new_q, probs), f.prob(f"{mean_q} {op} 0"),
+           f.prob(f"{new_q} {op} 0"), getattr(f.backend, "log_evidence", np.nan)]
+    if held is not None:
+        z = (held[0] - f.draws(new_q)) / math.sqrt(held[1])
+        out += [math.log(np.mean(np.exp(-0.5 * z**2)) / math.sqrt(2 * math.pi * held[1])), np.mean(special.ndtr(z))]
+    return np.array(out)
 
 
 def refit(fit, data, tau_prior=None, mu_prior=None):
@@ -117,23 +130,28 @@ def refit(fit, data, tau_prior=None, mu_prior=None):
                      **settings)
 
 
-def variants(fit, subsets, tau_priors=None, mu_prior=None, ci=CI):
+def variants(fit, subsets, tau_priors=None, mu_prior=None, ci=CI, held_out=None):
     """The _SUMMARY columns (G, 13) of the fit's model refitted to each subset of studies (index arrays), under
-    `tau_priors[g]` (default: the fit's) and `mu_prior` (default: the fit's). Batched where the family allows."""
+    `tau_priors[g]` (default: the fit's) and `mu_prior` (default: the fit's). Batched where the family allows.
+    With `held_out` (a study position per subset) two more columns: the log predictive density and the PIT of
+    that study's effect given the subset."""
     op = benefit_side(fit.data)[0]
     G = len(subsets)
     tau_priors = [fit.spec.tau_prior] * G if tau_priors is None else list(tau_priors)
     mu_prior = fit.spec.mu_prior if mu_prior is None else _priors.mu_prior(mu_prior)
-    out = np.full((G, len(_SUMMARY)), np.nan)
+    y, v = fit.data.y, fit.data.vi
+    held = (lambda rows: None) if held_out is None else (lambda rows: (y[held_out[rows]], v[held_out[rows]]))
+    out = np.full((G, len(_SUMMARY) + (0 if held_out is None else 2)), np.nan)
     todo = range(G)
     if fit.family.batchable() and mu_prior.kind != "student_t":
         bound = [p.bind(fit.data) for p in tau_priors]
-        results, todo = batch_nodes(fit.data.y, fit.data.vi, subsets, bound, mu_prior)
+        results, todo = batch_nodes(y, v, subsets, bound, mu_prior)
         for rows, nodes in results:
-            out[rows] = _node_summary(nodes, op, ci)
-        todo = sorted(set(todo) | set(np.flatnonzero(np.isnan(out[:, :-1]).any(axis=1))))
+            out[rows] = _node_summary(nodes, op, ci, held(rows))
+        todo = sorted(set(todo) | set(np.flatnonzero(np.isnan(np.delete(out, len(_SUMMARY) - 1, 1)).any(axis=1))))
     for g in todo:
-        out[g] = _fit_summary(refit(fit, fit.data.take(subsets[g]), tau_priors[g], mu_prior), op, ci)
+        f = refit(fit, fit.data.take(subsets[g]), tau_priors[g], mu_prior)
+        out[g] = _fit_summary(f, op, ci, None if held_out is None else (y[held_out[g]], v[held_out[g]]))
     return out
 
 
@@ -144,17 +162,17 @@ def _frame(values, index, columns=_SUMMARY) -> pd.DataFrame:
 # --------------------------------------------------------------------------- leave-one-out
 def leave_one_out(fit, ci: float = CI) -> pd.DataFrame:
     """Exact refits without each study: indexed by the omitted study; mu_median, mu_lower, mu_upper (a `ci`
-    equal-tailed interval), tau_median, p_benefit, theta_new_lower/upper, and the change from the full fit
-    (mu_change, tau_change, p_benefit_change); attrs['full'] holds the full fit's row. Refits with a proper
-    tau prior carry log_evidence (log m(y_-i), for the exact LOO predictive densities)."""
+    equal-tailed interval), tau_median, p_benefit, theta_new_lower/upper (the predictive interval of the
+    others), loo_lpd = log p(y_i | y_-i) and loo_pit = P(y_i^rep <= y_i | y_-i) (exact for the batch kernel's
+    model, else averaged over the refit's draws), and the change from the full fit (mu_change, tau_change,
+    p_benefit_change); attrs['full'] holds the full fit's row (refitted the same way)."""
     k = fit.data.k
     if k < 2:
         raise DataError("leave-one-out needs at least 2 studies")
-    subsets = [np.delete(np.arange(k), i) for i in range(k)] + [np.arange(k)]
-    table = _frame(variants(fit, subsets, ci=ci), pd.Index([str(s) for s in fit.data.study] + ["(none)"],
-                                                          name="omitted"))
-    full = table.iloc[-1]
-    table = table.iloc[:-1].copy()
+    subsets = [np.delete(np.arange(k), i) for i in range(k)]
+    table = _frame(variants(fit, subsets, ci=ci, held_out=np.arange(k)),
+                   pd.Index([str(s) for s in fit.data.study], name="omitted"), (*_SUMMARY, "loo_lpd", "loo_pit"))
+    full = _frame(variants(fit, [np.arange(k)], ci=ci), ["(none)"]).iloc[0]
     table["mu_change"] = table["mu_median"] - full["mu_median"]
     table["tau_change"] = table["tau_median"] - full["tau_median"]
     table["p_benefit_change"] = table["p_benefit"] - full["p_benefit"]
