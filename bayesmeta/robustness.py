@@ -165,14 +165,14 @@ def leave_one_out(fit, ci: float = CI) -> pd.DataFrame:
     equal-tailed interval), tau_median, p_benefit, theta_new_lower/upper (the predictive interval of the
     others), loo_lpd = log p(y_i | y_-i) and loo_pit = P(y_i^rep <= y_i | y_-i) (exact for the batch kernel's
     model, else averaged over the refit's draws), and the change from the full fit (mu_change, tau_change,
-    p_benefit_change); attrs['full'] holds the full fit's row (refitted the same way)."""
+    p_benefit_change); attrs['full'] holds the full fit's row."""
     k = fit.data.k
     if k < 2:
         raise DataError("leave-one-out needs at least 2 studies")
     subsets = [np.delete(np.arange(k), i) for i in range(k)]
     table = _frame(variants(fit, subsets, ci=ci, held_out=np.arange(k)),
                    pd.Index([str(s) for s in fit.data.study], name="omitted"), (*_SUMMARY, "loo_lpd", "loo_pit"))
-    full = _frame(variants(fit, [np.arange(k)], ci=ci), ["(none)"]).iloc[0]
+    full = _frame(_fit_summary(fit, benefit_side(fit.data)[0], ci)[None, :], ["(none)"]).iloc[0]
     table["mu_change"] = table["mu_median"] - full["mu_median"]
     table["tau_change"] = table["tau_median"] - full["tau_median"]
     table["p_benefit_change"] = table["p_benefit"] - full["p_benefit"]
