@@ -48,8 +48,8 @@ def benefit_side(data) -> tuple[str, str]:
     """The comparison meaning benefit ('<' or '>') and a note for the table's attrs."""
     if data.benefit is None:
         return "<", "no benefit direction declared: p_benefit is P(effect < 0)"
-    return benefit_operator(data.benefit), f"benefit is a {data.benefit} effect: p_benefit is P(effect " \
-                                           f"{benefit_operator(data.benefit)} 0)"
+    op = benefit_operator(data.benefit)
+    return op, f"benefit is a {data.benefit} effect: p_benefit is P(effect {op} 0)"
 
 
 def _tail(cdf0, op):

@@ -7,16 +7,12 @@ sensitivity and exact LOO.
 """
 
 import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+import numpy as np
+from _common import best_of, synthetic
 
-import numpy as np  # noqa: E402
-
-import bayesmeta as bm  # noqa: E402
-from _common import best_of, synthetic  # noqa: E402
+import bayesmeta as bm
 
 
 def main():

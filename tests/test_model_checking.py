@@ -9,7 +9,6 @@ import pytest
 from scipy import stats
 
 import bayesmeta as bm
-from bayesmeta import model_checking as mc
 
 logging.getLogger("arviz_stats").setLevel(logging.ERROR)  # psense_summary logs a warning on flagged rows
 

@@ -26,9 +26,9 @@ def fit(data):
 
 def summary(f, op="<"):
     """The columns the robustness tables hold, from a separate fit."""
-    return dict(mu_median=f.ppf("mu", 0.5)[0], mu_lower=f.interval("mu")[0], mu_upper=f.interval("mu")[1],
-                tau_median=f.ppf("tau", 0.5)[0], p_benefit=f.prob(f"mu {op} 0"),
-                theta_new_lower=f.interval("theta_new")[0], theta_new_upper=f.interval("theta_new")[1])
+    return {"mu_median": f.ppf("mu", 0.5)[0], "mu_lower": f.interval("mu")[0], "mu_upper": f.interval("mu")[1],
+            "tau_median": f.ppf("tau", 0.5)[0], "p_benefit": f.prob(f"mu {op} 0"),
+            "theta_new_lower": f.interval("theta_new")[0], "theta_new_upper": f.interval("theta_new")[1]}
 
 
 def assert_row(row, f, op="<"):
