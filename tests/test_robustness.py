@@ -14,16 +14,6 @@ from bayesmeta.errors import DataError
 TOL = 1e-8
 
 
-@pytest.fixture(scope="module")
-def data():
-    return bm.datasets.effect_data("clbp_digital_pain")
-
-
-@pytest.fixture(scope="module")
-def fit(data):
-    return bm.fit(data, tau_prior="halfnormal(0.5)", seed=3)
-
-
 def summary(f, op="<"):
     """The columns the robustness tables hold, from a separate fit."""
     return {"mu_median": f.ppf("mu", 0.5)[0], "mu_lower": f.interval("mu")[0], "mu_upper": f.interval("mu")[1],
@@ -36,43 +26,43 @@ def assert_row(row, f, op="<"):
         assert row[key] == pytest.approx(want, abs=TOL), key
 
 
-def test_leave_one_out_equals_a_separate_fit_without_the_study(fit, data):
-    table = fit.leave_one_out()
-    assert list(table.index) == [str(s) for s in data.study]
-    for i in range(data.k):
-        assert_row(table.iloc[i], bm.fit(data.subset(np.arange(data.k) != i), tau_prior="halfnormal(0.5)"))
-    full = summary(fit)
+def test_leave_one_out_equals_a_separate_fit_without_the_study(clbp_fit, clbp):
+    table = clbp_fit.leave_one_out()
+    assert list(table.index) == [str(s) for s in clbp.study]
+    for i in range(clbp.k):
+        assert_row(table.iloc[i], bm.fit(clbp.subset(np.arange(clbp.k) != i), tau_prior="halfnormal(0.5)"))
+    full = summary(clbp_fit)
     assert np.allclose(table["mu_change"], table["mu_median"] - full["mu_median"], atol=TOL)
     assert np.allclose(table["p_benefit_change"], table["p_benefit"] - full["p_benefit"], atol=TOL)
 
 
-def test_leave_one_out_of_a_family_without_the_batch_kernel_refits_one_by_one(data):
-    f = bm.fit(data, model="common", seed=1)
+def test_leave_one_out_of_a_family_without_the_batch_kernel_refits_one_by_one(clbp):
+    f = bm.fit(clbp, model="common", seed=1)
     table = f.leave_one_out()
-    g = bm.fit(data.subset(np.arange(data.k) != 4), model="common")
+    g = bm.fit(clbp.subset(np.arange(clbp.k) != 4), model="common")
     assert_row(table.iloc[4], g)
     assert np.all(table["tau_median"] == 0)
 
 
-def test_cumulative_steps_and_bayes_factors(fit, data):
-    table = fit.cumulative(order=list(data.study[::-1]))
-    assert list(table["k"]) == list(range(1, data.k + 1))
-    assert table["study"].iloc[0] == str(data.study[-1])
-    for j in (1, 5, data.k - 1):
-        studies = np.arange(data.k)[::-1][: j + 1]
-        assert_row(table.iloc[j], bm.fit(data.take(studies), tau_prior="halfnormal(0.5)"))
+def test_cumulative_steps_and_bayes_factors(clbp_fit, clbp):
+    table = clbp_fit.cumulative(order=list(clbp.study[::-1]))
+    assert list(table["k"]) == list(range(1, clbp.k + 1))
+    assert table["study"].iloc[0] == str(clbp.study[-1])
+    for j in (1, 5, clbp.k - 1):
+        studies = np.arange(clbp.k)[::-1][: j + 1]
+        assert_row(table.iloc[j], bm.fit(clbp.take(studies), tau_prior="halfnormal(0.5)"))
         # BF10 for mu = 0 under the normal(0, 1) prior: the exact engine's Savage-Dickey ratio of a separate fit
-        g = bm.fit(data.take(studies), tau_prior="halfnormal(0.5)", mu_prior="normal(0, 1)")
+        g = bm.fit(clbp.take(studies), tau_prior="halfnormal(0.5)", mu_prior="normal(0, 1)")
         assert table["BF10"].iloc[j] == pytest.approx(g.bayes_factors().loc["mu = 0", "BF10"], rel=TOL)
     assert table.attrs["bf_prior"] == "normal(0, 1)"
 
 
-def test_cumulative_bayes_factor_is_the_ratio_of_marginal_likelihoods(data):
+def test_cumulative_bayes_factor_is_the_ratio_of_marginal_likelihoods(clbp):
     """BF10 = m(y | H1) / m(y | mu = 0), both by brute-force Simpson integration over (mu, tau) on a grid."""
     from scipy import integrate, stats
 
-    y, se = data.y[:4], data.se[:4]
-    f = bm.fit(data.take(np.arange(4)), tau_prior="halfnormal(0.5)", mu_prior="normal(0, 1)", seed=1)
+    y, se = clbp.y[:4], clbp.se[:4]
+    f = bm.fit(clbp.take(np.arange(4)), tau_prior="halfnormal(0.5)", mu_prior="normal(0, 1)", seed=1)
     bf = f.cumulative()["BF10"].iloc[-1]
     mu, tau = np.linspace(-6, 6, 801), np.linspace(0, 4, 801)
 
@@ -85,30 +75,30 @@ def test_cumulative_bayes_factor_is_the_ratio_of_marginal_likelihoods(data):
     assert bf == pytest.approx(m1 / m0, rel=1e-6)  # Simpson's rule on the grid: about 1e-8
 
 
-def test_cumulative_order_by_column_and_bad_orders(fit, data):
-    table = fit.cumulative(order="time_weeks")
-    weeks = data.moderators["time_weeks"].to_numpy()
-    assert list(table["study"]) == [str(data.study[i]) for i in np.argsort(weeks, kind="stable")]
+def test_cumulative_order_by_column_and_bad_orders(clbp_fit, clbp):
+    table = clbp_fit.cumulative(order="time_weeks")
+    weeks = clbp.moderators["time_weeks"].to_numpy()
+    assert list(table["study"]) == [str(clbp.study[i]) for i in np.argsort(weeks, kind="stable")]
     with pytest.raises(DataError, match="no column 'year'"):
-        fit.cumulative(order="year")
+        clbp_fit.cumulative(order="year")
     with pytest.raises(DataError, match="each of the 12 studies once"):
-        fit.cumulative(order=[0, 1])
+        clbp_fit.cumulative(order=[0, 1])
 
 
-def test_sensitivity_grid_equals_separate_fits(fit, data):
-    table = fit.sensitivity(mu_priors=["flat", "normal(0, 1)"])
-    taus = robustness.default_tau_priors(data)
+def test_sensitivity_grid_equals_separate_fits(clbp_fit, clbp):
+    table = clbp_fit.sensitivity(mu_priors=["flat", "normal(0, 1)"])
+    taus = robustness.default_tau_priors(clbp)
     assert len(table) == 2 * len(taus) == 12
     assert table["own"].sum() == 1
     for i in (0, 4, 11):
         row = table.iloc[i]
-        g = bm.fit(data, tau_prior=taus[i % 6], mu_prior=row["mu_prior"])
+        g = bm.fit(clbp, tau_prior=taus[i % 6], mu_prior=row["mu_prior"])
         assert row["tau_prior"] == str(g.spec.tau_prior)
         assert_row(row, g)
 
 
-def test_default_prior_grid_by_measure(data):
-    assert robustness.default_tau_priors(data) == ["halfnormal(0.25)", "halfnormal(0.5)", "halfnormal(1)",
+def test_default_prior_grid_by_measure(clbp):
+    assert robustness.default_tau_priors(clbp) == ["halfnormal(0.25)", "halfnormal(0.5)", "halfnormal(1)",
                                                    "halfcauchy(0.5)", "rhodes", "uniform(0, 2)"]
     lor = bm.EffectData.from_dataframe(pd.DataFrame({"y": [0.1, 0.2], "se": [0.3, 0.4]}), y="y", se="se",
                                        measure="logOR")
@@ -119,8 +109,8 @@ def test_default_prior_grid_by_measure(data):
         robustness.default_tau_priors(md)
 
 
-def test_gosh_every_subset_equals_a_separate_fit(data):
-    small = data.take(np.arange(5))
+def test_gosh_every_subset_equals_a_separate_fit(clbp):
+    small = clbp.take(np.arange(5))
     f = bm.fit(small, tau_prior="halfnormal(0.5)", seed=1)
     table = f.gosh()
     assert len(table) == 31 and table["k"].max() == 5
@@ -131,11 +121,11 @@ def test_gosh_every_subset_equals_a_separate_fit(data):
         assert table["tau_median"].iloc[i] == pytest.approx(g.ppf("tau", 0.5)[0], abs=TOL)
 
 
-def test_gosh_samples_distinct_subsets_and_refuses_other_models(fit, data):
-    table = fit.gosh(max_subsets=100, seed=5)
-    incl = table[[str(s) for s in data.study]].to_numpy()
+def test_gosh_samples_distinct_subsets_and_refuses_other_models(clbp_fit, clbp):
+    table = clbp_fit.gosh(max_subsets=100, seed=5)
+    incl = table[[str(s) for s in clbp.study]].to_numpy()
     assert len(table) == 100 and len({tuple(r) for r in incl}) == 100 and incl.any(axis=1).all()
     with pytest.raises(ValueError, match="normal-normal random-effects model only"):
-        bm.fit(data, model="common").gosh()
+        bm.fit(clbp, model="common").gosh()
     with pytest.raises(ValueError, match="max_subsets"):
-        fit.gosh(max_subsets=0)
+        clbp_fit.gosh(max_subsets=0)
