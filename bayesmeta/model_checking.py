@@ -46,6 +46,15 @@ class LOO:
     pointwise: pd.DataFrame
     psis: object
 
+    @property
+    def pareto_k(self) -> np.ndarray:
+        return self.pointwise["pareto_k"].to_numpy()
+
+    @property
+    def elpd_i(self) -> np.ndarray:
+        """The pointwise elpd the total is the sum of (exact where `method` is 'exact')."""
+        return self.pointwise["elpd_exact" if self.method == "exact" else "elpd_psis"].to_numpy()
+
     def __repr__(self):
         bad = int((self.pointwise["pareto_k"] > 0.7).sum())
         return (f"LOO ({self.method}): elpd {self.elpd:.3f} (se {self.se:.3f}), p_loo {self.p_loo:.2f}; "
