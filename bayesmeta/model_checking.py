@@ -98,11 +98,11 @@ def compare_models(fits: dict, **kwargs) -> pd.DataFrame:
     return compare(dims, **kwargs)
 
 
-def outliers(fit, ci: float = CI) -> pd.DataFrame:
+def outliers(fit, ci: float = CI, loo_table=None) -> pd.DataFrame:
     """Per study: y, se, pred_lower and pred_upper (the `ci` predictive interval of a new study's effect from the
     other studies), p_outlier = P(theta_i outside it | all studies) (from the fit's shrunken effect), loo_pit
-    and loo_lpd (see robustness.leave_one_out)."""
-    loo_table = leave_one_out(fit, ci=ci)
+    and loo_lpd (from `loo_table`, default `robustness.leave_one_out(fit, ci)`)."""
+    loo_table = leave_one_out(fit, ci=ci) if loo_table is None else loo_table
     lo, hi = loo_table["theta_new_lower"].to_numpy(), loo_table["theta_new_upper"].to_numpy()
     p = [fit.backend.cdf(Shrunken(i), lo[i]) + 1 - fit.backend.cdf(Shrunken(i), hi[i]) for i in range(fit.data.k)]
     out = pd.DataFrame({"y": fit.data.y, "se": fit.data.se, "pred_lower": lo, "pred_upper": hi,
