@@ -156,7 +156,9 @@ def variants(fit, subsets, tau_priors=None, mu_prior=None, ci=CI, held_out=None)
 
 
 def _frame(values, index, columns=_SUMMARY) -> pd.DataFrame:
-    return pd.DataFrame(values, index=index, columns=list(columns))
+    """The table of variants; without log_evidence where no refit has one (engines without the evidence)."""
+    table = pd.DataFrame(values, index=index, columns=list(columns))
+    return table.drop(columns="log_evidence") if table["log_evidence"].isna().all() else table
 
 
 # --------------------------------------------------------------------------- leave-one-out
