@@ -218,7 +218,7 @@ def power_scaling(fit, threshold: float = THRESHOLD) -> pd.DataFrame:
     attrs['verdict'] (one sentence). Exact for the exact engine's one-block models, else arviz-stats on the
     posterior draws (the log_prior and log_likelihood groups of the DataTree)."""
     factors = getattr(fit.backend, "factors", [])
-    if len(factors) == 1 and hasattr(factors[0], "kernel"):
+    if len(factors) == 1 and isinstance(getattr(factors[0], "kernel", None), LinearKernel):  # one tau, Gaussian
         table, method = _exact_power_scaling(fit), "exact"
     else:
         from arviz_stats import psense_summary
