@@ -19,6 +19,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from . import hooks
 from .families.base import Linear, Shrunken
 
 _OPS = ("<=", ">=", "<", ">")
@@ -309,17 +310,15 @@ class Fit:
 
     # ---------------------------------------------------------------- reporting and saving
     def report(self, format: str = "text", **kwargs) -> str:  # noqa: A002
-        """Plain-language report; see bayesmeta.report."""
-        from .report import render_report
-
-        return render_report(self, format=format, **kwargs)
+        """Plain-language report: an alias of `bayesmeta.reports.render_report(fit, format, ...)`, reached through
+        the hook the package registers (`bayesmeta.hooks`), so that the posterior never imports the output layer."""
+        return hooks.call("report", self, format=format, **kwargs)
 
     def save(self, path) -> None:
         """Write the fit (data, model, priors, engine, seed, settings and the posterior draws) to a netCDF
-        file that `bm.load` reads back into the same fit."""
-        from .persist import save_fit
-
-        save_fit(self, path)
+        file that `bm.load` reads back into the same fit: an alias of `bayesmeta.persist.save_fit`, reached
+        through the hook the package registers (`bayesmeta.hooks`)."""
+        hooks.call("save", self, path)
 
     def __repr__(self):
         s = self.summary()
@@ -332,44 +331,32 @@ class Fit:
         return "\n".join(lines)
 
     # ---------------------------------------------------------------- robustness and model checking
+    # Aliases of free functions of bayesmeta.robustness and bayesmeta.model_checking, reached through the hooks
+    # the package registers (those modules refit, so they sit above the posterior layer).
     def leave_one_out(self, ci: float = 0.95):
         """Exact refits without each study; see bayesmeta.robustness.leave_one_out."""
-        from .robustness import leave_one_out
-
-        return leave_one_out(self, ci=ci)
+        return hooks.call("leave_one_out", self, ci=ci)
 
     def cumulative(self, order=None, bf_mu_prior=None, ci: float = 0.95):
         """Sequential Bayesian meta-analysis; see bayesmeta.robustness.cumulative."""
-        from .robustness import cumulative
-
-        return cumulative(self, order=order, bf_mu_prior=bf_mu_prior, ci=ci)
+        return hooks.call("cumulative", self, order=order, bf_mu_prior=bf_mu_prior, ci=ci)
 
     def sensitivity(self, tau_priors=None, mu_priors=None, ci: float = 0.95):
         """Refits over a grid of priors; see bayesmeta.robustness.sensitivity."""
-        from .robustness import sensitivity
-
-        return sensitivity(self, tau_priors=tau_priors, mu_priors=mu_priors, ci=ci)
+        return hooks.call("sensitivity", self, tau_priors=tau_priors, mu_priors=mu_priors, ci=ci)
 
     def gosh(self, max_subsets: int = 1_000_000, seed: int | None = None):
         """Bayesian GOSH over subsets of the studies; see bayesmeta.robustness.gosh."""
-        from .robustness import gosh
-
-        return gosh(self, max_subsets=max_subsets, seed=seed)
+        return hooks.call("gosh", self, max_subsets=max_subsets, seed=seed)
 
     def power_scaling(self, threshold: float = 0.05):
         """Prior and likelihood power-scaling sensitivity; see bayesmeta.model_checking.power_scaling."""
-        from .model_checking import power_scaling
-
-        return power_scaling(self, threshold=threshold)
+        return hooks.call("power_scaling", self, threshold=threshold)
 
     def loo(self):
         """PSIS-LOO (and exact LOO where the batch kernel serves the model); see bayesmeta.model_checking.loo."""
-        from .model_checking import loo
-
-        return loo(self)
+        return hooks.call("loo", self)
 
     def outliers(self, ci: float = 0.95):
         """Per study P(outlier) and LOO-PIT; see bayesmeta.model_checking.outliers."""
-        from .model_checking import outliers
-
-        return outliers(self, ci=ci)
+        return hooks.call("outliers", self, ci=ci)

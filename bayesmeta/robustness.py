@@ -121,7 +121,7 @@ def _fit_summary(f, op, ci=CI, held=None):
 def refit(fit, data, tau_prior=None, mu_prior=None):
     """The fit's model refitted to `data` (an EffectData) with its engine, seed and settings, and optionally
     other priors."""
-    from .model import fit as fit_model
+    from .fitting import fit as fit_model
 
     settings = {k: v for k, v in fit.settings.items() if k in _SETTINGS}
     return fit_model(data, tau_prior=fit.spec.tau_prior if tau_prior is None else tau_prior,
