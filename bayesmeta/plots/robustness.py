@@ -11,28 +11,29 @@ from ..formatting import pct
 from .common import BLUE, GREY, ORANGE, _plain, _plt, direction_label, short_label
 
 
-def _intervals(ax, labels, median, lower, upper, full, highlight=None):
-    """One row per label: the median and interval, the full fit's median (line) and interval (band)."""
+def _interval_figure(table, labels, full, highlight, xlabel, title):
+    """One row per label: the pooled effect's median and interval (orange where `highlight`), the full fit's
+    median (dashed) and interval (grey band), P(benefit) written at the right."""
+    fig, ax = _plt().subplots(figsize=(7.4, 0.3 * len(table) + 1.4))
     y = np.arange(len(labels))[::-1]
     ax.axvspan(full["mu_lower"], full["mu_upper"], color=GREY, alpha=0.15, lw=0)
     ax.axvline(full["mu_median"], color=GREY, lw=1, ls="--")
     ax.axvline(0, color="black", lw=0.6)
-    colours = [ORANGE if highlight is not None and highlight[i] else BLUE for i in range(len(labels))]
-    ax.hlines(y, lower, upper, color=colours, lw=1.6)
-    ax.scatter(median, y, color=colours, s=22, zorder=3)
+    colours = [ORANGE if h else BLUE for h in highlight]
+    ax.hlines(y, table["mu_lower"], table["mu_upper"], color=colours, lw=1.6)
+    ax.scatter(table["mu_median"], y, color=colours, s=22, zorder=3)
     ax.set_yticks(y, [short_label(s, 52) for s in labels], fontsize=8)
     ax.set_ylim(-0.7, y[0] + 1.1)  # room for the P(benefit) header inside the axes
     for spine in ("top", "right"):
         ax.spines[spine].set_visible(False)
-    return y
-
-
-def _probabilities(ax, y, p):
-    """P(benefit) written at the right of each row."""
     trans = ax.get_yaxis_transform()
     ax.text(1.02, y[0] + 0.55, "P(benefit)", transform=trans, fontsize=8, va="bottom")
-    for yi, pi in zip(y, p):
+    for yi, pi in zip(y, table["p_benefit"]):
         ax.text(1.02, yi, pct(pi), transform=trans, fontsize=8, va="center")
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_title(title, fontsize=9, loc="left")
+    fig.tight_layout()
+    return fig
 
 
 @_plain
@@ -40,39 +41,25 @@ def leave_one_out_plot(fit, table=None):
     """The pooled effect (posterior median and 95% interval) without each study; the full fit's median
     (dashed) and interval (band); P(benefit) per row; the study whose omission moves the median most in
     orange."""
-    plt = _plt()
     table = fit.leave_one_out() if table is None else table
-    full = table.attrs["full"]
-    fig, ax = plt.subplots(figsize=(7.2, 0.3 * len(table) + 1.4))
     most = np.abs(table["mu_change"].to_numpy())
-    y = _intervals(ax, list(table.index), table["mu_median"], table["mu_lower"], table["mu_upper"], full,
-                   most == most.max())
-    _probabilities(ax, y, table["p_benefit"])
-    ax.set_xlabel(f"pooled effect without the study: {direction_label(fit.data)}", fontsize=8)
-    ax.set_title("Leave-one-out: exact refits without each study (grey: all studies)", fontsize=9, loc="left")
-    fig.tight_layout()
-    return fig
+    return _interval_figure(table, list(table.index), table.attrs["full"], most == most.max(),
+                            f"pooled effect without the study: {direction_label(fit.data)}",
+                            "Leave-one-out: exact refits without each study (grey: all studies)")
 
 
 @_plain
 def sensitivity_plot(fit, table=None):
     """The pooled effect (posterior median and 95% interval) under each pair of priors of the grid, the fit's
     own pair in orange, P(benefit) per row."""
-    plt = _plt()
     table = fit.sensitivity() if table is None else table
     own = table[table["own"]]
     full = (own.iloc[0] if len(own) else table.iloc[0])[["mu_median", "mu_lower", "mu_upper"]]
     several_mu = table["mu_prior"].nunique() > 1
     labels = [f"tau ~ {t}" + (f", mu ~ {m}" if several_mu else "") for t, m in zip(table["tau_prior"],
                                                                                   table["mu_prior"])]
-    fig, ax = plt.subplots(figsize=(7.6, 0.3 * len(table) + 1.4))
-    y = _intervals(ax, labels, table["mu_median"], table["mu_lower"], table["mu_upper"], full,
-                   table["own"].to_numpy())
-    _probabilities(ax, y, table["p_benefit"])
-    ax.set_xlabel(f"pooled effect: {direction_label(fit.data)}", fontsize=8)
-    ax.set_title("Prior sensitivity: refits under other priors (orange: the fit's own)", fontsize=9, loc="left")
-    fig.tight_layout()
-    return fig
+    return _interval_figure(table, labels, full, table["own"].to_numpy(), f"pooled effect: {direction_label(fit.data)}",
+                            "Prior sensitivity: refits under other priors (orange: the fit's own)")
 
 
 @_plain
