@@ -108,10 +108,11 @@ def _fit_summary(f, op, ci=CI, held=None):
     left-out study also its log predictive density and PIT, averaged over the draws of a new study's effect
     (Rao-Blackwellised: Monte Carlo over theta_new, exact given it)."""
     mean_q, new_q = pooled_names(f)
-    probs = [0.5, (1 - ci) / 2, (1 + ci) / 2]
-    tau = f.ppf("tau", probs) if "tau" in f.family.summary_rows() else np.zeros(3)
-    out = [f.moments(mean_q)[0], *f.ppf(mean_q, probs), *tau, *f.ppf(new_q, probs), f.prob(f"{mean_q} {op} 0"),
-           f.prob(f"{new_q} {op} 0"), getattr(f.backend, "log_evidence", np.nan)]
+    table = f.summary(ci=ci)  # one vectorised pass, cached by the fit
+    cols = ["median", "lower", "upper"]
+    tau = table.loc["tau", cols] if "tau" in table.index else np.zeros(3)
+    out = [table.loc[mean_q, "mean"], *table.loc[mean_q, cols], *tau, *table.loc[new_q, cols],
+           f.prob(f"{mean_q} {op} 0"), f.prob(f"{new_q} {op} 0"), getattr(f.backend, "log_evidence", np.nan)]
     if held is not None:
         z = (held[0] - f.draws(new_q)) / math.sqrt(held[1])
         out += [math.log(np.mean(np.exp(-0.5 * z**2)) / math.sqrt(2 * math.pi * held[1])), np.mean(special.ndtr(z))]
@@ -144,8 +145,8 @@ def variants(fit, subsets, tau_priors=None, mu_prior=None, ci=CI, held_out=None)
     out = np.full((G, len(_SUMMARY) + (0 if held_out is None else 2)), np.nan)
     todo = range(G)
     if fit.family.batchable() and mu_prior.kind != "student_t":
-        bound = [p.bind(fit.data) for p in tau_priors]
-        results, todo = batch_nodes(y, v, subsets, bound, mu_prior)
+        bound = {id(p): p.bind(fit.data) for p in tau_priors}  # each prior once (objects are shared)
+        results, todo = batch_nodes(y, v, subsets, [bound[id(p)] for p in tau_priors], mu_prior)
         for rows, nodes in results:
             out[rows] = _node_summary(nodes, op, ci, held(rows))
         todo = sorted(set(todo) | set(np.flatnonzero(np.isnan(np.delete(out, len(_SUMMARY) - 1, 1)).any(axis=1))))
