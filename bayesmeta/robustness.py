@@ -140,6 +140,9 @@ def variants(fit, subsets, tau_priors=None, mu_prior=None, ci=CI, held_out=None)
     G = len(subsets)
     tau_priors = [fit.spec.tau_prior] * G if tau_priors is None else list(tau_priors)
     mu_prior = fit.spec.mu_prior if mu_prior is None else _priors.mu_prior(mu_prior)
+    for sub, prior in zip(subsets, tau_priors):
+        if len(sub) < 2 and fit.family.random and not prior.proper:
+            raise ValueError(f"the improper tau prior {prior} needs at least 2 studies in every refit")
     y, v = fit.data.y, fit.data.vi
     held = (lambda rows: None) if held_out is None else (lambda rows: (y[held_out[rows]], v[held_out[rows]]))
     out = np.full((G, len(_SUMMARY) + (0 if held_out is None else 2)), np.nan)
@@ -221,20 +224,24 @@ def _bf_prior(fit, bf_mu_prior):
 
 
 def cumulative(fit, order=None, bf_mu_prior=None, ci: float = CI) -> pd.DataFrame:
-    """Sequential Bayesian meta-analysis: step j pools the first j studies in `order` (see `_order`). One row
-    per step: study (the one added), k, mu_median, mu_lower, mu_upper, tau_median, p_benefit and BF10 for
+    """Sequential Bayesian meta-analysis: step j pools the first j studies in `order` (see `_order`; from step 2
+    under an improper tau prior, said in attrs['note']). One row per step: study (the one added), k, mu_median, mu_lower, mu_upper, tau_median, p_benefit and BF10 for
     mu != 0 against mu = 0 (Savage-Dickey, BF01 = p(mu = 0 | y) / p(mu = 0), which equals the ratio of the
     exact marginal likelihoods; under the fit's mu prior if it is normal, else `bf_mu_prior`, default
     normal(0, 1); named in attrs['bf_prior'])."""
     pos = _order(fit.data, order)
-    subsets = [pos[: j + 1] for j in range(len(pos))]
-    table = _frame(variants(fit, subsets, ci=ci), pd.RangeIndex(1, len(pos) + 1, name="step"))
+    first = 1 if fit.spec.tau_prior.proper or not fit.family.random else 2  # an improper prior needs 2 studies
+    subsets = [pos[: j + 1] for j in range(first - 1, len(pos))]
+    table = _frame(variants(fit, subsets, ci=ci), pd.RangeIndex(first, len(pos) + 1, name="step"))
     prior = _bf_prior(fit, bf_mu_prior)
     table["BF10"] = 1 / _savage_dickey(fit, subsets, prior)
-    table.insert(0, "k", np.arange(1, len(pos) + 1))
-    table.insert(0, "study", [str(fit.data.study[i]) for i in pos])
+    table.insert(0, "k", np.arange(first, len(pos) + 1))
+    table.insert(0, "study", [str(fit.data.study[i]) for i in pos[first - 1:]])
     table.attrs.update(bf_prior=str(prior), benefit=benefit_side(fit.data)[1],
                        interval=f"{ci:.0%} equal-tailed credible interval")
+    if first == 2:
+        table.attrs["note"] = (f"the improper tau prior {fit.spec.tau_prior} gives no posterior for one study: the "
+                               f"first step pools the first two ({fit.data.study[pos[0]]} and {fit.data.study[pos[1]]})")
     return table
 
 

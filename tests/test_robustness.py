@@ -129,3 +129,12 @@ def test_gosh_samples_distinct_subsets_and_refuses_other_models(clbp_fit, clbp):
         bm.fit(clbp, model="common").gosh()
     with pytest.raises(ValueError, match="max_subsets"):
         clbp_fit.gosh(max_subsets=0)
+
+
+def test_improper_tau_prior_needs_two_studies_per_refit(clbp):
+    f = bm.fit(clbp, tau_prior="jeffreys", seed=1)
+    table = f.cumulative()
+    assert table["k"].iloc[0] == 2 and "first two" in table.attrs["note"]
+    assert_row(table.iloc[0], bm.fit(clbp.take([0, 1]), tau_prior="jeffreys"))
+    with pytest.raises(ValueError, match="at least 2 studies"):
+        bm.fit(clbp.take([0, 1]), tau_prior="jeffreys").leave_one_out()
