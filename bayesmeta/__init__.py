@@ -28,6 +28,7 @@ _LAZY = {
     "priors": None,
     "fit_many": "many", "frequentist_many": "many",
     "compare_models": "model_checking",
+    "Outcome": "findings", "summary_of_findings": "findings", "SummaryOfFindings": "findings",
 }
 
 
