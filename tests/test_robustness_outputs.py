@@ -43,3 +43,20 @@ def test_robustness_section_sentences_match_the_tables(clbp_fit, clbp):
     assert sec.tables[0][0].startswith("Model comparison")
     report = clbp_fit.report(robust=True)
     assert "Is the answer robust?" in report and "Leaving out one study at a time" in report
+
+
+@pytest.mark.parametrize("robust", [False, True])
+def test_analysis_file_report_robust_key(tmp_path, robust):
+    """`[report] robust` turns the section "Is the answer robust?" and its figures on or off (default: on for
+    models the exact batch kernel refits); a model without one pooled effect gets no section."""
+    from bayesmeta.analysis import run_analysis
+
+    path = tmp_path / "a.toml"
+    path.write_text('[analysis]\ntitle = "t"\n[data]\ndataset = "clbp_digital_pain"\nmeasure = "SMD"\n'
+                    'benefit = "lower"\n[report]\nfigures = ["forest"]\n' + f"robust = {str(robust).lower()}\n",
+                    encoding="utf-8")
+    result = run_analysis(path, tmp_path / "out")
+    text = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert ("## Is the answer robust?" in text) is robust
+    assert ("figure_leave_one_out" in result["files"]) is robust
+    assert ("figure_gosh" in result["files"]) is robust  # 12 studies: every subset
