@@ -10,8 +10,10 @@ Per subset S (weights w_i = 1/v_i, sums over i in S, k_S studies): Q = sum w (y 
   below 1e-5 (metafor's threshold), all subsets at once; subsets where it does not converge in `maxiter`
   steps get NaN (metafor's fit fails there and gosh() records NA)
 and for random-effects methods mu = sum w* y / sum w*, w* = 1/(v + tau^2), I^2 = tau^2 / (tau^2 + s^2),
-H^2 = (tau^2 + s^2) / s^2 with s^2 = (k_S - 1) sum w / ((sum w)^2 - sum w^2). Subsets of one study: tau^2 = 0,
-Q = 0, I^2 and H^2 undefined (NaN).
+H^2 = (tau^2 + s^2) / s^2 with s^2 = (k_S - 1) sum w / ((sum w)^2 - sum w^2), except that for DL, as metafor's
+gosh() (its fast path), H^2 = Q / (k_S - 1) also where tau^2 = 0 (below 1 there; rma() would give 1). Subsets of one study: tau^2 = 0,
+Q = 0, I^2 = 0, H^2 = 1 (as metafor). Random subsets are drawn in random order; all subsets are listed by size
+(metafor's order).
 """
 
 from __future__ import annotations
@@ -46,9 +48,11 @@ class GoshResult:
 
 
 def all_subsets(k: int) -> np.ndarray:
-    """Every non-empty subset in metafor's order (expand.grid: the first study varies fastest)."""
+    """Every non-empty subset in metafor's order: by size, and within a size as expand.grid lists them (the
+    first study varies fastest)."""
     codes = np.arange(1, 2**k, dtype=np.int64)
-    return ((codes[:, None] >> np.arange(k)) & 1).astype(bool)
+    incl = ((codes[:, None] >> np.arange(k)) & 1).astype(bool)
+    return incl[np.argsort(incl.sum(1), kind="stable")]
 
 
 def random_subsets(k: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -131,14 +135,14 @@ def _summaries(y, v, M, method, threshold, maxiter):
     ws = M / (v[None, :] + tau2[:, None])
     mu = (ws @ y) / ws.sum(1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        if method == "FE":
+        if method in ("FE", "DL"):  # metafor's fast path for both; equal to the tau^2 form for DL when tau^2 > 0
             I2 = np.where(Q > 0, np.maximum(0.0, 100 * (Q - (kS - 1)) / Q), 0.0)
             H2 = Q / (kS - 1)
         else:
             s2 = (kS - 1) * sw / (sw**2 - sw2)
             I2, H2 = 100 * tau2 / (tau2 + s2), (tau2 + s2) / s2
     single, failed = kS == 1, np.isnan(tau2)
-    I2, H2, Q = np.where(single, np.nan, I2), np.where(single, np.nan, H2), np.where(single, 0.0, Q)
+    I2, H2, Q = np.where(single, 0.0, I2), np.where(single, 1.0, H2), np.where(single, 0.0, Q)
     Q = np.where(failed, np.nan, Q)
     return dict(k=kS, mu=mu, tau2=tau2, I2=I2, H2=H2, Q=Q)
 

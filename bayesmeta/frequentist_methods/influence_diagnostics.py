@@ -117,5 +117,5 @@ def cumulative(data: EffectData, order=None, method: str = "REML", ci: str = "z"
         stat = res.mu / res.se
         rows.append(dict(k=i, mu=res.mu, se=res.se, statistic=stat, pvalue=res.pvalue, lower=res.lower,
                          upper=res.upper, Q=res.Q if i > 1 else 0.0, Q_pvalue=res.Q_pvalue if i > 1 else 1.0,
-                         tau2=res.tau2, I2=res.I2 if i > 1 else np.nan, H2=res.H2 if i > 1 else np.nan))
+                         tau2=res.tau2, I2=res.I2 if i > 1 else 0.0, H2=res.H2 if i > 1 else 1.0))
     return pd.DataFrame(rows, index=pd.Index(data.study[idx], name="study"))

@@ -113,7 +113,7 @@ def trimfill(data: EffectData, estimator: str = "L0", side: str | None = None, m
         beta = _pooled(y[:k - k0], se[:k - k0], labels[:k - k0], method, control)
         est, k0_se = _k0(y - beta, estimator, k)
         k0 = int(max(0, np.round(est))) if np.isfinite(est) else 0
-        k0_se = max(0.0, k0_se)
+        k0_se = max(0.0, k0_se) if np.isfinite(k0_se) else float("nan")  # R: max(0, NaN) is NaN
     p_k0 = 0.5 ** (k0 + 1) if estimator == "R0" else float("nan")  # metafor's 1 - sum_{m=-1}^{k0-1} 2^-(m+2)
     filled = pd.DataFrame({"study": [f"Filled {i + 1}" for i in range(k0)],
                            "y": flip * (2 * beta - y[k - k0:]), "se": se[k - k0:]})
