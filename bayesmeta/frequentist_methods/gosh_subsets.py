@@ -26,6 +26,7 @@ import pandas as pd
 from ..effects import EffectData
 from ..errors import DataError
 from .rma import _inputs
+from .small_study import check_choice
 
 GOSH_METHODS = ("FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB")
 _CHUNK = 65536  # subsets per batch (memory: CHUNK x k floats per array)
@@ -151,8 +152,7 @@ def gosh(data: EffectData, max_subsets: int = 10**6, method: str = "REML", seed=
          maxiter: int = 100) -> GoshResult:
     """metafor `gosh(rma(yi, vi, method=method), subsets=max_subsets)`: every subset when 2^k - 1 <=
     max_subsets, else max_subsets random ones (seeded by `seed`); see the module docstring."""
-    if method not in GOSH_METHODS:
-        raise DataError(f"gosh: method must be one of {', '.join(GOSH_METHODS)} (vectorised), not {method!r}")
+    check_choice("gosh: method", method, GOSH_METHODS)
     y, se = _inputs(data)
     k, v = len(y), se**2
     if k < 2:

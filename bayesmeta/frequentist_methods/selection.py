@@ -28,6 +28,7 @@ from scipy import optimize, special, stats
 from ..effects import EffectData
 from ..errors import DataError, EstimationWarning
 from .rma import _fit, _inputs
+from .small_study import check_choice
 
 TYPES = ("beta", "halfnorm", "negexp", "logistic", "power", "stepfun")
 ALTERNATIVES = ("greater", "less")
@@ -185,10 +186,8 @@ def _check_steps(kind, steps, pvals):
 def selmodel(data: EffectData, type: str = "stepfun", steps=None, method: str = "ML",
              alternative: str = "greater", level: float = 0.95) -> SelmodelResult:
     """metafor `selmodel(rma(yi, vi, method=method), type=, steps=, alternative=)` (module docstring)."""
-    if type not in TYPES:
-        raise DataError(f"type must be one of {', '.join(map(repr, TYPES))}, not {type!r}")
-    if alternative not in ALTERNATIVES:
-        raise DataError(f"alternative must be 'greater' or 'less', not {alternative!r}")
+    check_choice("type", type, TYPES)
+    check_choice("alternative", alternative, ALTERNATIVES)
     y, se = _inputs(data)
     sign = 1.0 if alternative == "greater" else -1.0  # "less" is "greater" for -y
     n_delta, h0, start, dmin, dmax, p_min = _SPEC[type]

@@ -37,14 +37,15 @@ REGTEST_MODELS = ("rma", "lm")
 _LIMIT = ("sei", "vi", "ninv", "sqrtninv")  # predictors that vanish for an infinitely large study
 
 
-def _check_choice(name, value, allowed):
+def check_choice(name, value, allowed):
+    """DataError unless value is one of allowed (the one line names the argument and the choices)."""
     if value not in allowed:
         raise DataError(f"{name} must be one of {', '.join(map(repr, allowed))}, not {value!r}")
 
 
 def predictor_values(data: EffectData, predictor: str) -> np.ndarray:
     """The predictor column of `regtest` (see the module docstring); sample sizes come from `data.n`."""
-    _check_choice("predictor", predictor, tuple(PREDICTORS))
+    check_choice("predictor", predictor, tuple(PREDICTORS))
     if predictor in ("sei", "vi"):
         se = np.asarray(data.se, float)
         return se if predictor == "sei" else se**2
@@ -96,7 +97,7 @@ def regtest(data: EffectData, model: str = "rma", predictor: str = "sei", method
             level: float = 0.95, control: dict | None = None) -> RegtestResult:
     """Regression test for funnel-plot asymmetry as metafor `regtest(rma(yi, vi, method=method), model=...,
     predictor=...)`; ci="hksj" is metafor's test="knha" (model="rma" only)."""
-    _check_choice("model", model, REGTEST_MODELS)
+    check_choice("model", model, REGTEST_MODELS)
     x = predictor_values(data, predictor)
     y, se = _inputs(data)
     k = len(y)

@@ -26,6 +26,7 @@ from ..effects import EffectData
 from ..errors import DataError, EstimationWarning
 from .result import FrequentistResult
 from .rma import _fit, _inputs, frequentist
+from .small_study import check_choice
 
 ESTIMATORS = ("L0", "R0")
 SIDES = ("left", "right")
@@ -93,10 +94,8 @@ def _k0(dev, estimator, k):
 def trimfill(data: EffectData, estimator: str = "L0", side: str | None = None, method: str = "REML",
              maxiter: int = 100, control: dict | None = None) -> TrimfillResult:
     """metafor `trimfill(rma(yi, vi, method=method), estimator=, side=)` (module docstring)."""
-    if estimator not in ESTIMATORS:
-        raise DataError(f"estimator must be one of {', '.join(map(repr, ESTIMATORS))}, not {estimator!r}")
-    if side is not None and side not in SIDES:
-        raise DataError(f"side must be 'left', 'right' or None (chosen from the data), not {side!r}")
+    check_choice("estimator", estimator, ESTIMATORS)
+    check_choice("side", side, (*SIDES, None))
     y0, se0 = _inputs(data)
     k = len(y0)
     if k < 2:
