@@ -29,6 +29,7 @@ from ..effects import EffectData
 from ..errors import DataError, EstimationWarning
 from .rma import _fit, _inputs
 from .small_study import check_choice
+from .tau2 import METHODS
 
 TYPES = ("beta", "halfnorm", "negexp", "logistic", "power", "stepfun")
 ALTERNATIVES = ("greater", "less")
@@ -188,6 +189,7 @@ def selmodel(data: EffectData, type: str = "stepfun", steps=None, method: str = 
     """metafor `selmodel(rma(yi, vi, method=method), type=, steps=, alternative=)` (module docstring)."""
     check_choice("type", type, TYPES)
     check_choice("alternative", alternative, ALTERNATIVES)
+    check_choice("method", method, METHODS)  # every random-effects method is refitted by ML, as metafor does
     y, se = _inputs(data)
     sign = 1.0 if alternative == "greater" else -1.0  # "less" is "greater" for -y
     n_delta, h0, start, dmin, dmax, p_min = _SPEC[type]

@@ -8,8 +8,9 @@
 #                              documented example data (metadat 1.2: dat.bcg, dat.egger2001, dat.hackshaw1998,
 #                              dat.baskerville2012) and the bundled fibromyalgia and clbp sets (bayesmeta/datasets,
 #                              from pimeta and Scholz, Plessen et al. 2024; see docs/pages/datasets.md)
-#   metafor_bias_reference.csv long format: dataset, analysis, key, value (regtest, ranktest, trimfill, selmodel,
+#   metafor_bias_reference.csv long format: dataset, analysis, key, value (regtest, ranktest, trimfill,
 #                              influence, cumul, baujat)
+#   metafor_selmodel_reference.csv  the same format for selmodel() (written fit by fit: the slowest part)
 #   metafor_gosh_reference.csv gosh() on clbp (k = 12, all 4095 subsets) for FE, DL and REML
 suppressMessages(library(metafor))
 options(digits = 17)
@@ -80,27 +81,6 @@ for (d in names(sets)) for (method in c("REML", "FE", "DL")) for (est in c("L0",
   }
 }
 
-# ------------------------------------------------------------------ selmodel
-steps_sets <- list(stepfun = c(0.025, 0.10, 0.50, 1), stepfun2 = c(0.05, 1))
-for (d in c("hackshaw1998", "baskerville2012", "fibromyalgia")) {
-  s <- sets[[d]]
-  res <- rma(yi, vi, data = s, method = "ML")
-  for (tight in c(FALSE, TRUE)) for (type in c("beta", "halfnorm", "negexp", "logistic", "power", "stepfun",
-                                               "stepfun2")) {
-    ctrl <- if (tight) list(reltol = 1e-14, maxit = 5000, intCtrl = list(rel.tol = 1e-12)) else list()
-    steps <- steps_sets[[type]]
-    sel <- tryCatch(suppressWarnings(
-      if (is.null(steps)) selmodel(res, type = type, control = ctrl)
-      else selmodel(res, type = "stepfun", steps = steps, control = ctrl)), error = function(e) NULL)
-    if (is.null(sel)) next
-    v <- list(mu = c(sel$beta), se = sel$se, lower = sel$ci.lb, upper = sel$ci.ub, pvalue = sel$pval,
-              tau2 = sel$tau2, tau2_se = sel$se.tau2, LRT = sel$LRT, LRT_df = sel$LRTdf, LRT_pvalue = sel$LRTp,
-              loglik = sel$ll, LRT_tau2 = sel$LRT.tau2, LRT_tau2_pvalue = sel$LRTp.tau2,
-              delta = sel$delta, delta_se = sel$se.delta, delta_pvalue = sel$pval.delta)
-    add(d, paste("selmodel", type, ifelse(tight, "tight", "default"), sep = ":"), v)
-  }
-}
-
 # ------------------------------------------------------------------ influence, cumul, baujat
 for (d in c("bcg", "fibromyalgia", "egger2001")) for (method in c("REML", "DL", "FE")) {
   s <- sets[[d]]
@@ -138,4 +118,30 @@ for (method in c("FE", "DL", "REML")) {
                                 tau2 = g$res$tau2, I2 = g$res$I2, H2 = g$res$H2, Q = g$res$QE)
 }
 write.csv(do.call(rbind, g_all), file.path(out, "metafor_gosh_reference.csv"), row.names = FALSE)
+# ------------------------------------------------------------------ selmodel (own file, one row block per fit)
+# Defaults first (metafor's own optimiser settings), then tight settings (BFGS reltol 1e-12, integrals at rel.tol
+# 1e-9) for the continuous types on hackshaw1998 and baskerville2012 and every stepfun fit.
+selfile <- file.path(out, "metafor_selmodel_reference.csv")
+if (file.exists(selfile)) file.remove(selfile)
+steps_sets <- list(stepfun = c(0.025, 0.10, 0.50, 1), stepfun2 = c(0.05, 1))
+types <- c("stepfun", "stepfun2", "beta", "halfnorm", "negexp", "logistic", "power")
+for (tight in c(FALSE, TRUE)) for (d in c("hackshaw1998", "baskerville2012", "fibromyalgia")) for (type in types) {
+  if (tight && d == "fibromyalgia" && is.null(steps_sets[[type]])) next
+  s <- sets[[d]]
+  res <- rma(yi, vi, data = s, method = "ML")
+  ctrl <- if (tight) list(reltol = 1e-12, maxit = 5000, intCtrl = list(rel.tol = 1e-9)) else list()
+  steps <- steps_sets[[type]]
+  sel <- tryCatch(suppressWarnings(
+    if (is.null(steps)) selmodel(res, type = type, control = ctrl)
+    else selmodel(res, type = "stepfun", steps = steps, control = ctrl)), error = function(e) NULL)
+  if (is.null(sel)) next
+  rows <- list()
+  add(d, paste("selmodel", type, ifelse(tight, "tight", "default"), sep = ":"), list(
+      mu = c(sel$beta), se = sel$se, lower = sel$ci.lb, upper = sel$ci.ub, pvalue = sel$pval,
+      tau2 = sel$tau2, tau2_se = sel$se.tau2, LRT = sel$LRT, LRT_df = sel$LRTdf, LRT_pvalue = sel$LRTp,
+      loglik = sel$ll, LRT_tau2 = sel$LRT.tau2, LRT_tau2_pvalue = sel$LRTp.tau2,
+      delta = sel$delta, delta_se = sel$se.delta, delta_pvalue = sel$pval.delta))
+  write.table(rows[[1]], selfile, sep = ",", row.names = FALSE, col.names = !file.exists(selfile),
+              append = file.exists(selfile), qmethod = "double")
+}
 cat("metafor", as.character(packageVersion("metafor")), "\n")
