@@ -34,13 +34,19 @@ _CHUNK = 65536  # subsets per batch (memory: CHUNK x k floats per array)
 
 @dataclass
 class GoshResult:
-    """`results`: one row per subset (k, mu, tau2, I2, H2, Q); `incl`: boolean membership, one column per
-    study (same row order)."""
+    """`results`: one row per subset (k, mu, tau2, I2, H2, Q; also g["mu"]); `incl`: boolean membership, one
+    column per study (same row order)."""
 
     results: pd.DataFrame
     incl: pd.DataFrame
     method: str
     exact: bool
+
+    def __getitem__(self, column):  # g["mu"] is g.results["mu"]
+        return self.results[column]
+
+    def __len__(self):
+        return len(self.results)
 
     def __repr__(self):
         how = "all" if self.exact else "a random sample of"

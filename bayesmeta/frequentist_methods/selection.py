@@ -161,7 +161,8 @@ def _check_steps(kind, steps, pvals):
     """metafor's steps: sorted, unique, 1 appended; one step for halfnorm ... power; intervals with studies."""
     if kind == "beta":
         if steps is not None:
-            raise DataError("selmodel(type='beta') takes no steps")
+            warnings.warn("selmodel(type='beta'): argument 'steps' ignored (not applicable to this type of selection "
+                          "model), as metafor", EstimationWarning, stacklevel=3)
         return None
     if steps is None:
         if kind == "stepfun":
