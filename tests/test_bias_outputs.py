@@ -40,3 +40,14 @@ def test_report_section_small_study_effects():
     assert table.iloc[2, 0][0] == bm.trimfill(DATA).mu
     few = small_study_section(DATA.take(range(9)))
     assert not few.tables and "fewer than 10" in few.paragraphs[0]
+
+
+def test_funnel_draws_filled_studies_hollow_and_the_contours():
+    tf = bm.trimfill(DATA, estimator="R0")
+    fig = plots.funnel(DATA, contours=True, filled=tf)
+    ax = fig.axes[0]
+    hollow = [line for line in ax.get_lines() if line.get_markerfacecolor() == "white"]
+    assert len(hollow) == 1 and tf.k0 == 2
+    np.testing.assert_allclose(hollow[0].get_xdata(), tf.filled["y"])
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels[:3] == ["0.10 > p > 0.05", "0.05 > p > 0.01", "p < 0.01"]
