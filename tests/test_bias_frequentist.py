@@ -7,7 +7,8 @@ as metafor's (regtest, ranktest, trimfill, influence, cumul, baujat, gosh). Sele
 maximisation of a likelihood that is flat near its maximum: against metafor run with tight controls (BFGS
 reltol 1e-12, integrals at rel.tol 1e-9) the maximum log-likelihood and the LRTs agree to 1e-7 absolute, the
 parameters to 1e-4 of their standard errors and the standard errors (numDeriv's Richardson Hessian against ours)
-to 1e-4 relative; against metafor's defaults (reltol 1e-8, integrals at rel.tol 1.2e-4, which is what metafor's
+to 1e-4 relative (where a delta sits at its bound metafor stops short and only bayesmeta's higher maximum and
+its warning are checked); against metafor's defaults (reltol 1e-8, integrals at rel.tol 1.2e-4, which is what metafor's
 own optimiser allows) to 2e-3, and bayesmeta's maximum is never lower than metafor's (up to metafor's
 integration error). Our normalising integrals are checked against scipy's adaptive quadrature to 1e-9.
 """
@@ -143,9 +144,12 @@ def test_selmodel_matches_metafor_at_tight_settings(dataset, analysis):
     """The maximum itself (log-likelihood, LRT) to 1e-8; the parameters to 1e-4 of their standard errors (the
     likelihood is flat there: a shift of 1e-5 SE changes it by 1e-10); SEs (numerical Hessians) to 1e-4."""
     res, ref = _selmodel(dataset, analysis)
+    assert res.loglik >= ref["loglik"][0] - 1e-7
+    if res.loglik - ref["loglik"][0] > 1e-7:  # metafor stopped short: a delta at its bound (fibromyalgia, stepfun
+        assert any("bound" in n for n in res.notes)  # with steps 0.05/1: delta_2 -> 100), which we report
+        return
     close([res.loglik, res.LRT, res.LRT_tau2], [ref["loglik"][0], ref["LRT"][0], ref["LRT_tau2"][0]], rtol=0,
           atol=1e-7)
-    assert res.loglik >= ref["loglik"][0] - 1e-9
     np.testing.assert_array_less(np.abs(np.r_[res.mu, res.tau2, res.delta] - np.r_[ref["mu"], ref["tau2"], ref["delta"]]),
                                  1e-4 * np.nan_to_num(np.r_[ref["se"], ref["tau2_se"], ref["delta_se"]], nan=1.0) + 1e-9)
     close(np.r_[res.se, res.tau2_se, res.delta_se], np.r_[ref["se"], ref["tau2_se"], ref["delta_se"]], rtol=1e-4)
