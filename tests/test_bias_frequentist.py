@@ -97,6 +97,17 @@ def test_ranktest_matches_metafor(dataset, analysis):
     close([res.tau, res.pvalue], [REF[dataset, analysis]["tau"], REF[dataset, analysis]["pvalue"]])
 
 
+def test_ranktest_is_exact_beyond_50_studies_as_metafor():
+    """metafor calls cor.test(exact=TRUE): exact without ties for any k. Reference: metafor 3.8-1
+    ranktest(y, v) on these 60 studies (numpy default_rng(1): se ~ U(0.1, 0.5), y ~ N(0, se))."""
+    rng = np.random.default_rng(1)
+    se = rng.uniform(0.1, 0.5, 60)
+    y = rng.normal(0, se)
+    res = bm.ranktest(bm.EffectData.from_dataframe(pd.DataFrame(dict(y=y, se=se)), y="y", se="se"))
+    assert res.exact
+    close([res.tau, res.pvalue], [-0.01694915254237288, 0.85390572201595349], rtol=1e-12)
+
+
 def test_pet_peese_are_regtest_lm_and_the_conditional_rule():
     data = effects("hackshaw1998")
     pet, peese = bm.pet(data), bm.peese(data)

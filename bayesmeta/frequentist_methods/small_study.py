@@ -34,7 +34,8 @@ PREDICTORS = {"sei": "standard error", "vi": "sampling variance", "ni": "sample 
               "ninv": "inverse of the sample size", "sqrtni": "square root sample size",
               "sqrtninv": "inverse of the square root sample size"}
 REGTEST_MODELS = ("rma", "lm")
-_LIMIT = ("sei", "vi", "ninv", "sqrtninv")  # predictors that vanish for an infinitely large study
+_LIMIT = ("sei", "vi", "ninv", "sqrtninv")
+EXACT_MAX_K = 500  # the exact Kendall distribution costs O(k^3) (18 s at k = 2000); beyond, the normal approximation  # predictors that vanish for an infinitely large study
 
 
 def check_choice(name, value, allowed):
@@ -154,8 +155,9 @@ class RanktestResult:
 
 def ranktest(data: EffectData, exact: bool = True) -> RanktestResult:
     """metafor `ranktest()`: Kendall's tau of the standardised deviates against the variances (module docstring).
-    As metafor (which calls cor.test with exact=TRUE), the p-value is exact whenever there are no ties, for any k;
-    exact=False asks for the normal approximation."""
+    As metafor (which calls cor.test with exact=TRUE), the p-value is exact whenever there are no ties (up to
+    k = 500, where R's own exact computation runs out of memory long before); exact=False asks for the normal
+    approximation."""
     y, se = _inputs(data)
     k = len(y)
     if k < 3:
@@ -164,7 +166,7 @@ def ranktest(data: EffectData, exact: bool = True) -> RanktestResult:
     w = 1 / v
     mu = float(np.sum(w * y) / np.sum(w))
     z = (y - mu) / np.sqrt(v - 1 / np.sum(w))
-    exact = bool(exact) and len(np.unique(z)) == k and len(np.unique(v)) == k
+    exact = bool(exact) and k <= EXACT_MAX_K and len(np.unique(z)) == k and len(np.unique(v)) == k
     res = stats.kendalltau(z, v, method="exact" if exact else "asymptotic")
     return RanktestResult(tau=float(res.statistic), pvalue=float(res.pvalue), exact=exact, k=k)
 
