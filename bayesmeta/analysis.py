@@ -33,6 +33,8 @@ import pandas as pd
 
 from .effects import benefit_operator, benefit_sign
 from .errors import DataError
+from .findings.output import run_review_file
+from .findings.review_file import is_review_file
 from .formatting import benefit_thresholds, default_thresholds
 
 FIGURES = ("forest_revman", "forest", "density", "prior_posterior", "benefit", "funnel", "trace", "rank")
@@ -268,18 +270,22 @@ def load_effect_data(analysis: Analysis):
 
 # --------------------------------------------------------------------------- running
 def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
-    """Fit an analysis file and write its outputs into `out_dir` (default output/NAME); returns the fit, the
-    frequentist results and {name: path} of what was written. Nothing is left behind when it fails."""
-    analysis = load_analysis(path)
-    out = Path(out_dir or Path("output") / analysis.path.stem)
-    inputs = [analysis.path] + ([analysis.path.parent / analysis.spec["data"]["file"]]
-                                if "file" in analysis.spec.get("data", {}) else [])
+    """Fit an analysis file, or every outcome of a review file (an [[outcome]] list, see
+    bayesmeta.findings.review_file), and write its outputs into `out_dir` (default output/NAME); returns what
+    was fitted and {name: path} of what was written. Nothing is left behind when it fails."""
+    review = is_review_file(path)
+    analysis = None if review else load_analysis(path)
+    out = Path(out_dir or Path("output") / Path(path).stem)
+    inputs = [Path(path)] + ([analysis.path.parent / analysis.spec["data"]["file"]]
+                             if analysis is not None and "file" in analysis.spec.get("data", {}) else [])
     for item in inputs:
         if out.resolve() == item.resolve() or out.resolve() in item.resolve().parents:
             raise AnalysisError(f"--out {out}: holds the input {item}; the output folder is replaced as a whole, so "
                                 "give a folder of its own")
     with _staging(out) as stage:
-        if "pooled" in analysis.spec:
+        if review:
+            result = run_review_file(path, stage)
+        elif "pooled" in analysis.spec:
             result = run_pooled_analysis(analysis, stage)
         else:
             result = _run_model(analysis, stage, progressbar)

@@ -21,14 +21,14 @@ def test_baujat_figure_draws_the_baujat_data():
 
 def test_gosh_figure_marks_the_subsets_with_a_study():
     g = bm.gosh(DATA, max_subsets=2000, method="DL", seed=2)
-    fig = plots.gosh(DATA, result=g, out="20")
+    fig = plots.gosh_frequentist(DATA, result=g, out="20")
     scatter = fig.axes[0].collections[0]
     keep = g.results["k"].to_numpy() > 1
     assert len(scatter.get_offsets()) == keep.sum()
     orange = np.all(scatter.get_facecolors()[:, :3] == scatter.get_facecolors()[0, :3], axis=1)
     assert 0 < (~orange).sum() < keep.sum()  # two colours: with and without study 20
     with pytest.raises(bm.DataError, match="not a study label"):
-        plots.gosh(DATA, result=g, out="no such study")
+        plots.gosh_frequentist(DATA, result=g, out="no such study")
 
 
 def test_report_section_small_study_effects():

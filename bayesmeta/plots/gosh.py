@@ -1,5 +1,6 @@
-"""GOSH plot (Olkin, Dahabreh & Trikalinos 2012; metafor `plot(gosh(...))`): the pooled effect against I^2 over
-subsets of the studies, with the marginal distributions, from `bayesmeta.frequentist_methods.gosh`."""
+"""Frequentist GOSH plot (Olkin, Dahabreh & Trikalinos 2012; metafor `plot(gosh(...))`): the pooled effect against
+I^2 over subsets of the studies, with the marginal distributions, from `bayesmeta.frequentist_methods.gosh`. (The
+Bayesian GOSH plot of a fit is `robustness.gosh_plot`.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from .common import BLUE, GREY, ORANGE, _plain, _plt, direction_label, short_lab
 
 
 @_plain
-def gosh(data, result=None, out: str | None = None, max_subsets: int = 10**6, method: str = "REML", seed=1):
+def gosh_frequentist(data, result=None, out: str | None = None, max_subsets: int = 10**6, method: str = "REML", seed=1):
     """Scatter of the pooled effect (x) against I^2 (y) of every subset (or a random sample; see `bm.gosh`), with
     histograms in the margins. `out`: a study label; the subsets that contain it are drawn in orange (metafor's
     `out=`), so that a study that drives heterogeneity shows as a separate cloud. `result`: a GoshResult already
