@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .document import Report, Section
+from .small_study import small_study_section
 from .statements import (
     effect_sentences,
     frequentist_sentence,
@@ -128,7 +129,9 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
             "Bayesian estimates are posterior medians; frequentist tau\u00b2 intervals are Q-profile intervals."])
         sec.tables.append(("Side by side", side_by_side_table(fit, freq_list, ci)))
         sections.append(sec)
-    if places.get("funnel"):
+    if fit.family.pooled() and not several and data.cluster is None:  # one pooled effect over independent studies
+        sections.append(small_study_section(data, places.get("funnel", [])))
+    elif places.get("funnel"):
         sections.append(Section("Small-study effects", [
             "Funnel plot of the observed effects against their standard errors, with Egger's regression test where "
             "the studies differ in size."], figures=places["funnel"]))
