@@ -337,6 +337,17 @@ class _staging:
         return False
 
 
+def _trim_and_fill(fit):
+    """The trim-and-fill result drawn hollow in the funnel plot, where the small-study section shows the tests
+    (one pooled effect over independent studies, at least reports.small_study.MIN_STUDIES of them)."""
+    from .frequentist_methods import trimfill
+    from .reports.small_study import MIN_STUDIES
+
+    if len(fit.family.pooled()) != 1 or fit.data.cluster is not None:
+        return None
+    return trimfill(fit.data) if fit.data.k >= MIN_STUDIES else None
+
+
 GOSH_MAX_K = 15  # the Bayesian GOSH plot of every subset (2^15 exact fits) in a report: up to 15 studies
 
 
@@ -385,7 +396,7 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
                           + ["funnel"] + (["bubble"] if bubbles else []) + (["trace", "rank"] if sampled else [])))
     robust = rep.get("robust", pooled and fit.family.batchable())  # "Is the answer robust?": exact refits
     if robust:  # the section's figures, unless [report] figures names some of them itself
-        wanted += [f for f in ["leave_one_out", "sensitivity_grid", "loo_pit"] + (["gosh"] if fit.data.k <= GOSH_MAX_K
+        wanted += [f for f in ["leave_one_out", "baujat", "sensitivity_grid", "loo_pit"] + (["gosh"] if fit.data.k <= GOSH_MAX_K
                                                                                   else []) if f not in wanted]
     if ("forest" in wanted and "forest_revman" not in wanted
             and fit.family.revman_forest):  # "forest": both, RevMan's layout first
@@ -395,10 +406,10 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
               "forest": lambda: plots.forest(fit, freq=freq, order=order, ci=ci),
               "density": lambda: plots.density(fit, thresholds=thresholds, ci=ci),
               "prior_posterior": lambda: plots.prior_posterior(fit), "benefit": lambda: plots.benefit_curves(fit),
-              "funnel": lambda: plots.funnel(fit.data), "trace": lambda: plots.trace(fit),
+              "funnel": lambda: plots.funnel(fit.data, contours=True, filled=_trim_and_fill(fit)), "trace": lambda: plots.trace(fit),
               "rank": lambda: plots.rank(fit), "bubble": lambda: plots.bubble(fit, bubbles[0]),
               "leave_one_out": lambda: plots.leave_one_out_plot(fit), "sensitivity_grid": lambda: plots.sensitivity_plot(fit),
-              "loo_pit": lambda: plots.loo_pit_plot(fit), "gosh": lambda: plots.gosh_plot(fit)}
+              "loo_pit": lambda: plots.loo_pit_plot(fit), "baujat": lambda: plots.baujat(fit.data), "gosh": lambda: plots.gosh_plot(fit)}
     captions = {"forest_revman": "Forest plot in RevMan's layout (the frequentist analysis as RevMan prints it), with "
                                  "the Bayesian posterior and predictive interval below",
                 "forest": "Bayesian forest plot: observed and shrunken study effects, " + (
@@ -408,6 +419,8 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
                 "funnel": "Funnel plot", "trace": "MCMC trace", "rank": "MCMC rank plot",
                 "bubble": "Bubble plot: effects against the moderator, with the posterior mean and predictive bands",
                 "leave_one_out": "Leave-one-out: the pooled effect without each study (exact refits)",
+                "baujat": "Baujat plot: each study's contribution to the heterogeneity (Q) against its influence on the "
+                          "pooled estimate (frequentist, REML)",
                 "sensitivity_grid": "Prior sensitivity: the pooled effect under a grid of priors",
                 "loo_pit": "LOO-PIT: each study's effect against the predictive distribution of the others",
                 "gosh": "Bayesian GOSH plot: posterior medians of mu and tau on every subset of the studies"}

@@ -51,3 +51,20 @@ def test_funnel_draws_filled_studies_hollow_and_the_contours():
     np.testing.assert_allclose(hollow[0].get_xdata(), tf.filled["y"])
     labels = ax.get_legend_handles_labels()[1]
     assert labels[:3] == ["0.10 > p > 0.05", "0.05 > p > 0.01", "p < 0.01"]
+
+
+def test_funnel_title_gives_the_report_tables_egger_p_and_a_contour_legend():
+    """The funnel plot's Egger P is regtest's (REML, as the small-study table), and the contour regions have a
+    legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from bayesmeta import plots
+    from bayesmeta.formatting import format_pvalue
+
+    data = bm.datasets.effect_data("fibromyalgia_pain")
+    fig = plots.funnel(data, contours=True, filled=bm.trimfill(data))
+    ax = fig.axes[0]
+    assert format_pvalue(bm.regtest(data).pvalue) in ax.get_title(loc="left")
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:3] == ["0.10 > p > 0.05", "0.05 > p > 0.01",
+                                                                        "p < 0.01"]

@@ -15,7 +15,8 @@ def funnel(data, result=None, level: float = 0.95, contours: bool = False, fille
     contours=True shades the contour-enhanced significance regions around 0 (two-sided p 0.10 to 0.05, 0.05 to
     0.01, below 0.01; Peters et al. 2008); `filled`: a `trimfill()` result, whose imputed studies are drawn hollow
     (and its filled estimate as the pooled line)."""
-    from ..frequentist_methods import egger_test, funnel_data
+    from ..formatting import format_pvalue
+    from ..frequentist_methods import funnel_data, regtest
 
     plt = _plt()
     f = funnel_data(data, result, level)
@@ -34,15 +35,15 @@ def funnel(data, result=None, level: float = 0.95, contours: bool = False, fille
         ax.plot(filled.filled["y"], filled.filled["se"], "o", mfc="white", mec=BLUE, ms=5,
                 label=f"{filled.k0} filled (trim and fill)")
         ax.axvline(filled.mu, color=BLUE, lw=1, ls=":")
-        ax.legend(fontsize=7, loc="lower right")
+    if contours or (filled is not None and filled.k0):
+        ax.legend(fontsize=7, loc="upper left", framealpha=0.9)
     ax.invert_yaxis()
     ax.set_ylabel("standard error")
     ax.set_xlabel(direction_label(data))
     note = ""
     if data.k >= 3 and not np.allclose(data.se, data.se[0]):
-        eg = egger_test(data)
-        note = f"; Egger's test p = {eg.pvalue:.3f}"
-    ax.set_title(f"Funnel plot ({level:.0%} pseudo-CI around the common-effect estimate{note})", fontsize=9,
+        note = f"\nEgger's regression test (REML): {format_pvalue(regtest(data).pvalue)}"
+    ax.set_title(f"Funnel plot: {level:.0%} pseudo-CI around the common-effect estimate{note}", fontsize=9,
                  loc="left")
     fig.tight_layout()
     return fig

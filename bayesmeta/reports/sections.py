@@ -31,7 +31,7 @@ _frequentist_sentence = frequentist_sentence  # the earlier name
 # --------------------------------------------------------------------------- the report
 FIGURE_PLACES = {"forest_revman": "forest", "forest": "forest", "prior_posterior": "model", "density": "posterior",
                  "benefit": "posterior", "bubble": "posterior", "funnel": "funnel", "trace": "diagnostics",
-                 "rank": "diagnostics", "leave_one_out": "robust", "sensitivity_grid": "robust", "loo_pit": "robust",
+                 "rank": "diagnostics", "leave_one_out": "robust", "sensitivity_grid": "robust", "loo_pit": "robust", "baujat": "robust",
                  "gosh": "robust"}
 
 
