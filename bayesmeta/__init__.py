@@ -27,6 +27,7 @@ _LAZY = {
     "from_estimate": "comparison",
     "priors": None,
     "fit_many": "batch", "frequentist_many": "batch",
+    "average": "averaging",
 }
 
 __all__ = ["EffectData", "DataError", "DataWarning", "ConvergenceWarning", "EstimationWarning", "datasets",
