@@ -10,7 +10,8 @@ that the PET/PEESE slope b >= 0 and one-sided p-values point the way publication
   one). No bias: the exact engine's adaptive quadrature over tau (`TauQuadrature`). PET/PEESE: a product
   Gauss-Legendre rule over (log tau, log b) (bayesmeta.engines.grid; log scales for the heavy right tails).
 * Otherwise (selection models; any proper prior on mu): mu is one more dimension of the product rule, the
-  weights omega as points u of the unit cube (omega_{j+1} = u_1 ... u_j, see WeightFunction.omega_from_cube).
+  weights omega as points u of the unit cube (omega_{j+1} = u_1 ... u_j, see WeightFunction.omega_from_cube),
+  integrated over log u.
 
 Each model's posterior of mu, tau and b is kept as atoms: normal components (mu given tau and b), grid
 nodes with their mass, or a point (mu = 0, tau = 0).
@@ -28,6 +29,7 @@ from .exact import LOG_2PI, LinearKernel, TauQuadrature, prior_logpdf
 from .grid import integrate
 
 _CHUNK = 4_000_000  # elements of a (grid points x studies x weight points) block
+_GROUP = 4  # studies whose normalising sums are multiplied before the log (each sum >= omega_J > e^-90)
 
 
 @dataclass(frozen=True)
@@ -182,12 +184,14 @@ def _numeric(c, setup) -> Evidence:
     dims += ["b"] if isinstance(c.bias, str) else [f"w{j}" for j in range(wf.J - 1)] if wf else []
     boxes = {"mu": setup.mu_box(), "u": setup.tau_box(), "b": setup.slope_box(c.bias) if isinstance(c.bias, str)
              else None}
-    lo, hi = zip(*[boxes.get(d) or (0.0, 1.0) for d in dims]) if dims else ((), ())
-    J = wf.J if wf else 2  # with four or five dimensions, fewer nodes per dimension
-    final = [{2: 64, 3: 40}.get(J, 24) if d in ("mu", "u", "b") else (14 if J == 3 else 10 if J > 3 else 20)
-             for d in dims]
-    coarse = [14 if d in ("mu", "u", "b") else 10 for d in dims]
-    tail = [(10 if J < 4 else 6) if d in ("mu", "u", "b") else {2: 8, 3: 4}.get(J, 0) for d in dims]
+    lo, hi = zip(*[boxes.get(d) or (-30.0, 0.0) for d in dims]) if dims else ((), ())  # log u of the cube
+    J = wf.J if wf else 1  # (bulk, tail) nodes per dimension: fewer as the dimensions add up; mu has the most,
+    # for its quantiles (the grid's marginal CDF is interpolated between nodes)
+    sizes = {1: ((64, 10), (64, 10), None), 2: ((48, 8), (32, 8), (24, 6)), 3: ((32, 6), (20, 4), (16, 4)),
+             4: ((16, 2), (12, 2), (8, 2))}[J]
+    size = [sizes[0] if d == "mu" else sizes[1] if d in ("u", "b") else sizes[2] for d in dims]
+    final, tail = [n for n, _ in size], [t for _, t in size]
+    coarse = [14 if d in ("mu", "u", "b") else 8 for d in dims]
     grid = integrate(lambda nodes: _log_f_numeric(c, setup, dims, nodes, wf), lo, hi, final, coarse, tail)
 
     def atoms(name, transform):
@@ -225,9 +229,11 @@ def _log_f_numeric(c, setup, dims, nodes, wf):
 
 def _selection_term(setup, wf, mu, tau2, base, cube):
     """base (M, T) plus sum_j n_j log omega_j - sum_i log(sum_j omega_j P_ij(mu, tau)) + log prior of omega,
-    on the tensor grid (M, T, n_1, ..., n_{J-1}) of the weights' cube."""
-    mesh = np.stack(np.meshgrid(*cube, indexing="ij"), axis=-1).reshape(-1, wf.J - 1)
-    omega, log_prior = wf.omega_from_cube(mesh)  # (W, J), (W,)
+    on the tensor grid (M, T, n_1, ..., n_{J-1}) of the weights' cube in log u (weights near 0 are a smooth
+    bulk there, as tau near 0 is in log tau)."""
+    log_u = np.stack(np.meshgrid(*cube, indexing="ij"), axis=-1).reshape(-1, wf.J - 1)
+    omega, log_prior = wf.omega_from_cube(np.exp(log_u))  # (W, J), (W,)
+    log_prior = log_prior + log_u.sum(axis=1)  # the Jacobian of u = exp(log u)
     edges = wf.edges(setup.se)
     index = wf.interval_index(setup.y, setup.se, 1)  # setup.y is already in the direction of benefit
     counts = np.bincount(index, minlength=wf.J)
@@ -239,8 +245,13 @@ def _selection_term(setup, wf, mu, tau2, base, cube):
     flat = probs.reshape(-1, len(setup.y), wf.J)
     denom = np.empty((len(flat), len(omega)))
     rows = max(1, _CHUNK // (len(setup.y) * len(omega)))
+    k, pad = len(setup.y), -len(setup.y) % _GROUP
     for start in range(0, len(flat), rows):
         part = flat[start:start + rows]
-        denom[start:start + rows] = np.sum(np.log(np.einsum("rkj,wj->rkw", part, omega)), axis=1)
+        sums = (part.reshape(-1, wf.J) @ omega.T).reshape(len(part), k, len(omega))
+        if pad:
+            sums = np.concatenate([sums, np.ones((len(part), pad, len(omega)))], axis=1)  # products of _GROUP studies:
+        grouped = np.prod(sums.reshape(len(part), -1, _GROUP, len(omega)), axis=2)  # a quarter of the logs
+        denom[start:start + rows] = np.sum(np.log(grouped), axis=1)
     total = base.reshape(-1, 1) + numerator[None, :] - denom
     return total.reshape(*base.shape, *[len(c) for c in cube])

@@ -258,7 +258,7 @@ class StepSelection(PooledEffect):
     def pymc_data(self):
         w = self.weights
         return dict(y=self.data.y, se=self.data.se, edges=np.nan_to_num(w.edges(self.data.se), posinf=1e30,
-                    neginf=-1e30), interval=w.interval_index(self.data.y, self.data.se, self.sign))
+                    neginf=-1e30), interval_index=w.interval_index(self.data.y, self.data.se, self.sign))
 
     def pymc_model(self, spec):
         """The likelihood above as a Normal plus a Potential; the weights from a Dirichlet (cumulative sums)."""
@@ -271,7 +271,7 @@ class StepSelection(PooledEffect):
             y = pm.Data("y", values["y"], dims="study")
             se = pm.Data("se", values["se"], dims="study")
             edges = pm.Data("edges", values["edges"])
-            interval = pm.Data("interval", values["interval"], dims="study")
+            index = pm.Data("interval_index", values["interval_index"], dims="study")
             mu = self.coef_priors[0].pymc("mu")
             tau = spec.tau_prior.pymc("tau", se=se)
             eta = pm.Dirichlet("eta", a=np.array(w.alpha))
@@ -279,7 +279,7 @@ class StepSelection(PooledEffect):
             s = pt.sqrt(se**2 + tau**2)
             pm.Normal("y_obs", mu=mu, sigma=s, observed=y, dims="study")
             probs = w.interval_probs(self.sign * mu * pt.ones_like(s), s, edges, cdf=cdf)
-            pm.Potential("selection", pt.sum(pt.log(omega[interval.astype("int64")]))
+            pm.Potential("selection", pt.sum(pt.log(omega[index.astype("int64")]))
                          - pt.sum(pt.log(pt.dot(probs, omega))))
         return model
 
