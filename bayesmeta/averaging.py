@@ -41,14 +41,15 @@ class Mixture:
         total = sum(p for p, _ in parts)
         self.parts = [(p / total, a) for p, a in parts if p > 0]
 
-    def cdf(self, x) -> np.ndarray:
+    def cdf(self, x, strict: bool = False) -> np.ndarray:
+        """P(X <= x), or P(X < x) with strict=True (they differ at a point mass)."""
         x = np.atleast_1d(np.asarray(x, float))
         out = np.zeros(x.shape)
         for p, a in self.parts:
             if a.kind == "normal":
                 out += p * np.sum(a.weight * special.ndtr((x[:, None] - a.loc) / a.scale), axis=1)
             elif a.kind == "point":
-                out += p * np.sum(a.weight * (a.loc <= x[:, None]), axis=1)
+                out += p * np.sum(a.weight * ((a.loc < x[:, None]) if strict else (a.loc <= x[:, None])), axis=1)
             else:  # grid nodes: each node's mass centred on it, linear in between
                 order = np.argsort(a.loc)
                 w = a.weight[order] / a.weight.sum()
@@ -209,10 +210,11 @@ class Average:
 
     def prob(self, expression: str, conditional: bool = False) -> float:
         """Model-averaged posterior probability of an event on mu or tau, e.g. 'mu < 0', '-0.5 < mu < -0.2',
-        'tau > 0.1' (conditional=True: among the models with the parameter)."""
+        'tau > 0.1' (conditional=True: among the models with the parameter). Bounds are strict: the point mass
+        at mu = 0 of the models without an effect is neither in 'mu < 0' nor in 'mu > 0'."""
         text, lower, upper = parse_event(expression, "write e.g. 'mu < 0' or 'tau > 0.1' (quantities mu, tau)")
         mix = self._mixture(text.strip(), conditional)
-        hi = float(mix.cdf(upper)[0]) if upper is not None else 1.0
+        hi = float(mix.cdf(upper, strict=True)[0]) if upper is not None else 1.0
         return float(min(max(hi - (float(mix.cdf(lower)[0]) if lower is not None else 0.0), 0.0), 1.0))
 
     # ---------------------------------------------------------------- words
@@ -233,7 +235,8 @@ class Average:
         direction = {"<": "below", ">": "above"}[op]
         sentences.append(f"Averaged over all {len(self.results)} models, mu has median {s.loc['mu', 'median']:.3f} "
                          f"(95% credible interval {s.loc['mu', 'lower']:.3f} to {s.loc['mu', 'upper']:.3f}); "
-                         f"the probability that it lies {direction} 0 is {p:.3f}.")
+                         f"the probability that it lies {direction} 0 is {p:.3f} (models without an effect put "
+                         f"mu at exactly 0).")
         return " ".join(sentences)
 
     def __repr__(self):

@@ -94,7 +94,7 @@ COMPONENTS = {
 }
 
 
-THREE_INTERVALS = 4.1835944  # see test_three_interval_reference_by_nquad
+THREE_INTERVALS = 4.18359442018201  # nquad; see test_three_interval_reference_by_nquad
 
 
 def _references() -> dict:
@@ -213,6 +213,8 @@ def test_model_averaged_mu_is_the_mixture_of_the_model_posteriors():
     s = avg.summary()
     assert list(s.columns) == ["mean", "sd", "median", "lower", "upper"] and list(s.index) == ["mu", "tau"]
     assert avg.prob("mu < 0.3") == pytest.approx(1 - avg.prob("mu > 0.3"), abs=1e-12)
+    null = avg.models["post_prob"][~avg.models.index.str.startswith("effect")].sum()  # the point mass at 0
+    assert avg.prob("mu < 0") + avg.prob("mu > 0") == pytest.approx(1 - null, abs=1e-12)
 
 
 def test_mixture_quantiles_invert_its_cdf_with_a_point_mass():
