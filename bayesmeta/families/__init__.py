@@ -15,8 +15,8 @@ from .three_level import ThreeLevel
 MODELS = ("random", "common", "three-level")
 
 
-def build_family(data, model="random", moderators=None, subgroup=None, subgroup_tau="common",
-                 drop_missing=False, mu_prior=None, beta_prior=None, effects="normal", nu_prior=None, bias=None) -> LinearFamily:
+def build_family(data, model="random", moderators=None, subgroup=None, subgroup_tau="common", drop_missing=False,
+                 mu_prior=None, beta_prior=None, effects="normal", nu_prior=None, bias=None) -> LinearFamily:
     """The family for `bm.fit(data, model=..., moderators=..., subgroup=..., effects=..., bias=...)`."""
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
@@ -65,5 +65,6 @@ def _bias_family(data, model, moderators, subgroup, effects, mu_prior, beta_prio
     return PETPEESE(data=data, mu_prior=mu_prior, beta_prior=beta_prior, effects=model, kind=kind)
 
 
-__all__ = ["PETPEESE", "StepSelection", "WeightFunction", "parse_bias", "Block", "Heterogeneity", "Linear", "LinearFamily", "MetaRegression", "NormalNormal", "PooledEffect", "Shrunken",
-           "StudentTEffects", "Subgroups", "ThreeLevel", "build_family", "typical_variance"]
+__all__ = ["Block", "Heterogeneity", "Linear", "LinearFamily", "MetaRegression", "NormalNormal", "PETPEESE",
+           "PooledEffect", "Shrunken", "StepSelection", "StudentTEffects", "Subgroups", "ThreeLevel", "WeightFunction",
+           "build_family", "parse_bias", "typical_variance"]

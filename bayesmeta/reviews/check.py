@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .core import parse_number, stored_value
+from .text import parse_number, stored_value
 
 P_VALUES = ("p_z", "p_chi2", "subgroup_p")
 COLUMNS = ["analysis", "where", "quantity", "revman", "ours", "stored_as", "difference", "agrees"]

@@ -70,7 +70,7 @@ def _mid_text(a, mid_log, op) -> str:
 
 def analyse(review, a, seed=1, mid=None, tau_prior=None, engine="exact", figures=True, folder: Path | None = None):
     """Fit one analysis and write its report(s) into `folder`; returns the index row (a dict)."""
-    from ..report import build_report
+    from ..reports import build_report
 
     row = dict(analysis=a.number, comparison=a.comparison, outcome=a.name, measure=a.display_measure,
                revman_method=f"{a.method}, {'Random' if a.model == 'random' else 'Fixed'}")
@@ -122,7 +122,7 @@ def _subgroup_fit(a, data, seed, tau_prior, engine):
     events at spaces, so 'mu[Older adults] < 0' would not read; the names look the same)."""
     from dataclasses import replace
 
-    from ..model import fit
+    from ..fitting import fit
 
     mods = data.moderators.copy()
     mods["subgroup"] = mods["subgroup"].cat.rename_categories(lambda g: str(g).replace(" ", "\u00a0"))
@@ -152,7 +152,7 @@ def _close(figs):
 
 def _stored_text(a) -> str:
     from .check import has_stored_result
-    from .core import parse_number
+    from .text import parse_number
 
     if not has_stored_result(a.stored):
         return ""
@@ -238,7 +238,7 @@ def _progress(items, show):
 
 
 def _pct(p) -> str:
-    from ..report import pct
+    from ..formatting import pct
 
     return "" if p is None or not np.isfinite(p) else pct(p)
 
