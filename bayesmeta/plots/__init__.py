@@ -1,7 +1,7 @@
 """Figures, one module per figure kind: Bayesian forest plot (`forest`), RevMan's forest plot (`revman_forest`,
 drawn by `forest(..., style="revman")`), posterior densities with probability regions (`densities`), prior
 against posterior (`prior_posterior`), probability-of-benefit curves (`probabilities`), bubble plot of a
-meta-regression (`bubble`), funnel plot (`funnel`), trace and rank plots (`diagnostics`); `common` holds the shared
+meta-regression (`bubble`), funnel plot (`funnel`), the Bayesian model average (`averaging`), trace and rank plots (`diagnostics`); `common` holds the shared
 layout helpers and `notes` the lines written under forest plots. A new figure is a new module here, re-exported
 below (ArviZ 1.x arviz-plots, matplotlib, both imported inside the functions).
 
@@ -16,6 +16,7 @@ single mu, so its forest plot has no pooled diamond, `bubble` draws the effect a
 densities are those of the coefficients.
 """
 
+from .averaging import model_average
 from .bubble import bubble
 from .common import (
            LABEL_WIDTH,
@@ -37,5 +38,5 @@ from .revman_forest import arm_columns, favours_labels
 
 __all__ = ["_plt", "EFFECT_TITLES", "FOREST_COLUMNS", "FOREST_STYLES", "LABEL_WIDTH", "MAX_PIXELS",
            "arm_columns", "benefit_curves", "bounded", "bubble", "density", "direction_label", "favours_labels",
-           "forest", "funnel", "pooled_probabilities", "posterior_curve", "prior_posterior", "rank", "save",
+           "forest", "funnel", "model_average", "pooled_probabilities", "posterior_curve", "prior_posterior", "rank", "save",
            "short_label", "subgroup_difference_lines", "subgroup_test_text", "trace", "wrapped"]
