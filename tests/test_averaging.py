@@ -232,3 +232,12 @@ def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="cut points"):
         parse_bias("selection(0.5, 0.05)")
     assert parse_bias("selection(0.05, 0.1, two-sided)") == WeightFunction((0.05, 0.1), two_sided=True)
+
+
+def test_metabma_cauchy_prior_on_the_effect():
+    """metaBMA's default prior d ~ Cauchy(0, 0.707) (not Gaussian: mu on the product rule). References: nquad
+    (epsrel 1e-9) of likelihood x Cauchy x InvGamma(1, 0.15), and quad for tau = 0, computed once."""
+    avg = bm.average(_data(), mu_prior="student_t(1, 0, 0.707)")  # Cauchy = Student-t with 1 df
+    log_m = avg.models["log_marginal"]
+    assert log_m["effect, heterogeneity, no bias"] == pytest.approx(-2.641657282658471, abs=1e-6)
+    assert log_m["effect, no heterogeneity, no bias"] == pytest.approx(-2.784672940938101, abs=1e-6)
