@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -128,12 +129,13 @@ def _proper_priors(mu_prior, tau_prior, pet_prior, peese_prior):
 
 
 def average(data, mu_prior="normal(0, 1)", tau_prior="invgamma_tau(1, 0.15)", bias=None,
-            pet_prior="halfcauchy(1)", peese_prior="halfcauchy(5)") -> "Average":
+            pet_prior="halfcauchy(1)", peese_prior="halfcauchy(5)", workers: int = 2) -> "Average":
     """Bayesian model average of effect (mu = 0 or mu ~ mu_prior) x heterogeneity (tau = 0 or tau ~ tau_prior)
     x bias: None (the four models of metaBMA), "RoBMA" (RoBMA-PSMA's 36 models), or a list of "PET", "PEESE",
     "selection(0.025, 0.05)" (one-sided), "selection(0.05, two-sided)" or WeightFunction objects (each with
     the no-bias model). pet_prior and peese_prior: priors on the slope b >= 0 (RoBMA's half-Cauchy(1) and
-    half-Cauchy(5)). The priors apply to y and se directly (RoBMA's y= route); see the module docstring."""
+    half-Cauchy(5)). The priors apply to y and se directly (RoBMA's y= route); see the module docstring.
+    workers: threads computing the models' marginal likelihoods (the same numbers for any number)."""
     _check_data(data)
     mu, tau, slopes = _proper_priors(mu_prior, tau_prior, pet_prior, peese_prior)
     tau = tau.bind(data)
@@ -141,12 +143,10 @@ def average(data, mu_prior="normal(0, 1)", tau_prior="invgamma_tau(1, 0.15)", bi
     biases = _components(bias)
     bias_prior = _bias_prior(biases)
     start = time.perf_counter()
-    results, prior = [], []
-    for b in biases:
-        for effect in (False, True):
-            for het in (False, True):
-                results.append(evidence(Component(effect, het, b), setup))
-                prior.append(0.25 * bias_prior[b])
+    components = [Component(effect, het, b) for b in biases for effect in (False, True) for het in (False, True)]
+    prior = [0.25 * bias_prior[c.bias] for c in components]
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(components)))) as pool:  # NumPy releases the GIL
+        results = list(pool.map(lambda c: evidence(c, setup), components))
     return Average(data, results, np.array(prior), dict(mu=mu, tau=tau, **slopes), bias is not None,
                    time.perf_counter() - start)
 
