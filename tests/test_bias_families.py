@@ -65,3 +65,14 @@ def test_selection_intervals_match_p_values():
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-14)
     s = np.sqrt(SE**2 + 0.01)
     assert probs[:, 0] == pytest.approx(stats.norm.sf(SE * stats.norm.isf(0.025), 0.2, s), abs=1e-14)
+
+
+@pytest.mark.slow
+def test_pet_on_mcmc_matches_the_exact_engine():
+    """The same PET model through the family's blocks on PyMC: posterior means within 4 Monte Carlo SEs."""
+    kwargs = dict(bias="PET", mu_prior="normal(0, 1)", beta_prior="normal(0, 5)", tau_prior="halfnormal(0.5)", seed=2)
+    exact, mcmc = bm.fit(_data(), **kwargs), bm.fit(_data(), engine="mcmc", **kwargs)
+    mcse = mcmc.diagnostics()["mcse_mean"]
+    for name, row in (("mu", "beta[intercept]"), ("PET", "beta[se]")):
+        assert mcmc.moments(name)[0] == pytest.approx(exact.moments(name)[0], abs=4 * float(mcse[row]))
+    assert mcmc.moments("tau")[0] == pytest.approx(exact.moments("tau")[0], abs=4 * float(mcse["tau"]))
