@@ -81,6 +81,21 @@ class Model:
             text += f", and a {self.tau_prior.describe()}"
         return text + "."
 
+    def log_prior(self, beta, tau) -> dict:
+        """log p of the proper priors at posterior draws beta (S, p), tau (S, H), one (S,) array per parameter
+        (the DataTree's log_prior group, for power-scaling): the tau prior of each block (and tau_within), the
+        normal or Student-t coefficient priors; flat priors are constant and left out."""
+        fam, out = self.family, {}
+        priors = {"tau": self.tau_prior, "tau_within": self.tau_within_prior}
+        columns = ["tau"] * len(fam.blocks) if len(fam.blocks) > 1 else fam.hyper_names()  # separate taus
+        for j, name in enumerate(columns if fam.random and self.tau_prior.proper else []):
+            if priors.get(name) is not None:
+                out[name] = out.get(name, 0.0) + np.asarray(priors[name].logpdf(tau[:, j]), float)
+        for j, (name, prior) in enumerate(zip(fam.coefficient_rows(), fam.coef_priors)):
+            if prior.proper:
+                out[name.replace("[", "_").rstrip("]")] = np.asarray(prior.logpdf(beta[:, j]), float)
+        return out
+
     def prior_draws(self, shape, rng) -> dict:
         """Draws from the priors of tau and, where they are proper, of the coefficients (and of a new
         study's effect in the normal-normal model), for the DataTree's prior group."""
