@@ -33,6 +33,7 @@ _LAZY = {
     "fit_many": "many", "frequentist_many": "many",
     "compare_models": "model_checking",
     "Outcome": "findings", "summary_of_findings": "findings", "SummaryOfFindings": "findings",
+    "average": "averaging",
 }
 
 

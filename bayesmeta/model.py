@@ -40,7 +40,7 @@ class Model:
     @classmethod
     def build(cls, data, tau_prior=None, mu_prior=None, model="random", moderators=None, subgroup=None,
               subgroup_tau="common", beta_prior=None, drop_missing=False, tau_within_prior=None, effects="normal",
-              nu_prior=None) -> "Model":
+              nu_prior=None, bias=None) -> "Model":
         if not isinstance(data, EffectData):
             raise TypeError("fit() takes an EffectData; build one with bm.EffectData.from_dataframe(...)")
         if data.cluster is not None and model != "three-level" and len(set(data.cluster)) < data.k:
@@ -49,7 +49,8 @@ class Model:
                           "dependence", EstimationWarning, stacklevel=3)
         mu, beta = _priors.mu_prior(mu_prior), _priors.mu_prior(beta_prior)
         nu = None if nu_prior is None else _priors.tau_prior(nu_prior)
-        family = build_family(data, model, moderators, subgroup, subgroup_tau, drop_missing, mu, beta, effects, nu)
+        family = build_family(data, model, moderators, subgroup, subgroup_tau, drop_missing, mu, beta, effects, nu,
+                              bias)
         note = None
         if tau_prior is None and family.random:
             tau, note = _priors.default_tau_prior(family.data)

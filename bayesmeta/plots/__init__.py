@@ -1,7 +1,7 @@
 """Figures, one module per figure kind: Bayesian forest plot (`forest`), RevMan's forest plot (`revman_forest`,
 drawn by `forest(..., style="revman")`), posterior densities with probability regions (`densities`), prior
 against posterior (`prior_posterior`), probability-of-benefit curves (`probabilities`), bubble plot of a
-meta-regression (`bubble`), funnel plot (`funnel`), Baujat plot (`baujat`) and the frequentist GOSH plot (`gosh`,
+meta-regression (`bubble`), funnel plot (`funnel`), the Bayesian model average (`averaging`), Baujat plot (`baujat`) and the frequentist GOSH plot (`gosh`,
 metafor's), trace and rank plots (`diagnostics`), leave-one-out, prior-grid, LOO-PIT and Bayesian GOSH plots
 (`robustness`); `common` holds the shared layout helpers and `notes` the lines written under forest plots. A new
 figure is a new module here, re-exported below (ArviZ 1.x arviz-plots, matplotlib, both imported inside the
@@ -18,6 +18,7 @@ single mu, so its forest plot has no pooled diamond, `bubble` draws the effect a
 densities are those of the coefficients.
 """
 
+from .averaging import model_average
 from .baujat import baujat
 from .bubble import bubble
 from .common import (
@@ -43,5 +44,5 @@ from .robustness import gosh_plot, leave_one_out_plot, loo_pit_plot, sensitivity
 __all__ = ["_plt", "EFFECT_TITLES", "FOREST_COLUMNS", "FOREST_STYLES", "LABEL_WIDTH", "MAX_PIXELS",
            "arm_columns", "baujat", "benefit_curves", "bounded", "bubble", "density", "direction_label",
            "favours_labels", "forest", "funnel", "gosh_frequentist", "gosh_plot", "leave_one_out_plot", "loo_pit_plot",
-           "pooled_probabilities", "posterior_curve", "prior_posterior", "rank", "save", "sensitivity_plot",
+           "model_average", "pooled_probabilities", "posterior_curve", "prior_posterior", "rank", "save", "sensitivity_plot",
            "short_label", "subgroup_difference_lines", "subgroup_test_text", "trace", "wrapped"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .averaging import model_average_section
 from .document import Report, Section
 from .small_study import small_study_section
 from .statements import (
@@ -30,8 +31,9 @@ _frequentist_sentence = frequentist_sentence  # the earlier name
 
 # --------------------------------------------------------------------------- the report
 FIGURE_PLACES = {"forest_revman": "forest", "forest": "forest", "prior_posterior": "model", "density": "posterior",
-                 "benefit": "posterior", "bubble": "posterior", "funnel": "funnel", "trace": "diagnostics",
-                 "rank": "diagnostics", "leave_one_out": "robust", "sensitivity_grid": "robust", "loo_pit": "robust", "baujat": "robust",
+                 "benefit": "posterior", "bubble": "posterior", "funnel": "funnel", "average": "average",
+                 "trace": "diagnostics", "rank": "diagnostics", "leave_one_out": "robust", "sensitivity_grid": "robust",
+                 "loo_pit": "robust", "baujat": "robust",
                  "gosh": "robust"}
 
 
@@ -50,12 +52,14 @@ def _placed_figures(figures) -> dict[str, list]:
 
 
 def build_report(fit, freq=None, thresholds=None, intervention="the intervention", title=None,
-                 figures=None, ci: float = 0.95, notes=(), sensitivity=None, robust=False, models=None) -> Report:
+                 figures=None, ci: float = 0.95, notes=(), sensitivity=None, robust=False, models=None,
+                 average=None) -> Report:
     """The content of a report, answer first. `figures` maps figure names (forest_revman, forest, density,
     benefit, bubble, prior_posterior, funnel, trace, rank) to (caption, figure), each put in its section, or
     captions to figures (put at the end); a figure is a matplotlib Figure or the path of its PNG (an SVG beside
     it is inlined in the HTML). robust=True adds "Is the answer robust?" (reports.robustness; with `models`, a
-    dict of fits by name, its model comparison)."""
+    dict of fits by name, its model comparison). `average`: a bm.average result, shown after the small-study
+    effects (reports.averaging)."""
     from ..frequentist_methods import as_results
 
     data = fit.data
@@ -135,6 +139,8 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
         sections.append(Section("Small-study effects", [
             "Funnel plot of the observed effects against their standard errors, with Egger's regression test where "
             "the studies differ in size."], figures=places["funnel"]))
+    if average is not None:
+        sections.append(model_average_section(average, ci, places.get("average", [])))
     diag = Section("Diagnostics", [f"Engine: {fit.describe_engine()}."])
     st = fit.settings
     if "sampler" in st:
