@@ -220,6 +220,8 @@ def fit(
     nu_prior: Annotated[Optional[str], typer.Option(help="t effects: positive prior on nu - 1")] = None,
     beta_prior: Annotated[Optional[str], typer.Option(help="prior on the moderators' coefficients")] = None,
     drop_missing: Annotated[bool, typer.Option(help="drop rows with a missing moderator (listed)")] = False,
+    bias: Annotated[Optional[str], typer.Option(help="bias-adjusted model: PET, PEESE or 'selection(0.025, 0.05)' "
+                                                     "(selection models: --engine mcmc)")] = None,
     sep: Sep = None, decimal: Decimal = None, encoding: Encoding = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ):
@@ -246,7 +248,7 @@ def fit(
         result = model.fit(data, tau_prior=tau_prior, mu_prior=mu_prior, engine=engine, seed=seed,
                            moderators=moderators, subgroup=subgroup, subgroup_tau=subgroup_tau, beta_prior=beta_prior,
                            drop_missing=drop_missing, model=model_name, tau_within_prior=tau_within_prior,
-                           effects=effects, nu_prior=nu_prior)
+                           effects=effects, nu_prior=nu_prior, bias=bias)
         probs = {expr: result.prob(expr) for expr in (prob or [])}
         return data, result, probs, result.summary(ci=ci), result.shrinkage(ci=ci)
 
