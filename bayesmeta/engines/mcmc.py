@@ -3,8 +3,8 @@
 Families build their models in marginal form where they can (study effects integrated out: no funnel, so
 NUTS samples without divergences even where the centred model fails, e.g. eight schools with
 half-Cauchy(5)); study effects and new-study effects are drawn afterwards from their exact conditionals
-(DrawsBackend). The data are `pm.Data` (`family.pymc_data()`): a refit with other data of the same shape,
-family and priors reuses the compiled model (nutpie `with_data`, or PyMC's model via `pm.set_data`).
+(DrawsBackend). The data are `pm.Data` (`family.pymc_data()`): a refit with other data of the same family
+and priors (of any size where `family.cache_key()` leaves the size out) reuses the compiled model (nutpie `with_data`, or PyMC's model via `pm.set_data`).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ class PyMCSampler:
         if key not in _COMPILED:
             _COMPILED[key] = spec.family.pymc_model(spec)
         with _COMPILED[key]:
-            pm.set_data(spec.family.pymc_data())
+            pm.set_data(spec.family.pymc_data(), coords=spec.family.coords())  # data of another size
             tree = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=progressbar,
                              target_accept=target_accept, compute_convergence_checks=False)
         stats = tree["sample_stats"].to_dataset()

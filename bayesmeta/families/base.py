@@ -270,6 +270,12 @@ class LinearFamily:
         """Quantities stored as draws in the DataTree besides coefficients, tau and theta."""
         return []
 
+    def shape_free_key(self) -> tuple:
+        """The cache key of a one-block family whose PyMC model holds the study dimension only in its pm.Data
+        (y, se, X): one compiled model serves data sets of every size (nutpie's with_data; a refit with k = 10
+        after k = 18 takes 0.2 s instead of a new compile)."""
+        return (self.name, self.terms, tuple(b.common for b in self.blocks))
+
     def cache_key(self) -> tuple:
         """What a compiled PyMC model depends on besides priors: family, shapes, block layout."""
         return (self.name, self.data.k, self.terms, tuple(len(b.rows) for b in self.blocks),
