@@ -4,7 +4,8 @@ Families build their models in marginal form where they can (study effects integ
 NUTS samples without divergences even where the centred model fails, e.g. eight schools with
 half-Cauchy(5)); study effects and new-study effects are drawn afterwards from their exact conditionals
 (DrawsBackend). The data are `pm.Data` (`family.pymc_data()`): a refit with other data of the same family
-and priors (of any size where `family.cache_key()` leaves the size out) reuses the compiled model (nutpie `with_data`, or PyMC's model via `pm.set_data`).
+and priors (of any size where `family.cache_key()` leaves the size out) reuses the compiled model (nutpie
+`with_data`, or PyMC's model via `pm.set_data`).
 """
 
 from __future__ import annotations
