@@ -155,3 +155,15 @@ def test_one_compiled_model_serves_every_data_size():
         mean, sd = exact.moments(q)
         assert abs(fit.moments(q)[0] - mean) < 5 * sd / np.sqrt(500), q
     assert fit.shrinkage().shape[0] == 10
+
+
+def test_utf16_file_and_folder_where_a_table_is_expected(tmp_path):
+    path = tmp_path / "utf16.csv"
+    bm.datasets.load("thirdwave").to_csv(path, index=False, encoding="utf-16")
+    with pytest.raises(bm.DataError, match="is UTF-16 text"):
+        bm.read_table(path)
+    with pytest.raises(bm.DataError, match="is a folder, not a data file"):
+        bm.read_table(tmp_path)
+    for target in (path, tmp_path):
+        res = runner.invoke(app, ["fit", str(target), "--y", "TE", "--se", "seTE"])
+        assert res.exit_code != 0 and res.output.startswith("error: ") and res.output.count("\n") == 1
