@@ -205,7 +205,15 @@ def _check_priors(path, priors_spec):
             for s in [priors_spec.get("tau")] + list(priors_spec.get("sensitivity", [])):
                 if s is not None:
                     tau_prior(s)
+            for key in ("tau_within", "nu"):  # positive priors as tau's: on tau within clusters, on nu - 1
+                if priors_spec.get(key) is not None:
+                    tau_prior(priors_spec[key], f"'priors.{key}'")
             mu_prior(priors_spec.get("mu"))
+            if priors_spec.get("beta") is not None:
+                try:
+                    mu_prior(priors_spec["beta"])
+                except ValueError as err:
+                    raise ValueError(f"'priors.beta' (the prior on the moderators' coefficients): {err}") from None
     except (ValueError, TypeError) as err:
         raise AnalysisError(f"{path}: [priors] {err}") from None
 
