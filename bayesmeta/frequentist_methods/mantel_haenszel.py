@@ -11,9 +11,14 @@ tables without information on the ratio are set aside before (see `bayesmeta.bin
   Q = (b + c)/N. Weights S_i.
 * Risk ratio: RR_MH = sum a n2 / N / sum c n1 / N; var(log RR_MH) = sum (n1 n2 (a + c) - a c N) / N^2 /
   (sum a n2 / N * sum c n1 / N) (Greenland & Robins 1985). Weights c n1 / N.
-* Risk difference: RD_MH = sum w_i RD_i / sum w_i, w_i = n1 n2 / N, with the raw RD_i;
-  var = sum (a b n2^3 + c d n1^3) / (n1 n2 N^2) / (sum w_i)^2 (Greenland & Robins 1985, as RevMan and Stata's
-  metan; metafor's rma.mh uses Sato et al. 1989 instead).
+* Risk difference: RD_MH = sum w_i RD_i / sum w_i, w_i = n1 n2 / N from the entered (uncorrected) totals, with
+  the raw RD_i; var = sum (a b n2^3 + c d n1^3) / (n1 n2 N^2) / (sum w_i)^2 (Greenland & Robins 1985, as RevMan
+  and Stata's metan; metafor's rma.mh uses Sato et al. 1989 instead), where only the variance terms take the
+  zero-cell correction (a, b, c, d and n1, n2, N of a table with a zero cell with 0.5 added per cell): RevMan 5's
+  rule, which reproduces its stored weights and intervals for risk differences with double-zero studies
+  (Cochrane review CD008625, analyses 1.3, 8.3, 12.3, 14.3; tests/test_revman_cochrane.py).
+* One study: its own estimate and SE (RevMan shows the study's result as the total; Woolf, Katz and the
+  risk-difference variance with the zero-cell correction).
 * Heterogeneity (RevMan, R meta's `Q.Cochrane`, metafor's rma.mh): Q = sum w_i (y_i - theta_MH)^2 with the
   inverse-variance weights w_i = 1/v_i of the studies' own effects (zero cells corrected), df = k - 1,
   I^2 = (Q - df)/Q. Random effects: tau^2 = max(0, (Q - df) / (sum w - sum w^2 / sum w)) (DerSimonian-Laird
@@ -130,7 +135,8 @@ def mantel_haenszel_estimate(events1, n1, events2, n2, measure):
         dd = (m1 * m2 * (a + c) - a * c * total) / total**2
         return math.log(r.sum() / s.sum()), math.sqrt(dd.sum() / (r.sum() * s.sum())), s
     if measure == "RD":
-        w = m1 * m2 / total
+        n1, n2 = np.asarray(n1, float), np.asarray(n2, float)
+        w = n1 * n2 / (n1 + n2)  # the entered totals: a zero-cell correction changes the variance only
         rd, _ = binary_effects(events1, n1, events2, n2, "RD")
         num = (a * b * m2**3 + c * d * m1**3) / (m1 * m2 * total**2)
         return float(np.sum(w * rd) / w.sum()), math.sqrt(num.sum()) / w.sum(), w
@@ -144,6 +150,8 @@ def _pool(method, random, counts, y, v, measure, level) -> SimpleNamespace:
         oe, var = peto_terms(*counts)
         y, v = oe / var, 1 / var
         est, se, weights = float(oe.sum() / var.sum()), math.sqrt(1 / var.sum()), var
+    elif k == 1:  # RevMan: one study's own result
+        est, se, weights = float(y[0]), math.sqrt(v[0]), np.ones(1)
     else:
         est, se, weights = mantel_haenszel_estimate(*counts, measure)
     w = 1 / v
