@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import DataError
+from ..output_folder import display_path
 from .core import Analysis, Review, make_rows, parse_number
 from .rm5 import measure_code
 from .text import decode_table, key, repair
@@ -86,7 +87,7 @@ def _records(raw: bytes, name: str, what: str) -> list[dict]:
 
 def read_data_package(path) -> Review:
     path = Path(path)
-    name = path.name
+    name = display_path(path.name)
     tables = _tables(path)
     missing = [SUFFIXES[r] for r in ("settings", "rows") if r not in tables]
     if missing:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import html
 import math
-import shutil
 import warnings
 from pathlib import Path
 
@@ -198,28 +197,27 @@ def _report_notes(review, a, data, freq, fit, checks, warned, op, mid_log) -> li
 
 
 def write_review(review, out, seed: int = 1, mid: dict | None = None, tau_prior=None, engine: str = "exact",
-                 figures: bool = True, progress: bool = False) -> dict:
+                 figures: bool = True, progress: bool = False, overwrite: bool = False) -> dict:
     """Fit every analysis of `review` and write the folder described in the module docstring. Returns
     {"out": folder, "table": the index DataFrame, "check": RevMan vs ours, "files": {...}}. An analysis that
-    cannot be analysed (no estimable studies, ...) is listed with the reason; the others are still written."""
+    cannot be analysed (no estimable studies, ...) is listed with the reason; the others are still written.
+    A folder that is not empty is refused unless `overwrite`; then only what an earlier run wrote is replaced
+    (bayesmeta.output_folder: staged, atomic, nothing left behind on failure or SIGTERM)."""
+    from ..output_folder import OutputFolder
+
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"--out {str(out)!r} is a file, not a folder")
-    out.mkdir(parents=True, exist_ok=True)
-    for a in review:
-        if (out / a.number).is_dir():
-            shutil.rmtree(out / a.number)
-    rows = []
-    analyses = list(review)
-    for a in _progress(analyses, progress):
-        row, _ = analyse(review, a, seed, mid, tau_prior, engine, figures, out / a.number)
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    check = review.check()
+    with OutputFolder(out, overwrite) as stage:
+        rows = []
+        analyses = list(review)
+        for a in _progress(analyses, progress):
+            row, _ = analyse(review, a, seed, mid, tau_prior, engine, figures, stage / a.number)
+            rows.append(row)
+        table = pd.DataFrame(rows)
+        check = review.check()
+        table.to_csv(stage / "analyses.csv", index=False)
+        check.to_csv(stage / "check.csv", index=False)
+        (stage / "index.html").write_text(index_html(review, table, summarise(check), seed), encoding="utf-8")
     files = {"index": out / "index.html", "analyses": out / "analyses.csv", "check": out / "check.csv"}
-    table.to_csv(files["analyses"], index=False)
-    check.to_csv(files["check"], index=False)
-    files["index"].write_text(index_html(review, table, summarise(check), seed), encoding="utf-8")
     return dict(out=out, table=table, check=check, files=files)
 
 

@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..errors import DataError
+from ..output_folder import display_path
 from .core import Analysis, Review, make_rows, parse_number
 from .text import generic_log_effect, repair, strip_controls
 
@@ -77,7 +78,7 @@ def _parse(raw: bytes):
 
 def read_rm5(path, raw: bytes | None = None) -> Review:
     path = Path(path)
-    name = path.name
+    name = display_path(path.name)
     root = parse_root(path.read_bytes() if raw is None else raw, name)
     title = repair("".join(root.find("COVER_SHEET/TITLE").itertext())) if root.find("COVER_SHEET/TITLE") is not None \
         else path.stem
