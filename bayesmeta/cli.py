@@ -470,6 +470,8 @@ def review(
     figures: Annotated[bool, typer.Option(help="forest plots in the reports")] = True,
     benefit: Annotated[Optional[str], typer.Option(
         help="benefit direction (lower or higher) where the file does not state one (data packages, Metapsy)")] = None,
+    benefit_map: Annotated[Optional[str], typer.Option(
+        help="TOML file declaring the benefit direction per analysis, lines such as \"1.1\" = \"higher\"")] = None,
     overwrite: Overwrite = False,
 ):
     """A whole review: read every analysis of a RevMan or Metapsy file, reproduce RevMan's pooled results (checked
@@ -497,7 +499,16 @@ def review(
         target = Path(out) if out else Path("output") / Path(file).stem
         if Path(file).exists() and target.resolve() == Path(file).resolve():
             raise ValueError(f"--out {display_path(target)!r} is the review itself; choose another folder")
+        declared = None
+        if benefit_map is not None:
+            from .reviews.benefit import load_benefit_map
+
+            declared = load_benefit_map(benefit_map)
         rv = read_revman(file, format=file_format, benefit=benefit)
+        if declared:
+            from .reviews.benefit import apply_benefit
+
+            apply_benefit(rv, declared)
         return write_review(rv, target, seed=seed, mid=mids, tau_prior=tau_prior, figures=figures,
                             progress=sys.stderr.isatty(), overwrite=overwrite)
 

@@ -85,7 +85,7 @@ def test_benefit_where_the_file_does_not_state_it(package):
     assert told.benefit == "lower" and "as given to read_revman" in told.benefit_note
     rm5 = bm.read_revman(RM5, benefit="lower")
     assert rm5.analysis("1.5").benefit == "higher"  # the file's labels win
-    with pytest.raises(DataError, match="benefit must be 'lower' or 'higher'"):
+    with pytest.raises(DataError, match="the benefit must be 'lower' or 'higher'"):
         bm.read_revman(RM5, benefit="down")
 
 

@@ -55,3 +55,62 @@ def test_risk_difference_weights_independent_formula(cholera):
     se = math.sqrt(j_sum) / k_sum
     stored = (float(a.stored["upper"]) - float(a.stored["lower"])) / (2 * Z975)
     assert se == pytest.approx(stored, rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def bph():
+    return bm.read_revman(COCHRANE / "CD013656StatsDataOnly.rm5")
+
+
+@pytest.fixture(scope="module")
+def fluoride():
+    return bm.read_revman(COCHRANE / "CD007868StatsDataOnly.rm5")
+
+
+def test_direction_read_only_where_the_file_states_it(bph, fluoride, cholera):
+    """Graph labels that are only group names ("MIT" / "TURP", "Short Duration" / "Long Duration") state no
+    direction; "Favours higher fluoride" (left) / "Favours lower fluoride" does (issue 22, item 1)."""
+    assert all(a.benefit is None for a in bph)
+    assert "direction not stated" in bph.analysis("1.1").benefit_note
+    assert {a.benefit for a in fluoride} == {"lower"}
+    durations = [a for a in cholera if a.labels.get("left") == "Short Duration"]
+    assert durations and all(a.benefit is None for a in durations)
+
+
+@pytest.mark.parametrize("labels,benefit", [
+    (("Favours laser", "Favours ranibizumab", "ranibizumab", "laser"), "higher"),
+    (("Favours [methylpred.]", "Favours [placebo]", "Methylprednisolone", "Placebo"), "lower"),
+    (("Favours paracetamol", "Favours std. treatment", "Paracetamol", "Standard treatment"), "lower"),
+    (("Favours 2nd intervention", "Favours 1st intervention", "1st intervention", "2nd intervention"), "higher"),
+    (("Favours OS-IUI", "Favours OS", "OS-IUI", "OS"), "lower"),
+    (("Favors placebo", "Favors celecoxib", "Celecoxib 200 mg", "Placebo"), "higher"),
+    (("MIT", "TURP", "MIT", "TURP"), None),
+    (("Favours experimental", "Favours experimental", "A", "B"), None),  # contradictory
+    (("", "", "A", "B"), None),
+])
+def test_labels_of_real_cochrane_files(labels, benefit):
+    """Label pairs as they occur in the 16 Cochrane files of issue 17 (CD007419, CD012859, CD013437, CD012692,
+    CD009865, CD013656)."""
+    from bayesmeta.reviews.benefit import benefit_from_labels
+
+    assert benefit_from_labels(*labels)[0] == benefit
+
+
+def test_benefit_declared_per_analysis(tmp_path):
+    path = COCHRANE / "CD013656StatsDataOnly.rm5"
+    review = bm.read_revman(path, benefit={"1.1": "lower", "1.9": "higher"})
+    assert review.analysis("1.1").benefit == "lower" and review.analysis("1.9").benefit == "higher"
+    assert review.analysis("1.2").benefit is None
+    assert "declared for this analysis by the user" in review.analysis("1.9").benefit_note
+    with pytest.raises(bm.DataError, match="no analysis '9.9'"):
+        bm.read_revman(path, benefit={"9.9": "lower"})
+    with pytest.raises(bm.DataError, match=r"benefit\['1.1'\]: the benefit must be 'lower' or 'higher'"):
+        bm.read_revman(path, benefit={"1.1": "better"})
+    from bayesmeta.reviews.benefit import load_benefit_map
+
+    toml = tmp_path / "benefit.toml"
+    toml.write_text('# lower or higher values favour the intervention\n"1.1" = "lower"\n"2.1" = "higher"\n')
+    assert load_benefit_map(toml) == {"1.1": "lower", "2.1": "higher"}
+    toml.write_text('[benefit]\n"1.1" = "up"\n')
+    with pytest.raises(bm.DataError, match="key '1.1'"):
+        load_benefit_map(toml)

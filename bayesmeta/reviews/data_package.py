@@ -152,7 +152,7 @@ def _analysis(s, k, rows, sub_no, sub_stored, name) -> Analysis:
                  name=repair(s.get("analysisname")) or f"Analysis {number}", data_type=kind, measure=measure,
                  method=method, model=model, rows=make_rows(records), source=name, where=where, subgroups=has_groups,
                  subgroup_test=(s.get("testforsubgroupdifferences") or "true").casefold() in TRUE,
-                 totals=(s.get("overallestimates") or "true").casefold() in TRUE,
+                 totals="YES" if (s.get("overallestimates") or "true").casefold() in TRUE else "NO",
                  level=level if level == level else 0.95,
                  swap_events=(s.get("swapeventandnonevent") or "").casefold() in TRUE,
                  labels=dict(group1=repair(s.get("experimentalgrouplabel")), group2=repair(s.get("controlgrouplabel")),
