@@ -37,7 +37,7 @@ def stored_numbers(path: Path) -> int:
         kind = el.tag.rpartition("_")[2]
         names = {"OUTCOME": OUTCOME, "SUBGROUP": SUBGROUP, "DATA": STUDY}.get(kind, ())
         if el.tag.split("_")[0] in ("DICH", "CONT", "IV", "IPD"):
-            count += sum(el.get(a) not in (None, "") for a in names)
+            count += sum(el.get(a) not in (None, "", "NaN") for a in names)
     return count
 
 

@@ -114,3 +114,41 @@ def test_benefit_declared_per_analysis(tmp_path):
     toml.write_text('[benefit]\n"1.1" = "up"\n')
     with pytest.raises(bm.DataError, match="key '1.1'"):
         load_benefit_map(toml)
+
+
+@pytest.mark.parametrize("name", ["CD007868", "CD013656", "CD008625"])
+def test_every_number_revman_stored_is_reproduced_or_a_placeholder(name):
+    """review.check() compares every result RevMan stored (overall, subgroups, subgroup test, each study's effect,
+    SE, CI and weight) and none differs beyond the tolerance of RevMan's stored precision (reviews.check)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    from revman_parity import stored_numbers
+
+    path = COCHRANE / f"{name}StatsDataOnly.rm5"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = bm.read_revman(path).check()
+    assert set(table["status"]) <= {"agrees", "placeholder"}, table[table["status"] == "differs"].head().to_string()
+    assert len(table) == stored_numbers(path)
+    placeholders = table[table["status"] == "placeholder"]
+    assert placeholders["note"].str.len().min() > 10  # each says why
+
+
+def test_totals_sub_and_one_estimable_subgroup(bph):
+    """TOTALS="SUB": the stored overall result is RevMan's (unshown) pool of the subgroup estimates and the study
+    weights are shares of their subgroup; an analysis whose only subgroup with data has two studies (2.5) still
+    gets that subtotal; a one-study analysis stores placeholders for heterogeneity (1.9: Chi² 3.3E-32)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        table = bph.check()
+    a11 = table[table["analysis"] == "1.1"]
+    overall = a11[(a11["where"] == "overall") & (a11["quantity"] == "estimate")].iloc[0]
+    assert overall["status"] == "agrees" and "not shown by RevMan" in overall["note"]
+    weights = a11[a11["quantity"] == "weight (%)"]
+    assert len(weights) == 11 and weights["status"].eq("agrees").all()
+    assert weights["ours"].sum() == pytest.approx(300, rel=1e-9)  # three subgroups, each 100%
+    sub = table[(table["analysis"] == "2.5") & (table["where"] == "subgroup TUMT")]
+    assert len(sub) >= 10 and sub["status"].eq("agrees").all()
+    one = table[(table["analysis"] == "1.9") & (table["quantity"] == "Chi²")]
+    assert set(one["status"]) == {"placeholder"} and "3.2977233251757685E-32" in set(one["stored_as"])
