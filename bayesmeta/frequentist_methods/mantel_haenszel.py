@@ -49,6 +49,8 @@ from .result import FrequentistResult
 from .tau2 import q_profile_ci
 
 BINARY_METHODS = ("MH", "MH-DL", "Peto")
+TOTALS_WORDS = {"SUB": "the review pools these studies only within subgroups (RevMan's TOTALS = SUB)",
+                "NO": "the review does not pool these studies (RevMan's TOTALS = NO)"}
 POOLING_LABEL = {"MH": "M-H", "IV": "IV", "Peto": "Peto"}
 DISPLAY_NAMES = {"logOR": "OR", "logRR": "RR", "SMD_RevMan": "SMD", "SMD": "SMD (Hedges' g)"}
 
@@ -63,6 +65,7 @@ class RevManResult(FrequentistResult):
     set_aside: tuple = ()
     scale: str | None = None  # the measure's name as RevMan shows it ("OR", "SMD", "HR"); default from `measure`
     log_scale: bool | None = None  # shown exponentiated; default: odds and risk ratios
+    totals: str = "YES"  # RevMan's totals: "YES" total and subtotals, "SUB" subtotals only, "NO" not pooled
 
     @property
     def label(self) -> str:
@@ -83,13 +86,17 @@ class RevManResult(FrequentistResult):
     def __repr__(self) -> str:
         pct = int(round(self.level * 100))
         shown = self.display()
-        lines = [f"RevMan pooling ({self.label}, {pct}% CI), {shown['measure']}, k = {self.k}",
-                 f"  {shown['measure']} = {shown['estimate']:.4f} [{shown['lower']:.4f}, {shown['upper']:.4f}]; "
-                 f"Z = {abs(self.mu / self.se):.2f} (P = {self.pvalue:.4g})"]
-        if self.ratio:
-            lines.append(f"  log scale: {self.mu:.4f} (SE {self.se:.4f})")
-        lines.append("  Heterogeneity: " + self._heterogeneity(self.k, self.tau2, self.Q, self.Q_pvalue, self.I2))
-        if self.subgroups is not None:
+        lines = [f"RevMan pooling ({self.label}, {pct}% CI), {shown['measure']}, k = {self.k}"]
+        if self.totals == "YES":
+            lines.append(f"  {shown['measure']} = {shown['estimate']:.4f} [{shown['lower']:.4f}, "
+                         f"{shown['upper']:.4f}]; Z = {abs(self.mu / self.se):.2f} (P = {self.pvalue:.4g})")
+            if self.ratio:
+                lines.append(f"  log scale: {self.mu:.4f} (SE {self.se:.4f})")
+            lines.append("  Heterogeneity: " + self._heterogeneity(self.k, self.tau2, self.Q, self.Q_pvalue,
+                                                                    self.I2))
+        else:
+            lines.append(f"  no total: {TOTALS_WORDS[self.totals]}")
+        if self.subgroups is not None and self.totals != "NO":
             lines.append(f"  Subgroups ({pct}% CI, each pooled on its own):")
             f = math.exp if self.ratio else float
             for g, r in self.subgroups.iterrows():
@@ -98,7 +105,8 @@ class RevManResult(FrequentistResult):
                              f"{f(r['upper']):.4f}], k = {int(r['k'])}; {het}")
             q, df = self.Q_between, self.Q_between_df
             i2 = max(0.0, 100 * (q - df) / q) if q > 0 else 0.0
-            lines.append(f"  Test for subgroup differences: Chi^2 = {q:.2f}, df = {df} "
+            lines.append("  Test for subgroup differences: not applicable (one subgroup)" if not df else
+                         f"  Test for subgroup differences: Chi^2 = {q:.2f}, df = {df} "
                          f"(P = {self.Q_between_pvalue:.4g}), I^2 = {i2:.1f}%")
         if self.set_aside:
             lines.append("  set aside (not estimable): " + ", ".join(map(repr, self.set_aside)))

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -163,13 +162,13 @@ def check_analysis(a) -> list[dict]:
     data = a.effects()
     res = a.frequentist(data=data)
     mode = a.totals
-    groups = _subgroup_results(a, data, res)
+    groups = _subgroup_results(res)
     pooled = mode == "YES" or (mode == "SUB" and bool(groups))
     if not pooled:
         why = f"RevMan does not pool this analysis (TOTALS={mode!r}{', no subgroups' if mode == 'SUB' else ''})"
         rows.placeholders("overall", a.stored, ("estimate", "lower", "upper", "z", "p_z", *HETEROGENEITY), why)
     elif mode == "SUB":
-        shown = _pooled_subgroups(pd.DataFrame([g for g, _ in groups.values()]), a.level)
+        shown = _pooled_subgroups(pd.DataFrame(list(groups.values())), a.level)
         _block(rows, "overall", a.stored, res, _as_row(res), shown,
                "not shown by RevMan (TOTALS='SUB'): its inverse-variance pool of the subgroup estimates")
     elif has_stored_result(a.stored):
@@ -179,31 +178,20 @@ def check_analysis(a) -> list[dict]:
             rows.placeholders(f"subgroup {name}", stored, ("estimate", "lower", "upper", "z", "p_z", *HETEROGENEITY),
                               "RevMan does not pool this analysis (TOTALS='NO')")
         elif name in groups:
-            _block(rows, f"subgroup {name}", stored, res, groups[name][0])
+            _block(rows, f"subgroup {name}", stored, res, groups[name])
         else:
             rows.placeholders(f"subgroup {name}", stored, ("estimate", "lower", "upper", "z", "p_z", *HETEROGENEITY),
                               "no estimable studies in this subgroup")
     _test(rows, a, res, groups if mode != "NO" else {})
-    _study_rows(rows, a, data, res, groups, mode, pooled)
+    _study_rows(rows, a, data, res, pooled)
     return rows.rows
 
 
-def _subgroup_results(a, data, res) -> dict:
-    """{subgroup: (pooled row, weights Series)} for the subgroups with estimable studies, each pooled on its own
-    (one estimable subgroup still gets its subtotal, as in RevMan)."""
-    if not a.subgroups or "subgroup" not in data.moderators:
+def _subgroup_results(res) -> dict:
+    """{subgroup: its pooled row} (one estimable subgroup keeps its subtotal, as in RevMan)."""
+    if res.subgroups is None:
         return {}
-    labels = data.moderators["subgroup"].astype(object).to_numpy()
-    out = {}
-    for g in a.subgroup_names:
-        mask = labels == g
-        if not mask.any():
-            continue
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            part = res if mask.all() else a.frequentist(data=data.subset(mask))
-        out[str(g)] = (_as_row(part), part.weights)
-    return out
+    return {str(g): dict(r) for g, r in res.subgroups.iterrows()}
 
 
 def _test(rows, a, res, groups):
@@ -212,7 +200,7 @@ def _test(rows, a, res, groups):
         rows.placeholders("subgroup differences", stored, TEST, "no test for subgroup differences: fewer than two "
                                                                 "subgroups with estimable studies")
         return
-    table = pd.DataFrame([g for g, _ in groups.values()])
+    table = pd.DataFrame(list(groups.values()))
     w = 1 / table["se"].to_numpy() ** 2
     mu = table["mu"].to_numpy()
     q = float(np.sum(w * (mu - np.sum(w * mu) / np.sum(w)) ** 2))
@@ -221,7 +209,7 @@ def _test(rows, a, res, groups):
                                                       subgroup_I2=max(0.0, 100 * (q - df) / q) if q > 0 else 0.0))
 
 
-def _study_rows(rows, a, data, res, groups, mode, pooled):
+def _study_rows(rows, a, data, res, pooled):
     kept, aside = a.estimable()
     y, se = np.asarray(data.y, float), np.asarray(data.se, float)
     if a.method == "Peto" and a.data_type == "dichotomous":
@@ -231,12 +219,7 @@ def _study_rows(rows, a, data, res, groups, mode, pooled):
         y, se = oe / var, 1 / np.sqrt(var)
     crit = stats.norm.ppf(0.5 + a.level / 2)
     f = np.exp if res.ratio else (lambda x: x)
-    weights = {}
-    if mode == "SUB":
-        for _, w in groups.values():
-            weights.update(w.to_dict())
-    elif pooled:
-        weights = res.weights.to_dict()
+    weights = res.weights.to_dict()  # shares of the total, or of the subgroup under TOTALS="SUB"
     for i, row in kept.iterrows():
         where = f"study {row['study']}"
         stored = dict(effect=row.get("stored_effect"), se=row.get("stored_se"),

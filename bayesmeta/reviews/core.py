@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -276,15 +277,47 @@ class Analysis:
         """RevMan's pooled result for this analysis (a RevManResult): Mantel-Haenszel, Peto or inverse variance,
         fixed or random effects (DerSimonian-Laird), subgroups and the test for subgroup differences, as the file
         says unless `method` ("MH", "Peto", "IV") or `model` ("fixed", "random") are given. `data`: the analysis's
-        effects (default `effects(measure)`)."""
-        from ..frequentist_methods import frequentist as rma
-        from ..frequentist_methods.mantel_haenszel import RevManResult, pool_counts
+        effects (default `effects(measure)`).
 
+        RevMan's totals (`result.totals`, from the file): "YES" the total and the subtotals; "SUB" only the
+        subtotals (each study's weight is its share of its subgroup; the top-level numbers are the pool of all
+        studies, which RevMan does not show); "NO" nothing pooled. A single subgroup with estimable studies keeps
+        its subtotal (a one-row `subgroups` table, no test for subgroup differences)."""
         data = self.effects(measure) if data is None else data
         method, model = method or self.method, model or self.model
         if method not in ("MH", "Peto", "IV") or model not in ("fixed", "random"):
             raise ValueError(f"method must be MH, Peto or IV and model fixed or random, not {method!r}, {model!r}")
-        subgroup = "subgroup" if self.has_subgroups(data) else None
+        result = self._pool(data, method, model, "subgroup" if self.has_subgroups(data) else None, measure)
+        result.totals = self.totals
+        groups = self._groups(data)
+        if len(groups) == 1:
+            one_subgroup(result, groups[0])
+        if self.totals == "SUB" and groups:
+            result.weights = self._weights_within_subgroups(data, method, model, measure)
+        return result
+
+    def _groups(self, data) -> list:
+        if not self.subgroups or "subgroup" not in data.moderators:
+            return []
+        column = data.moderators["subgroup"]
+        present = set(column.dropna())
+        order = column.cat.categories if hasattr(column, "cat") else pd.unique(column.dropna())
+        return [g for g in order if g in present]
+
+    def _weights_within_subgroups(self, data, method, model, measure):
+        """Each study's weight as a share of its subgroup (RevMan's TOTALS="SUB")."""
+        labels = data.moderators["subgroup"].astype(str).to_numpy()
+        parts = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for g in dict.fromkeys(labels):
+                parts.append(self._pool(data.subset(labels == g), method, model, None, measure).weights)
+        return pd.concat(parts).reindex(list(data.study))
+
+    def _pool(self, data, method, model, subgroup, measure):
+        from ..frequentist_methods import frequentist as rma
+        from ..frequentist_methods.mantel_haenszel import RevManResult, pool_counts
+
         set_aside = tuple(self.set_aside(measure))
         if method in ("MH", "Peto") and self.data_type == "dichotomous":
             name = "Peto" if method == "Peto" else ("MH-DL" if model == "random" else "MH")
@@ -302,6 +335,16 @@ class Analysis:
         pooling = "Peto" if self.data_type == "o-e" else "IV"
         return RevManResult.wrap(res, pooling, model, set_aside=set_aside, scale=self.display_measure,
                                  log_scale=self.ratio)
+
+
+def one_subgroup(result, name) -> None:
+    """The subtotal of the only subgroup with estimable studies (it is the pool of all of them): a one-row
+    `subgroups` table and no test for subgroup differences (RevMan shows the subtotal)."""
+    row = dict(k=result.k, mu=result.mu, se=result.se, lower=result.lower, upper=result.upper, tau2=result.tau2,
+               I2=result.I2, Q=result.Q, Q_pvalue=result.Q_pvalue, pvalue=result.pvalue)
+    result.subgroup, result.subgroup_tau = "subgroup", "separate"
+    result.subgroups = pd.DataFrame([row], index=pd.Index([name], name="subgroup"))
+    result.Q_between, result.Q_between_df, result.Q_between_pvalue = 0.0, 0, math.nan
 
 
 @dataclass
