@@ -515,10 +515,12 @@ def review(
     result = run_guarded(go)
     table, check = result["table"], result["check"]
     failed = int((table["error"].fillna("") != "").sum()) if "error" in table else 0
-    checked = check[check["where"] != "not analysed"]
+    status = check.loc[check["where"] != "not analysed", "status"]
     typer.echo(f"{len(table) - failed} of {len(table)} analyses fitted"
                + (f" ({failed} not analysed, see the index)" if failed else "")
-               + f"; RevMan vs ours: {int(checked['agrees'].sum())} of {len(checked)} stored numbers agree")
+               + f"; RevMan vs ours: {int((status == 'agrees').sum())} of {len(status)} stored numbers reproduced, "
+               f"{int((status == 'placeholder').sum())} RevMan placeholders, {int((status == 'differs').sum())} "
+               "differ beyond the tolerance")
     typer.echo(f"index: {display_path(result['files']['index'])}")
 
 

@@ -156,11 +156,12 @@ def _pooled_subgroups(table, level) -> dict:
     return dict(mu=mu, se=se, lower=mu - crit * se, upper=mu + crit * se, pvalue=float(2 * stats.norm.sf(abs(mu / se))))
 
 
-def check_analysis(a) -> list[dict]:
-    """The comparison rows of one analysis (its pooled results, subgroups, subgroup test and studies)."""
+def check_analysis(a, res=None) -> list[dict]:
+    """The comparison rows of one analysis (its pooled results, subgroups, subgroup test and studies); `res`:
+    its RevMan pooling when already computed (a.frequentist())."""
     rows = _Rows(a.number)
     data = a.effects()
-    res = a.frequentist(data=data)
+    res = a.frequentist(data=data) if res is None else res
     mode = a.totals
     groups = _subgroup_results(res)
     pooled = mode == "YES" or (mode == "SUB" and bool(groups))
