@@ -35,7 +35,6 @@ measures on the ratio scale.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, fields
 from types import SimpleNamespace
 
@@ -44,8 +43,8 @@ import pandas as pd
 from scipy import stats
 
 from ..binary import RATIO_NAMES, binary_effects, corrected_cells, counts_of, peto_terms
-from ..errors import DataError, EstimationWarning
-from .result import FrequentistResult
+from ..errors import DataError
+from .result import FrequentistResult, warn_one_study_subgroup
 from .tau2 import q_profile_ci
 
 BINARY_METHODS = ("MH", "MH-DL", "Peto")
@@ -232,8 +231,7 @@ def add_subgroups(result, data, column, pool) -> None:
     for g in groups:
         part = pool(labels == g)
         if part.k == 1:
-            warnings.warn(f"subgroup {g!r} of {column!r} has one study: it is still analysed (its estimate and "
-                          "interval are that study's own)", EstimationWarning, stacklevel=3)
+            warn_one_study_subgroup(g, column)
         rows.append(dict(k=part.k, mu=part.mu, se=part.se, lower=part.lower, upper=part.upper, tau2=part.tau2,
                          I2=part.I2, Q=part.Q, Q_pvalue=part.Q_pvalue, pvalue=part.pvalue))
     table = pd.DataFrame(rows, index=pd.Index(groups, name=column))

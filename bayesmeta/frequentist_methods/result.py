@@ -250,3 +250,12 @@ def json_safe(value):
         return value if np.isfinite(value) else None
     return value
 
+
+def warn_one_study_subgroup(group, column, stacklevel=4) -> None:
+    """The one warning for a subgroup of one study in a frequentist subgroup analysis (RevMan, metafor)."""
+    import warnings
+
+    from ..errors import EstimationWarning
+
+    warnings.warn(f"subgroup {group!r} of {column!r} has one study: its subtotal is that study's own estimate and "
+                  "interval (no heterogeneity to estimate there)", EstimationWarning, stacklevel=stacklevel)
