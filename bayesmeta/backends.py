@@ -265,9 +265,10 @@ class DrawsBackend:
         return "MCMC (PyMC model, NUTS sampler): summaries from the draws, with Monte Carlo error"
 
     def diagnostics(self, tree):
+        """`tree`: the fit's DataTree, or a function that makes it."""
         if self._diagnostics is None:
             raise ValueError("no sampler diagnostics: these draws are i.i.d.")
-        return self._diagnostics(self, tree)
+        return self._diagnostics(self, tree() if callable(tree) else tree)
 
     # ---------------------------------------------------------------- DataTree
     def datatree(self, spec):
