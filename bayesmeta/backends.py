@@ -159,7 +159,7 @@ class QuadratureBackend:
     def describe(self) -> str:
         nodes = sum(len(f.tau) for f in self.factors)
         return ("exact: p(tau | y) by adaptive Gauss-Legendre quadrature refined until the integral is stable to "
-                f"1e-11 ({nodes} nodes); summaries are exact normal mixtures over tau (no Monte Carlo error); "
+                f"10⁻¹¹ ({nodes} nodes); summaries are exact normal mixtures over tau (no Monte Carlo error); "
                 "figures draw the exact densities; the DataTree holds i.i.d. posterior draws")
 
     def diagnostics(self, tree=None):
