@@ -5,7 +5,7 @@ Light on import: PyMC, PyTensor, ArviZ and matplotlib load only when a fit, figu
 
 from importlib import import_module
 
-from . import datasets
+from . import datasets, hooks
 from .effects import EffectData
 from .errors import ConvergenceWarning, DataError, DataWarning, EstimationWarning
 
@@ -17,17 +17,34 @@ _LAZY = {
     "FrequentistResult": "frequentist_methods",
     "leave_one_out": "frequentist_methods",
     "egger_test": "frequentist_methods",
-    "fit": "model",
+    "fit": "fitting",
     "Model": "model",
     "load": "persist",
     "read_table": "tables",
-    "read_revman": "revman",
+    "read_revman": "reviews.revman",
     "compare": "comparison",
     "reference_priors": "comparison",
     "from_estimate": "comparison",
     "priors": None,
-    "fit_many": "batch", "frequentist_many": "batch",
+    "fit_many": "many", "frequentist_many": "many",
 }
+
+
+
+def _render_report(fit, format="text", **kwargs):  # noqa: A002
+    from .reports import render_report
+
+    return render_report(fit, format=format, **kwargs)
+
+
+def _save_fit(fit, path):
+    from .persist import save_fit
+
+    save_fit(fit, path)
+
+
+hooks.register("report", _render_report)  # Fit.report and Fit.save: the facade wires the output layer in
+hooks.register("save", _save_fit)
 
 __all__ = ["EffectData", "DataError", "DataWarning", "ConvergenceWarning", "EstimationWarning", "datasets",
            *_LAZY]

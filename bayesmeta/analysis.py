@@ -33,8 +33,8 @@ import pandas as pd
 
 from .effects import benefit_operator, benefit_sign
 from .errors import DataError
+from .formatting import benefit_thresholds, default_thresholds
 from .output_folder import OutputFolder, display_path
-from .report import benefit_thresholds, default_thresholds
 
 FIGURES = ("forest_revman", "forest", "density", "prior_posterior", "benefit", "funnel", "trace", "rank")
 SCHEMA = {
@@ -295,9 +295,9 @@ def run_analysis(path, out_dir=None, progressbar: bool = False, overwrite: bool 
 def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     from . import plots
     from .comparison import compare
+    from .fitting import fit as fit_model
     from .frequentist_methods import frequentist
-    from .model import fit as fit_model
-    from .report import build_report, fit_events
+    from .reports import build_report, fit_events
 
     a, m, pr, rep = (analysis.spec.get(s, {}) for s in ("analysis", "model", "priors", "report"))
     with warnings.catch_warnings(record=True) as caught:
@@ -336,7 +336,7 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     wanted = list(rep.get("figures", ["forest", "density", "prior_posterior"] + (["benefit"] if pooled else [])
                           + ["funnel"] + (["bubble"] if bubbles else []) + (["trace", "rank"] if sampled else [])))
     if ("forest" in wanted and "forest_revman" not in wanted
-            and getattr(fit.family, "name", "") in plots.REVMAN_FAMILIES):  # "forest": both, RevMan's layout first
+            and fit.family.revman_forest):  # "forest": both, RevMan's layout first
         wanted.insert(wanted.index("forest"), "forest_revman")
     order = rep.get("forest_order", "input")
     makers = {"forest_revman": lambda: plots.forest(fit, freq=freq, order=order, ci=ci, style="revman"),
@@ -388,8 +388,8 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
 def sensitivity_table(fit, tau_priors, thresholds, ci=0.95) -> pd.DataFrame:
     """The fit repeated with each tau prior (exact engine): medians and intervals of the pooled effects (or
     coefficients) and of tau, predictive intervals, and the probabilities of the report's events."""
-    from .model import fit as fit_model
-    from .report import fit_events
+    from .fitting import fit as fit_model
+    from .reports import fit_events
 
     rows = {}
     for spec in dict.fromkeys(tau_priors):
@@ -414,7 +414,8 @@ def run_pooled_analysis(analysis: Analysis, out: Path) -> dict:
     of an important benefit under sceptical, neutral and enthusiastic priors (`bm.reference_priors`)."""
     from . import plots
     from .comparison import from_estimate, reference_priors
-    from .report import Report, Section, pct, versions
+    from .formatting import pct
+    from .reports import Report, Section, versions
 
     p = analysis.spec["pooled"]
     table, notes = load_table(analysis)

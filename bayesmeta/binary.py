@@ -114,7 +114,7 @@ def set_aside_reason(measure) -> str:
 def counts_table(df: pd.DataFrame, events1, n1, events2, n2, labels, measure, swap=False):
     """The counts of `df` checked, as a DataFrame events1, n1, events2, n2 (events and non-events exchanged with
     `swap`, RevMan's "swap event and non-event"), and the mask of tables set aside for `measure`."""
-    from .effects import _require_columns
+    from .columns import _require_columns
 
     cols = (events1, n1, events2, n2)
     _require_columns(df, list(cols))
@@ -136,7 +136,13 @@ def from_counts(cls, df: pd.DataFrame, events1="events1", n1="n1", events2="even
                 measure="logOR", benefit=None, moderators=None, outcome="effect", swap=False, warn=True):
     """EffectData of `measure` from 2x2 counts (the body of `EffectData.from_counts`). Uninformative tables are
     set aside, with a DataWarning naming them (warn=True); all of them set aside is a DataError."""
-    from .effects import _check_benefit, _check_df, _covariates, _labels, _moderator_list
+    from .columns import (
+        _check_benefit,
+        _check_df,
+        _covariates,
+        _labels,
+        _moderator_list,
+    )
 
     _check_df(df)
     if measure not in BINARY_MEASURES:

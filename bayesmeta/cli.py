@@ -231,7 +231,8 @@ def fit(
     subgroups (--subgroup)."""
 
     def go():
-        from . import model, priors
+        from . import fitting as model
+        from . import priors
 
         check_ci(ci)
         check_seed(seed)
@@ -393,13 +394,13 @@ def batch(
     with --method, frequentist; one row per group in --out."""
     import time
 
-    from .batch import parse_event
+    from .many import parse_event
 
     def go():
         import pandas as pd
 
         from . import priors
-        from .batch import fit_many, frequentist_many
+        from .many import fit_many, frequentist_many
 
         groups = [c.strip() for c in by.split(",")]
         if not all(groups):
@@ -480,8 +481,8 @@ def review(
 
     def go():
         from . import priors
-        from .revman import read_revman
         from .reviews.output import write_review
+        from .reviews.revman import read_revman
 
         check_seed(seed)
         check_choice(benefit, ("lower", "higher"), "--benefit")

@@ -19,6 +19,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from . import hooks
 from .families.base import Linear, Shrunken
 
 _OPS = ("<=", ">=", "<", ">")
@@ -309,17 +310,15 @@ class Fit:
 
     # ---------------------------------------------------------------- reporting and saving
     def report(self, format: str = "text", **kwargs) -> str:  # noqa: A002
-        """Plain-language report; see bayesmeta.report."""
-        from .report import render_report
-
-        return render_report(self, format=format, **kwargs)
+        """Plain-language report: an alias of `bayesmeta.reports.render_report(fit, format, ...)`, reached through
+        the hook the package registers (`bayesmeta.hooks`), so that the posterior never imports the output layer."""
+        return hooks.call("report", self, format=format, **kwargs)
 
     def save(self, path) -> None:
         """Write the fit (data, model, priors, engine, seed, settings and the posterior draws) to a netCDF
-        file that `bm.load` reads back into the same fit."""
-        from .persist import save_fit
-
-        save_fit(self, path)
+        file that `bm.load` reads back into the same fit: an alias of `bayesmeta.persist.save_fit`, reached
+        through the hook the package registers (`bayesmeta.hooks`)."""
+        hooks.call("save", self, path)
 
     def __repr__(self):
         s = self.summary()

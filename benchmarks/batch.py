@@ -108,7 +108,7 @@ def main(quick=False):
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
                 Client(cluster) as client:
             start = time.perf_counter() - t0
-            client.run(lambda: __import__("bayesmeta.batch"))
+            client.run(lambda: __import__("bayesmeta.many"))
             bm.fit_many(df.head(500), by="analysis", probs=PROBS, scheduler=client)  # workers warm
             t3, table3 = timed(lambda: bm.fit_many(df, by="analysis", probs=PROBS, scheduler=client))
             f3, freq3 = timed(lambda: bm.frequentist_many(df, by="analysis", method="REML", errors="skip",

@@ -6,4 +6,6 @@ if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
+# The import layers of pyproject.toml ([tool.importlinter]): a violation fails CI (docs/pages/architecture.md).
+lint-imports
 python -m pytest -m "slow or not slow" "$@"

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import bayesmeta as bm
-from bayesmeta import batch as B
+from bayesmeta import many as B
 from bayesmeta.cli import app
 from bayesmeta.engines import batch as engine
 

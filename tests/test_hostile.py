@@ -23,7 +23,8 @@ from bayesmeta import plots, priors
 from bayesmeta.analysis import AnalysisError, load_analysis, run_analysis
 from bayesmeta.cli import app
 from bayesmeta.effects import EffectData
-from bayesmeta.report import build_report, md_escape, pct
+from bayesmeta.formatting import md_escape, pct
+from bayesmeta.reports import build_report
 from bayesmeta.tables import read_table
 
 DATA = Path(__file__).parent / "data"
@@ -692,6 +693,6 @@ def test_forest_of_many_studies_is_written_at_a_lower_resolution(tmp_path, monke
 
     rng = np.random.default_rng(1)
     data = EffectData(rng.normal(0.3, 0.3, 120), rng.uniform(0.1, 0.4, 120), [f"S{i}" for i in range(120)])
-    monkeypatch.setattr(plots, "MAX_PIXELS", 3000)
+    monkeypatch.setattr(plots.common, "MAX_PIXELS", 3000)
     height, width = imread(plots.save(plots.forest(bm.fit(data, seed=1)), tmp_path / "f.png")).shape[:2]
     assert max(height, width) <= 3000 and height > 2500

@@ -11,7 +11,7 @@ import bayesmeta as bm
 from bayesmeta.analysis import run_analysis
 from bayesmeta.cli import app
 from bayesmeta.errors import ConvergenceWarning
-from bayesmeta.report import fit_events, probability_statements
+from bayesmeta.reports import fit_events, probability_statements
 
 from .conftest import DATA
 

@@ -13,7 +13,7 @@ from matplotlib.image import imread
 from matplotlib.patches import Polygon
 
 import bayesmeta as bm
-from bayesmeta import plots
+from bayesmeta import formatting, plots
 
 DATA = Path(__file__).parent / "data"
 
@@ -134,7 +134,7 @@ def test_subgroup_test_text_is_revmans():
                                                 "(P = 0.32), I\u00b2 = 11.1%")
     Result.Q_between, Result.Q_between_pvalue = 1.0, 0.61  # Q below df: I² is 0
     assert plots.subgroup_test_text(Result).endswith("(P = 0.61), I\u00b2 = 0.0%")
-    assert [plots.format_pvalue(p) for p in (0.32, 0.004, 0.0003, 1e-9)] == ["P = 0.32", "P = 0.004", "P = 0.0003",
+    assert [formatting.format_pvalue(p) for p in (0.32, 0.004, 0.0003, 1e-9)] == ["P = 0.32", "P = 0.004", "P = 0.0003",
                                                                             "P < 0.00001"]
 
 

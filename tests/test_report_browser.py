@@ -12,15 +12,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 import bayesmeta as bm
 from bayesmeta import plots
 from bayesmeta.analysis import run_analysis
 from bayesmeta.effects import EffectData
-from bayesmeta.report import build_report
+from bayesmeta.reports import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"

@@ -2,18 +2,19 @@
 
 import re
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 import pytest
-from statistics import NormalDist
 from typer.testing import CliRunner
 
 import bayesmeta as bm
 from bayesmeta import plots
 from bayesmeta.analysis import AnalysisError, load_analysis, run_analysis
 from bayesmeta.cli import app
-from bayesmeta.report import build_report, pct
+from bayesmeta.formatting import pct
+from bayesmeta.reports import build_report
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = sorted((ROOT / "models").glob("*.toml"))
@@ -163,9 +164,14 @@ def test_bad_csv_through_an_analysis_file(tmp_path):
 
 
 # --------------------------------------------------------------------------- the report a review author publishes
-from bayesmeta.report import (decimals_for, display_table, format_number, format_probability,  # noqa: E402
-                              quantity_label)
-from bayesmeta.plots import format_pvalue  # noqa: E402
+from bayesmeta.formatting import (  # noqa: E402
+    decimals_for,
+    display_table,
+    format_number,
+    format_probability,
+    format_pvalue,
+)
+from bayesmeta.reports import quantity_label  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-ENGINES = {"exact": ("bayesmeta.engines.exact", "ExactEngine"), "mcmc": ("bayesmeta.engines.mcmc", "MCMCEngine")}
+ENGINES = {"exact": ("bayesmeta.engines.exact_engine", "ExactEngine"), "mcmc": ("bayesmeta.engines.mcmc", "MCMCEngine")}
 
 
 def get_engine(name: str):

@@ -389,31 +389,3 @@ def quadrature_of(block, tau_prior) -> TauQuadrature:
     """The quadrature of one block of a family (see bayesmeta.families.base.Block)."""
     kernel = LinearKernel(block.y, block.v, block.X, block.prior_mean, block.prior_precision)
     return TauQuadrature(kernel, fixed_tau=0.0) if block.common else TauQuadrature(kernel, tau_prior)
-
-
-class ExactEngine:
-    """Quadrature over tau for each block; the posterior is a QuadratureBackend (normal mixtures)."""
-
-    name = "exact"
-
-    def __init__(self, draws=1000, chains=4, **_sampler_settings):
-        self.draws, self.chains = draws, chains  # of the i.i.d. draws for figures and the DataTree
-
-    @classmethod
-    def restore(cls, spec, tree, settings, seed):
-        """A saved fit's posterior: the quadrature again (milliseconds; the same numbers and seeded draws)."""
-        return cls(draws=settings["draws"], chains=settings["chains"]).run(spec, seed)[0]
-
-    def run(self, spec, seed):
-        from ..backends import QuadratureBackend
-
-        family = spec.family
-        family.check_exact()
-        if family.exact_integrator == "two-level":
-            from .multilevel import two_level_quadrature
-
-            factors = [two_level_quadrature(family, spec)]
-        else:
-            factors = [quadrature_of(block, spec.tau_prior) for block in family.blocks]
-        backend = QuadratureBackend(family, factors, seed=seed, draws=self.draws, chains=self.chains)
-        return backend, dict(draws=self.draws, chains=self.chains, nodes=int(sum(len(f.tau) for f in factors)))

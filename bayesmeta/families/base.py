@@ -134,10 +134,17 @@ class LinearFamily:
     (None for a scalar, else "term" or "group"), and in __post_init__ build `terms`, `coef_priors` (one
     MuPrior per coefficient) and `blocks`; they resolve quantity names in `_quantity` and list the summary
     rows in `summary_rows`. effects="common" fixes tau = 0.
+
+    What the output shows differs per family and is declared here, so that plots and reports carry no family
+    names: `display` is the layout of its figures and report rows ("pooled": one pooled effect; "subgroups": a
+    block per subgroup; "regression": coefficients, no pooled effect, a bubble plot; "clusters": studies
+    within clusters), and `revman_forest` whether RevMan draws its forest plot of such a model.
     """
 
     data: object
     mu_prior: object = None
+    display = "pooled"
+    revman_forest = False
     beta_prior: object = None
     effects: str = "random"
     name: ClassVar[str] = "linear"

@@ -13,6 +13,7 @@ QUANTITIES = ("mu", "tau", "tau2", "I2", "theta_new")
 @dataclass
 class NormalNormal(PooledEffect):
     name = "normal-normal"
+    revman_forest = True
     quantities = QUANTITIES
 
     def hyper_quantity(self, base):

@@ -18,6 +18,7 @@ class MetaRegression(LinearFamily):
     formula: str = ""
     drop_missing: bool = False
     name = "meta-regression"
+    display = "regression"
     coef_name = "beta"
     coef_dim = "term"
 

@@ -23,6 +23,8 @@ class Subgroups(LinearFamily):
     tau_mode: str = "common"
     drop_missing: bool = False
     name = "subgroups"
+    display = "subgroups"
+    revman_forest = True
     coef_name = "mu"
     coef_dim = "group"
 

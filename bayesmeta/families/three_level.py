@@ -25,6 +25,7 @@ QUANTITIES = ("mu", "tau", "tau_within", "tau2", "tau2_within", "I2", "I2_betwee
 @dataclass
 class ThreeLevel(PooledEffect):
     name = "three-level"
+    display = "clusters"
     quantities = QUANTITIES
     exact_integrator = "two-level"
 

@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError
-from .core import parse_number, stored_value
+from .text import parse_number, stored_value
 
 P_VALUES = ("p_z", "p_chi2", "subgroup_p")
 HETEROGENEITY = ("tau2", "chi2", "df", "p_chi2", "I2")

@@ -413,14 +413,16 @@ class Review:
         subgroup model is fitted (subgroup="subgroup"); pass subgroup=None for one pooled effect. The default prior
         on tau is the measure's (priors.default_tau_prior: Turner et al. for log odds and risk ratios); generic log
         ratios (hazard ratios, ...) get Turner et al.'s general prior too."""
-        from ..model import fit
+        from ..fitting import fit
 
         a = self.analysis(number)
         data = a.effects(measure)
         if subgroup == "from file":
             subgroup = "subgroup" if a.has_subgroups(data) and "moderators" not in kwargs else None
         if kwargs.get("tau_prior") is None and a.ratio and data.measure == "generic":
-            from ..priors import turner  # a generic log ratio (hazard, rate ratio): Turner et al.'s general prior
+            from ..priors import (
+                turner,  # a generic log ratio (hazard, rate ratio): Turner et al.'s general prior
+            )
 
             kwargs["tau_prior"] = turner()
         return fit(data, subgroup=subgroup, **kwargs)
@@ -430,33 +432,6 @@ class Review:
         from .check import check_review
 
         return check_review(self, None if number is None else [self.analysis(number).number])
-
-
-def stored_value(values: dict, key: str) -> str | None:
-    """The stored text of `key`, or None where the file holds nothing there."""
-    text = values.get(key)
-    if text is None:
-        return None
-    text = str(text).strip()
-    if text == "" or text.upper() in ("NA", "#N/A", "NAN"):
-        return None
-    return text
-
-
-def parse_number(text, where: str) -> float:
-    """A number as RevMan writes it (thousands separators allowed); empty -> NaN; else DataError naming where."""
-    if text is None:
-        return math.nan
-    if isinstance(text, (int, float, np.integer, np.floating)):
-        return float(text)
-    s = str(text).strip().replace("\u00a0", "")
-    if s == "" or s.upper() in ("NA", "#N/A", "NAN"):
-        return math.nan
-    s2 = s.replace(",", "") if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?", s) else s
-    try:
-        return float(s2)
-    except ValueError:
-        raise DataError(f"{where}: {s!r} is not a number") from None
 
 
 def disambiguate(labels, subgroups) -> list[str]:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..output_folder import display_path
-from .core import Analysis, Review, is_ratio_measure, make_rows, parse_number
+from .core import Analysis, Review, is_ratio_measure, make_rows
 from .rm5 import MEASURE_NAMES, METHODS, measure_code
-from .text import decode_table, generic_log_effect, key, repair
+from .text import decode_table, generic_log_effect, key, parse_number, repair
 
 REQUIRED = ("comparisonnumber", "outcomenumber", "subgroupnumber", "name")
 KINDS = {"DIC": "dichotomous", "CON": "continuous", "IV": "generic", "GIV": "generic", "GEN": "generic",

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..output_folder import display_path
-from .core import Analysis, Review, make_rows, parse_number
+from .core import Analysis, Review, make_rows
 from .rm5 import measure_code
-from .text import decode_table, key, repair
+from .text import decode_table, key, parse_number, repair
 
 SUFFIXES = {"settings": "-overall-estimates-and-settings.csv", "rows": "-data-rows.csv",
             "subgroups": "-subgroup-estimates.csv"}

@@ -20,8 +20,8 @@ import pandas as pd
 
 from ..errors import DataError
 from ..output_folder import display_path
-from .core import Analysis, Review, make_rows, parse_number
-from .text import repair
+from .core import Analysis, Review, make_rows
+from .text import parse_number, repair
 
 REQUIRED = ("study", "mean_arm1", "mean_arm2", "sd_arm1", "sd_arm2", "n_arm1", "n_arm2")
 TIME_ORDER = ("post", "follow up", "follow-up", "fu")

@@ -185,7 +185,7 @@ def _subgroup_fit(review, a, seed, tau_prior, engine):
 
 def _stored_text(a) -> str:
     from .check import has_stored_result
-    from .core import parse_number
+    from .text import parse_number
 
     if a.totals == "NO":
         return "not pooled (totals: none)"
@@ -224,7 +224,7 @@ def _report_notes(review, a, freq, checks, op, mid_log) -> list[str]:
 # --------------------------------------------------------------------------- writing
 def write_reports(item: Prepared, folder: Path, figures: bool) -> list[str]:
     """Write the report(s) of one prepared analysis into `folder`; returns the warnings raised."""
-    from ..report import build_report
+    from ..reports import build_report
 
     if not item.reports:
         return []

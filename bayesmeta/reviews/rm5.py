@@ -18,8 +18,8 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..output_folder import display_path
-from .core import Analysis, Review, make_rows, parse_number
-from .text import generic_log_effect, repair, strip_controls
+from .core import Analysis, Review, make_rows
+from .text import generic_log_effect, parse_number, repair, strip_controls
 
 KINDS = {"DICH": "dichotomous", "CONT": "continuous", "IV": "generic", "IPD": "o-e"}
 MEASURE_NAMES = {"odds ratio": "OR", "peto odds ratio": "PETO_OR", "peto_or": "PETO_OR", "risk ratio": "RR",

@@ -9,6 +9,8 @@ import re
 
 import numpy as np
 
+from ..errors import DataError
+
 _UTF8_SEQUENCE = re.compile(r"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _C1 = re.compile(r"[\x80-\x9f]")
 _CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -78,3 +80,30 @@ def _z(level) -> float:
     from statistics import NormalDist
 
     return NormalDist().inv_cdf(0.5 + level / 2)
+
+
+def stored_value(values: dict, key: str) -> str | None:
+    """The stored text of `key`, or None where the file holds nothing there."""
+    text = values.get(key)
+    if text is None:
+        return None
+    text = str(text).strip()
+    if text == "" or text.upper() in ("NA", "#N/A", "NAN"):
+        return None
+    return text
+
+
+def parse_number(text, where: str) -> float:
+    """A number as RevMan writes it (thousands separators allowed); empty -> NaN; else DataError naming where."""
+    if text is None:
+        return math.nan
+    if isinstance(text, (int, float, np.integer, np.floating)):
+        return float(text)
+    s = str(text).strip().replace("\u00a0", "")
+    if s == "" or s.upper() in ("NA", "#N/A", "NAN"):
+        return math.nan
+    s2 = s.replace(",", "") if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d*)?", s) else s
+    try:
+        return float(s2)
+    except ValueError:
+        raise DataError(f"{where}: {s!r} is not a number") from None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import DataError
-from .reviews import Analysis, Review
-from .reviews.benefit import apply_benefit, check_direction
+from ..errors import DataError
+from .benefit import apply_benefit, check_direction
+from .core import Analysis, Review
 
 FORMATS = ("rm5", "csv", "data-package", "metapsy")
 
@@ -38,27 +38,27 @@ def read_revman(path, format: str | None = None, benefit: str | None = None) -> 
         check_direction(benefit, "benefit")
     fmt = format or _detect(p)
     if fmt == "metapsy":
-        from .reviews.metapsy import read_metapsy
+        from .metapsy import read_metapsy
 
         review = read_metapsy(p, benefit=benefit if isinstance(benefit, str) else "lower")
         apply_benefit(review, None if isinstance(benefit, str) else benefit)
         return review
     if fmt == "rm5":
-        from .reviews.rm5 import read_rm5 as reader
+        from .rm5 import read_rm5 as reader
     elif fmt == "data-package":
-        from .reviews.data_package import read_data_package as reader
+        from .data_package import read_data_package as reader
     else:
-        from .reviews.csv_export import read_csv_export as reader
+        from .csv_export import read_csv_export as reader
     review = reader(p)
     apply_benefit(review, benefit)
     return review
 
 
 def _detect(p: Path) -> str:
-    from .reviews.csv_export import looks_like_export
-    from .reviews.data_package import is_data_package
-    from .reviews.metapsy import looks_like_metapsy
-    from .reviews.text import decode_table
+    from .csv_export import looks_like_export
+    from .data_package import is_data_package
+    from .metapsy import looks_like_metapsy
+    from .text import decode_table
 
     if p.is_dir():
         if is_data_package(p):

@@ -1,0 +1,436 @@
+"""Bayesian forest plots: observed and shrunken study estimates, the pooled diamond and the predictive interval; blocks per subgroup, per cluster, or (meta-regression) without a pooled diamond."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from ..effects import benefit_operator
+from ..formatting import format_pvalue
+from .common import (
+    BLUE,
+    GREEN,
+    GREY,
+    ORANGE,
+    _diamond,
+    _plain,
+    _plt,
+    _z,
+    direction_label,
+    short_label,
+)
+from .notes import _by_moderators, subgroup_difference_lines, subgroup_test_text
+from .revman_forest import _forest_revman
+
+# --------------------------------------------------------------------------- forest plot
+FOREST_COLUMNS = ("observed", "shrunken", "weight")
+
+
+FOREST_STYLES = ("bayes", "revman")
+
+
+@_plain
+def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FOREST_COLUMNS, title=None,
+           style: str = "bayes"):
+    """Forest plot. style="bayes" (the default, described first) or "revman" (RevMan's layout, described last).
+
+    Bayesian forest plot: observed effects with CIs (squares sized by weight), shrunken posterior
+    estimates with credible intervals, pooled mu, the predictive interval for a new study, and on request
+    the frequentist pooled result(s). order: "input", "effect" or "weight"; columns: which of "observed",
+    "shrunken", "weight" to print on the right, in that order (weights are the first frequentist
+    result's, REML if none is given).
+
+    Subgroup fits (`bm.fit(data, subgroup=...)`): the studies in one block per subgroup, each under a heading
+    (subgroup, k, and its tau when each subgroup has its own), then the subgroup's Bayesian mean mu[g] (diamond,
+    credible interval), the predictive interval of a new study in it (theta_new[g]) and, for each frequentist
+    result, its subgroup estimate (a result without subgroups is recomputed by subgroup with the same method,
+    CI type and level); at the bottom the test for subgroup differences as RevMan prints it (Chi², df, P and
+    I² = max(0, (Q - df) / Q)) and one line per pair of subgroups with the posterior probability that their
+    difference lies on the benefit side of 0. Weights are within each subgroup.
+
+    Three-level fits (`model="three-level"`): the effects in one block per cluster, then the pooled mu, the
+    predictive interval of a new effect in a new cluster and the frequentist (rma.mv) results.
+
+    Meta-regression fits (`moderators=...`): observed and shrunken study effects (given each study's moderator
+    values) and no pooled diamond (there is no single mu); a note gives the formula, the residual tau and, for a
+    frequentist meta-regression result, its tau², QM test and R².
+
+    style="revman": RevMan 5's forest plot of the first frequentist result in `freq` (RevMan 5's DerSimonian-Laird
+    analysis if none is given): columns Study or Subgroup | Experimental and Control arm data (Mean, SD, Total, or
+    Events, Total: whatever arm columns the data hold; the effect and its SE for effects given directly) | Weight |
+    the effect [CI] | the plot; "Total (95% CI)" with the pooled diamond, "Heterogeneity: Tau² = ..; Chi² = ..,
+    df = .. (P = ..); I² = ..%" and "Test for overall effect: Z = .. (P = ..)"; "Favours experimental" and
+    "Favours control" under the axis on the sides the benefit direction gives them. Below RevMan's rows, in blue,
+    the Bayesian posterior of the mean effect (diamond: posterior median, credible interval) and the predictive
+    interval of a new study, with tau and the probability of benefit. Subgroup fits: RevMan's subgroup blocks
+    (studies, "Subtotal (95% CI)", heterogeneity and overall-effect lines of the subgroup; study weights as percent
+    of the overall analysis, as RevMan shows them), each followed by the subgroup's Bayesian rows, then the Total
+    and the test for subgroup differences. A meta-regression has no RevMan plot (ValueError). The x axis is
+    symmetric about 0; intervals that run beyond it end in an arrow. `columns` is not used."""
+    if style not in FOREST_STYLES:
+        raise ValueError(f"style must be 'bayes' (Bayesian forest plot) or 'revman' (RevMan's layout), not {style!r}")
+    unknown = set(columns) - set(FOREST_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown forest plot column(s) {sorted(unknown)}; choose from {FOREST_COLUMNS}")
+    if order not in ("input", "effect", "weight"):
+        raise ValueError("order must be 'input', 'effect' or 'weight'")
+    if style == "revman":
+        return _forest_revman(fit, freq, order, ci, title)
+    blocks = {"subgroups": _forest_subgroups, "regression": _forest_regression, "clusters": _forest_clusters}
+    if fit.family.display in blocks:  # the layout the family declares
+        return blocks[fit.family.display](fit, freq, order, ci, columns, title)
+    from ..frequentist_methods import as_results, frequentist
+
+    plt = _plt()
+    data = fit.data
+    z = _z(ci)
+    shrink = fit.shrinkage(ci=ci)
+    freq_list = as_results(freq)
+    weight_source = freq_list[0] if freq_list else frequentist(data, method="REML")
+    weights = weight_source.weights.to_numpy()
+    idx = np.arange(data.k)
+    if order == "effect":
+        idx = np.argsort(data.y)
+    elif order == "weight":
+        idx = np.argsort(-weights)
+    elif order != "input":
+        raise ValueError("order must be 'input', 'effect' or 'weight'")
+    n_pooled = 2 + len(freq_list)
+    height = 1.6 + 0.3 * (data.k + n_pooled + 1)
+    fig, (ax, tx) = plt.subplots(1, 2, figsize=(11, height), sharey=True,
+                                 gridspec_kw=dict(width_ratios=(1.35, 1), wspace=0.02))
+    rows = np.arange(data.k)[::-1] + n_pooled + 1
+    summ = fit.summary(ci=ci)
+    for row, i in zip(rows, idx):
+        lo, hi = data.y[i] - z * data.se[i], data.y[i] + z * data.se[i]
+        ax.plot([lo, hi], [row + 0.15] * 2, color=GREY, lw=1.2)
+        ax.plot(data.y[i], row + 0.15, "s", color=GREY, ms=3 + 9 * math.sqrt(weights[i] / weights.max()))
+        s = shrink.iloc[i]
+        ax.plot([s["lower"], s["upper"]], [row - 0.15] * 2, color=BLUE, lw=1.6)
+        ax.plot(s["mean"], row - 0.15, "o", color=BLUE, ms=4)
+    y_mu, y_pred = n_pooled, n_pooled - 1
+    _diamond(ax, summ.loc["mu", "lower"], summ.loc["mu", "mean"], summ.loc["mu", "upper"], y_mu, BLUE)
+    ax.plot([summ.loc["theta_new", "lower"], summ.loc["theta_new", "upper"]], [y_pred] * 2, color=BLUE, lw=5,
+            alpha=0.45, solid_capstyle="butt")
+    pooled_rows = [(y_mu, f"Bayesian pooled mu ({ci:.0%} CrI)", summ.loc["mu"]),
+                   (y_pred, f"New study ({ci:.0%} predictive interval)", summ.loc["theta_new"])]
+    for j, res in enumerate(freq_list):
+        y_f = y_pred - 1 - j
+        _diamond(ax, res.lower, res.mu, res.upper, y_f, ORANGE)
+        pooled_rows.append((y_f, f"{res.label} ({res.level:.0%} CI)", dict(mean=res.mu, lower=res.lower,
+                                                                            upper=res.upper)))
+    ax.axvline(0, color="black", lw=0.8)
+    ax.axvline(summ.loc["mu", "mean"], color=BLUE, lw=0.8, ls=":")
+    labels = [short_label(data.study[i]) for i in idx] + [r[1] for r in pooled_rows]
+    ticks = list(rows) + [r[0] for r in pooled_rows]
+    ax.set_yticks(ticks, labels)
+    top = max(ticks) + 1.0
+    ax.set_ylim(min(ticks) - 0.8, top)
+    ax.axhline(n_pooled + 0.5, color=GREY, lw=0.5)
+    ax.set_xlabel(direction_label(data))
+    for a in (ax, tx):
+        for spine in ("top", "right", "left"):
+            a.spines[spine].set_visible(False)
+        a.tick_params(axis="y", length=0)
+    # Right-hand table: observed [CI], shrunken [CrI], weight (RevMan-style percent).
+    tx.set_xlim(0, 1)
+    tx.set_xticks([])
+    tx.spines["bottom"].set_visible(False)
+    headers = {"observed": f"Observed [{ci:.0%} CI]", "shrunken": f"Shrunken [{ci:.0%} CrI]",
+               "weight": f"Weight ({weight_source.method})"}
+    xpos = dict(zip(columns, (0.0, 0.40, 0.82)))
+    for col, x in xpos.items():
+        tx.text(x, top - 0.3, headers[col], fontsize=8, fontweight="bold", va="center")
+    for row, i in zip(rows, idx):
+        s = shrink.iloc[i]
+        cells = {"observed": (f"{data.y[i]:.2f} [{data.y[i] - z * data.se[i]:.2f}, {data.y[i] + z * data.se[i]:.2f}]",
+                              "black"),
+                 "shrunken": (f"{s['mean']:.2f} [{s['lower']:.2f}, {s['upper']:.2f}]", BLUE),
+                 "weight": (f"{weights[i]:.1f}%", "black")}
+        for col, x in xpos.items():
+            tx.text(x, row, cells[col][0], fontsize=8, va="center", color=cells[col][1])
+    x_pooled = xpos.get("shrunken", xpos.get("observed", 0.0))
+    for y_row, _, r in pooled_rows:
+        tx.text(x_pooled, y_row, f"{r['mean']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}]", fontsize=8, va="center",
+                fontweight="bold")
+    fig.suptitle(short_label(title, 120) if title else f"Bayesian random-effects meta-analysis, k = {data.k}; mu ~ "
+                 f"{fit.spec.mu_prior}, tau ~ {fit.spec.tau_prior}", fontsize=10, x=0.02, ha="left", va="top",
+                 y=1 - 0.1 / height)  # in inches from the top: clear of the column headers however tall the plot
+    ax.plot([], [], "s", color=GREY, label=f"observed ({ci:.0%} CI)")
+    ax.plot([], [], "o-", color=BLUE, label=f"shrunken posterior ({ci:.0%} CrI)")
+    ax.plot([], [], color=BLUE, lw=5, alpha=0.45, label=f"{ci:.0%} predictive interval")
+    fig.legend(loc="lower left", ncol=3, fontsize=8, frameon=False, bbox_to_anchor=(0.02, 0.0))
+    fig.subplots_adjust(bottom=0.95 / height, top=1 - 0.45 / height)
+    return fig
+
+
+def _forest_subgroups(fit, freq, order, ci, columns, title):
+    from ..design import subgroup_labels
+    from ..frequentist_methods import as_results, frequentist
+
+    fam, data = fit.family, fit.data
+    results = [_by_moderators(r, data, subgroup=fam.column) for r in as_results(freq)]
+    if results:
+        source = results[0]
+    else:  # for the weights: the fit has already warned about what the data hold (e.g. a subgroup of one study)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            source = frequentist(data, method="REML", subgroup=fam.column)
+    labels = np.asarray(subgroup_labels(data, fam.column)[0], dtype=str)
+    table = source.subgroups.rename(index=str)
+    tau2 = np.array([float(np.nan_to_num(table.loc[g, "tau2"])) for g in labels])
+    w = 1 / (data.vi + tau2)
+    weights = np.empty(data.k)
+    for g in fam.groups:
+        weights[labels == g] = 100 * w[labels == g] / w[labels == g].sum()
+    summ = fit.summary(ci=ci)
+    separate = fam.tau_mode == "separate"
+    blocks = []
+    for g in fam.groups:
+        gl = short_label(g, 30)
+        heading = []
+        if separate:
+            t = summ.loc[f"tau[{g}]"]
+            heading.append((f"tau = {t['median']:.2f} [{t['lower']:.2f}, {t['upper']:.2f}]", BLUE))
+        for r in results:
+            row = r.subgroups.rename(index=str).loc[g]
+            het = ", ".join(f"{name} = {row[col]:{fmt}}" for name, col, fmt in
+                            (("Tau\u00b2", "tau2", ".2f"), ("I\u00b2", "I2", ".0f")) if np.isfinite(row[col]))
+            het = (het + ("%" if np.isfinite(row["I2"]) else "")) or "heterogeneity not estimable"
+            heading.append((f"{r.label}: {het}", ORANGE))
+        pooled = [("diamond", f"Bayesian mu[{gl}] ({ci:.0%} CrI)", summ.loc[f"mu[{g}]"], BLUE),
+                  ("bar", f"New study in {gl} ({ci:.0%} predictive interval)", summ.loc[f"theta_new[{g}]"], BLUE)]
+        for r in results:
+            row = r.subgroups.rename(index=str).loc[g]
+            pooled.append(("diamond", f"{r.label}, {gl} ({r.level:.0%} CI)",
+                           dict(mean=row["mu"], lower=row["lower"], upper=row["upper"]), ORANGE))
+        blocks.append(dict(heading=f"{short_label(g, 40)} (k = {fam.sizes[g]})", heading_note=heading,
+                           studies=np.flatnonzero(labels == g), pooled=pooled, vline=summ.loc[f"mu[{g}]", "mean"]))
+    notes = [(subgroup_test_text(r), "black") for r in (results or [source])]
+    op = benefit_operator(data.benefit)
+    side = "" if data.benefit is None else f"; {op} 0: the first named subgroup's effect is the more favourable"
+    diffs = subgroup_difference_lines(fit, ci)
+    if len(diffs) > 8:  # many subgroups: three pairs a line
+        diffs = ["   ".join(diffs[i:i + 3]) for i in range(0, len(diffs), 3)]
+    notes.append((f"Bayesian differences between subgroup means (posterior mean [{ci:.0%} CrI]{side}):", BLUE))
+    notes += [("    " + d, BLUE) for d in diffs]
+    if separate:
+        notes.append(("Each subgroup has its own tau (posterior median [CrI] in its heading).", BLUE))
+    else:
+        t = summ.loc["tau"]
+        notes.append((f"tau common to all subgroups: {t['median']:.2f} [{t['lower']:.2f}, {t['upper']:.2f}] "
+                      f"(posterior median [{ci:.0%} CrI]), borrowing strength across subgroups.", BLUE))
+    notes.append((f"Weights within each subgroup ({source.label}).", GREY))
+    title = title or (f"Bayesian subgroup analysis by {short_label(fam.column, 40)} ({fam.tau_mode} tau), "
+                      f"k = {data.k}; mu[g] ~ {fit.spec.mu_prior}, tau ~ {fit.spec.tau_prior}")
+    legend = [("observed", ci), ("shrunken", ci), ("bayes", ci), ("predictive", ci)] + (
+        [("freq", results[0].level)] if results else [])
+    return _forest_blocks(fit, ci, columns, order, weights, source.label, blocks, notes, title, legend)
+
+
+def _forest_clusters(fit, freq, order, ci, columns, title):
+    """Three-level fits: the effects in one block per cluster (heading: the cluster and its number of effects),
+    then the pooled mu, the predictive interval of a new effect in a new cluster and the frequentist results."""
+    from ..frequentist_methods import as_results, frequentist
+
+    fam, data = fit.family, fit.data
+    results = as_results(freq)
+    source = results[0] if results else frequentist(data, method="REML", model="three-level")
+    weights = source.weights.to_numpy()
+    summ = fit.summary(ci=ci)
+    sizes = np.bincount(fam.cluster_index, minlength=fam.clusters)
+    blocks = [dict(heading=f"{short_label(c, 40)} ({sizes[j]} effect{'s' if sizes[j] > 1 else ''})",
+                   studies=np.flatnonzero(fam.cluster_index == j), pooled=[])
+              for j, c in enumerate(fam.cluster_names)]
+    pooled = [("diamond", f"Bayesian mu ({ci:.0%} CrI)", summ.loc["mu"], BLUE),
+              ("bar", f"New effect in a new cluster ({ci:.0%} predictive interval)", summ.loc["theta_new"], BLUE)]
+    pooled += [("diamond", f"{r.label} ({r.level:.0%} CI)", dict(mean=r.mu, lower=r.lower, upper=r.upper), ORANGE)
+               for r in results]
+    blocks.append(dict(heading="All clusters", studies=[], pooled=pooled))
+    t, tw = summ.loc["tau"], summ.loc["tau_within"]
+    notes = [(f"tau between clusters {t['median']:.2f} [{t['lower']:.2f}, {t['upper']:.2f}], within clusters "
+              f"{tw['median']:.2f} [{tw['lower']:.2f}, {tw['upper']:.2f}] (posterior median [{ci:.0%} CrI]).", BLUE),
+             (f"Weights: each effect's share of the pooled estimate ({source.label}).", GREY)]
+    title = title or (f"Bayesian three-level meta-analysis, {data.k} effects in {fam.clusters} clusters; "
+                      f"mu ~ {fit.spec.mu_prior}, tau ~ {fit.spec.tau_prior}, tau_within ~ {fit.spec.tau_within_prior}")
+    legend = [("observed", ci), ("shrunken", ci), ("bayes pooled", ci), ("predictive", ci)] + (
+        [("freq pooled", results[0].level)] if results else [])
+    return _forest_blocks(fit, ci, columns, order, weights, source.label, blocks, notes, title, legend)
+
+
+def _forest_regression(fit, freq, order, ci, columns, title):
+    from ..frequentist_methods import as_results, frequentist
+
+    fam, data = fit.family, fit.data
+    results = [_by_moderators(r, data, moderators=fam.formula, terms=fam.terms) for r in as_results(freq)]
+    if results:
+        source = results[0]
+    else:  # for the weights: the fit has already warned about what the data hold
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            source = frequentist(data, method="REML", moderators=fam.formula)
+    weights = source.weights.to_numpy()
+    summ = fit.summary(ci=ci)
+    t, i2 = summ.loc["tau"], summ.loc["I2"]
+    notes = [(f"Meta-regression {fam.formula}: shrunken study effects given each study's moderator values; no "
+              "single pooled effect (see fit.coefficients(), fit.predict() and plots.bubble).", BLUE),
+             (f"Residual heterogeneity: tau = {t['median']:.2f} [{t['lower']:.2f}, {t['upper']:.2f}], I\u00b2 = "
+              f"{i2['median']:.0f}% [{i2['lower']:.0f}, {i2['upper']:.0f}] (posterior median [{ci:.0%} CrI]).", BLUE)]
+    for r in results:
+        df = r.QM_df
+        test = (f"F = {r.QM:.2f}, df = {df[0]}, {df[1]}" if isinstance(df, tuple) else f"QM = {r.QM:.2f}, df = {df}")
+        r2 = "" if r.R2 is None or not np.isfinite(r.R2) else f", R\u00b2 = {r.R2:.0f}%"
+        notes.append((f"{r.label}: tau\u00b2 = {r.tau2:.3f}, test of moderators {test} ({format_pvalue(r.QM_pvalue)})"
+                      f"{r2}", ORANGE))
+    if getattr(fam.design, "dropped", ()):
+        notes.append((f"Left out for a missing moderator: {', '.join(str(d[1]) for d in fam.design.dropped)}", GREY))
+    title = title or (f"Bayesian meta-regression {short_label(fam.formula, 60)}, k = {data.k}; "
+                      f"tau ~ {fit.spec.tau_prior}")
+    fitted = fam.design.X @ fit.coefficients(ci=ci)["mean"].to_numpy()  # posterior mean of x_i' beta
+    blocks = [dict(heading=None, studies=np.arange(data.k), pooled=[], vline=None, fitted=fitted)]
+    legend = [("observed", ci), ("shrunken given moderators", ci), ("fitted", ci)]
+    return _forest_blocks(fit, ci, columns, order, weights, source.label, blocks, notes, title, legend)
+
+
+_ROW_IN = 0.3  # inches per forest plot row
+
+
+_NOTE_IN = 0.19  # inches per note line under a forest plot
+
+
+def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes, title, legend):
+    """The forest plot in blocks of studies, each with an optional heading row and pooled rows after its studies;
+    `notes` (text, colour) are printed under the axis, above the legend."""
+    from matplotlib.lines import Line2D
+
+    plt = _plt()
+    data = fit.data
+    z = _z(ci)
+    shrink = fit.shrinkage(ci=ci)
+    entries = []  # (kind, payload, height in rows), top to bottom
+    for b in blocks:
+        idx = np.asarray(b["studies"], int)
+        if order == "effect":
+            idx = idx[np.argsort(data.y[idx], kind="stable")]
+        elif order == "weight":
+            idx = idx[np.argsort(-weights[idx], kind="stable")]
+        if b.get("heading"):
+            entries.append(("heading", b, 1.0))
+        entries += [("study", i, 1.0) for i in idx] + [("pooled", r, 1.0) for r in b["pooled"]]
+        entries.append(("gap", b, 0.6))
+    entries.pop()
+    span = sum(h for *_, h in entries)
+    ys, y = [], span
+    for *_, h in entries:
+        ys.append(y)
+        y -= h
+    legend_rows = math.ceil(len(legend) / 3)
+    bottom_in = 0.6 + _NOTE_IN * len(notes) + 0.22 * legend_rows + 0.1
+    top_in = 0.45
+    height = _ROW_IN * (span + 1.8) + bottom_in + top_in
+    fig, (ax, tx) = plt.subplots(1, 2, figsize=(11, height), sharey=True,
+                                 gridspec_kw=dict(width_ratios=(1.35, 1), wspace=0.02))
+    tx.set_xlim(0, 1)
+    headers = {"observed": f"Observed [{ci:.0%} CI]", "shrunken": f"Shrunken [{ci:.0%} CrI]",
+               "weight": f"Weight ({weight_label})"}
+    xpos = dict(zip(columns, (0.0, 0.40, 0.82)))
+    top = ys[0] + 1.0
+    for col, x in xpos.items():
+        tx.text(x, top - 0.3, headers[col], fontsize=8, fontweight="bold", va="center")
+    x_pooled = xpos.get("shrunken", xpos.get("observed", 0.0))
+    ticks, tick_labels, bold = [], [], []
+    block_rows = {}  # id(block) -> rows of its studies and pooled rows
+    fitted = blocks[0].get("fitted")  # meta-regression: the mean effect x_i' beta at each study's moderators
+    current = None
+    for (kind, item, _), row in zip(entries, ys):
+        if kind == "heading":
+            current = id(item)
+            ticks.append(row)
+            tick_labels.append(item["heading"])
+            bold.append(True)
+            previous = None
+            for text, colour in item.get("heading_note", []):  # one after the other on the heading row
+                if previous is None:
+                    previous = tx.text(0.0, row, text, fontsize=7.5, va="center", color=colour)
+                else:
+                    previous = tx.annotate(text, xy=(1, 0.5), xycoords=previous, xytext=(9, 0),
+                                           textcoords="offset points", fontsize=7.5, va="center", color=colour)
+            continue
+        if kind == "gap":
+            current = None
+            continue
+        if kind == "study":
+            i = item
+            lo, hi = data.y[i] - z * data.se[i], data.y[i] + z * data.se[i]
+            ax.plot([lo, hi], [row + 0.15] * 2, color=GREY, lw=1.2)
+            ax.plot(data.y[i], row + 0.15, "s", color=GREY, ms=3 + 9 * math.sqrt(weights[i] / np.max(weights)))
+            s = shrink.iloc[i]
+            ax.plot([s["lower"], s["upper"]], [row - 0.15] * 2, color=BLUE, lw=1.6)
+            ax.plot(s["mean"], row - 0.15, "o", color=BLUE, ms=4)
+            if fitted is not None:
+                ax.plot(fitted[i], row - 0.15, "|", color=GREEN, ms=9, mew=2)
+            cells = {"observed": (f"{data.y[i]:.2f} [{lo:.2f}, {hi:.2f}]", "black"),
+                     "shrunken": (f"{s['mean']:.2f} [{s['lower']:.2f}, {s['upper']:.2f}]", BLUE),
+                     "weight": (f"{weights[i]:.1f}%", "black")}
+            for col, x in xpos.items():
+                tx.text(x, row, cells[col][0], fontsize=8, va="center", color=cells[col][1])
+            label = short_label(data.study[i])
+        else:
+            shape, label, r, colour = item
+            mean, lo, hi = float(r["mean"]), float(r["lower"]), float(r["upper"])
+            if not np.all(np.isfinite([mean, lo, hi])):
+                tx.text(x_pooled, row, "not estimable", fontsize=8, va="center", color=GREY)
+            elif shape == "diamond":
+                _diamond(ax, lo, mean, hi, row, colour)
+            else:
+                ax.plot([lo, hi], [row] * 2, color=colour, lw=5, alpha=0.45, solid_capstyle="butt")
+            if np.all(np.isfinite([mean, lo, hi])):
+                tx.text(x_pooled, row, f"{mean:.2f} [{lo:.2f}, {hi:.2f}]", fontsize=8, va="center", fontweight="bold",
+                        color="black" if colour == BLUE else colour)
+        ticks.append(row)
+        tick_labels.append(label)
+        bold.append(False)
+        block_rows.setdefault(current if current is not None else id(blocks[0]), []).append(row)
+    for b in blocks:
+        rows = block_rows.get(id(b))
+        if b.get("vline") is not None and rows:
+            ax.plot([b["vline"]] * 2, [max(rows) + 0.45, min(rows) - 0.45], color=BLUE, lw=0.8, ls=":")
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(ticks, tick_labels)
+    for lab, is_bold in zip(ax.get_yticklabels(), bold):
+        if is_bold:
+            lab.set_fontweight("bold")
+    ax.set_ylim(min(ys) - 0.8, top)
+    for row, (kind, *_) in zip(ys, entries):
+        if kind == "gap":
+            ax.axhline(row - 0.3, color=GREY, lw=0.5)
+    ax.set_xlabel(direction_label(data))
+    for a in (ax, tx):
+        for spine in ("top", "right", "left"):
+            a.spines[spine].set_visible(False)
+        a.tick_params(axis="y", length=0)
+    tx.set_xticks([])
+    tx.spines["bottom"].set_visible(False)
+    fig.suptitle(short_label(title, 140), fontsize=10, x=0.02, ha="left", va="top", y=1 - 0.1 / height)
+    # Notes under the axis (the test for subgroup differences, the Bayesian differences, tau), then the legend.
+    legend_in = 0.22 * legend_rows + 0.1
+    for j, (text, colour) in enumerate(notes):
+        fig.text(0.02, (legend_in + _NOTE_IN * (len(notes) - j - 0.5)) / height, text, fontsize=8, va="center",
+                 color=colour)
+    styles = {"observed": dict(marker="s", color=GREY, ls="none", label=f"observed ({ci:.0%} CI)"),
+              "shrunken": dict(marker="o", color=BLUE, label=f"shrunken posterior ({ci:.0%} CrI)"),
+              "shrunken given moderators": dict(marker="o", color=BLUE,
+                                                label=f"shrunken posterior given the moderators ({ci:.0%} CrI)"),
+              "bayes": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian subgroup mean ({ci:.0%} CrI)"),
+              "predictive": dict(color=BLUE, lw=5, alpha=0.45, label=f"{ci:.0%} predictive interval"),
+              "freq": dict(marker="D", color=ORANGE, ls="none", label="frequentist subgroup estimate (CI)"),
+              "bayes pooled": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian pooled mean ({ci:.0%} CrI)"),
+              "freq pooled": dict(marker="D", color=ORANGE, ls="none", label="frequentist pooled estimate (CI)"),
+              "fitted": dict(marker="|", color=GREEN, ls="none", ms=9, mew=2,
+                             label="mean effect at the study's moderator values (x'beta)")}
+    handles = [Line2D([], [], **styles[name]) for name, _ in legend]
+    fig.legend(handles=handles, loc="lower left", ncol=3, fontsize=8, frameon=False, bbox_to_anchor=(0.02, 0.0))
+    fig.subplots_adjust(bottom=bottom_in / height, top=1 - top_in / height)
+    return fig
