@@ -27,6 +27,11 @@ def article(spoken: str) -> str:
     return "an" if spoken.startswith("8") or spoken.split(".")[0] in ("11", "18") else "a"
 
 
+def studies(k: int) -> str:
+    """A count of studies as a sentence says it: '1 study', '12 studies'."""
+    return f"{k} study" if k == 1 else f"{k} studies"
+
+
 def pct(p: float) -> str:
     """A probability in words-friendly percent: 99.7%, <0.1%, >99.9%."""
     if p > 0.999:

@@ -129,11 +129,13 @@ def side_by_side_table(fit, freq_list, ci: float = 0.95, full: bool = True) -> p
     out = pd.DataFrame({"Estimate": comp["estimate"].to_numpy(), "Interval": _pairs(comp["lower"], comp["upper"]),
                         "Kind of interval": comp["interval"].to_numpy()},
                        index=pd.Index(list(comp.index), name="Analysis"))
+    one = fit.data.k < 2  # one study: no heterogeneity to show (the Bayesian tau would be the prior's)
     if full:
-        out["tau"] = comp["tau"].to_numpy()
-        out["tau\u00b2"] = comp["tau2"].to_numpy()
-        out["tau\u00b2 interval"] = _pairs(comp["tau2_lower"], comp["tau2_upper"])
-    out["I\u00b2 (%)"] = comp["I2"].to_numpy()
+        out["tau"] = np.nan if one else comp["tau"].to_numpy()
+        out["tau\u00b2"] = np.nan if one else comp["tau2"].to_numpy()
+        out["tau\u00b2 interval"] = [(np.nan, np.nan)] * len(comp) if one else _pairs(comp["tau2_lower"],
+                                                                                        comp["tau2_upper"])
+    out["I\u00b2 (%)"] = np.nan if one else comp["I2"].to_numpy()
     out["Prediction interval"] = _pairs(comp["pi_lower"], comp["pi_upper"])
     return out
 
