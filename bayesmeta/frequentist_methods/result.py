@@ -257,5 +257,6 @@ def warn_one_study_subgroup(group, column, stacklevel=4) -> None:
 
     from ..errors import EstimationWarning
 
-    warnings.warn(f"subgroup {group!r} of {column!r} has one study: its subtotal is that study's own estimate and "
-                  "interval (no heterogeneity to estimate there)", EstimationWarning, stacklevel=stacklevel)
+    warnings.warn(f"frequentist subgroup analysis: subgroup {group!r} of {column!r} has one study: its subtotal is "
+                  "that study's own estimate and interval (no heterogeneity to estimate there)", EstimationWarning,
+                  stacklevel=stacklevel)
