@@ -118,6 +118,20 @@ def format_number(v, decimals: int) -> str:
     return text
 
 
+def format_bayes_factor(bf) -> str:
+    """A Bayes factor as a journal prints it: '< 1/1000', '> 1000', else three significant digits ('0.0421',
+    '2.35', '187'; 0 to 4 decimals by size); a dash where missing."""
+    if not _finite(bf):
+        return MISSING
+    bf = float(bf)
+    if bf < 1e-3:
+        return "< 1/1000"
+    if bf > 1e3:
+        return "> 1000"
+    decimals = 0 if bf >= 100 else 1 if bf >= 10 else 2 if bf >= 1 else 3 if bf >= 0.01 else 4
+    return f"{bf:.{decimals}f}"
+
+
 def format_probability(p) -> str:
     """'< 0.001', '> 0.999' or three decimals."""
     p = float(p)

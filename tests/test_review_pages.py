@@ -95,3 +95,29 @@ def test_totals_rules_on_the_pages(bph_pages, fluoride_pages):
     assert not (fluoride_pages / "14.2").exists() and not (fluoride_pages / "1.2").exists()
     fl = visible_text((fluoride_pages / "index.html").read_text(encoding="utf-8"))
     assert fl.count("the review does not pool these studies") == 2
+
+
+@pytest.mark.parametrize("bf,text", [(1e-5, "< 1/1000"), (0.00099, "< 1/1000"), (0.0042, "0.0042"), (0.5, "0.500"),
+                                     (1.0, "1.00"), (18.72, "18.7"), (999.4, "999"), (61438.0, "> 1000"),
+                                     (float("nan"), "–")])
+def test_bayes_factors_as_a_journal_prints_them(bf, text):
+    from bayesmeta.formatting import format_bayes_factor
+
+    assert format_bayes_factor(bf) == text
+
+
+def test_bayes_factor_table_of_a_report(bph):
+    """CD013656 1.1 (by subgroup): tau = 0 is very unlikely (BF10 about 6e4): '> 1000' and '< 1/1000', never 0."""
+    from bayesmeta.formatting import display_table
+    from bayesmeta.reports import bayes_factor_table
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = bph.fit("1.1", seed=1)
+    cells = display_table(bayes_factor_table(fit.bayes_factors())).rows[0]
+    assert cells[1:] == ["< 1/1000", "> 1000"]
+
+
+@pytest.fixture(scope="module")
+def bph():
+    return bm.read_revman(BPH)

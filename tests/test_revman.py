@@ -297,7 +297,7 @@ def test_write_review_index_and_reports(tmp_path, package):
 
     result = quiet(write_review, bm.read_revman(PACKAGE, benefit="lower"), tmp_path / "out", figures=True)
     table = result["table"].set_index("analysis")
-    assert table.loc["1.1", "reproduction"].startswith("all ")
+    assert table.loc["1.1", "reproduction"].startswith("all ") and "reproduced" in table.loc["1.1", "reproduction"]
     assert table.loc["1.1", "revman"] == "0.90 (0.84 to 0.96)"  # ratio scale
     assert table.loc["2.1", "subgroups_report"] == "subgroups.html" and "(SMD ≤ -0.2)" in table.loc["2.1", "p_mid_text"]
     assert 0.5 < table.loc["2.1", "p_benefit"] <= 1 and "(OR ≤ 0.75)" in table.loc["1.1", "p_mid_text"]

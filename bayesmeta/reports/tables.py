@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..formatting import probability_events
+from ..formatting import format_bayes_factor, probability_events
 from .statements import fit_events, quantity_label
 
 
@@ -184,7 +184,9 @@ def diagnostics_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def bayes_factor_table(table: pd.DataFrame) -> pd.DataFrame:
-    out = table.rename(columns={"BF01": "BF01 (for the null)", "BF10": "BF10 (against the null)"})
+    """Bayes factors as a journal prints them (formatting.format_bayes_factor: '< 1/1000', '> 1000')."""
+    out = table.map(format_bayes_factor).rename(columns={"BF01": "BF01 (for the null)",
+                                                         "BF10": "BF10 (against the null)"})
     out.index = pd.Index([str(i) for i in out.index], name="Null hypothesis")
     out.attrs["by"] = "row"
     return out

@@ -46,12 +46,15 @@ def interval(a, mid, lo, hi) -> str:
     return f"{num(f(mid), d)} ({num(f(lo), d)} to {num(f(hi), d)})"
 
 
-def agreement(checks: pd.DataFrame) -> str:
-    """RevMan vs ours in words: how many stored numbers, placeholders, and those beyond the tolerance."""
+def agreement(checks: pd.DataFrame, short: bool = False) -> str:
+    """RevMan vs ours in words: how many stored numbers, placeholders, and those beyond the tolerance (`short`:
+    the index's cell)."""
     if checks.empty:
         return "nothing stored to compare"
     status = checks["status"]
     n, filler, bad = len(checks), int((status == "placeholder").sum()), checks[status == "differs"]
+    if short and bad.empty:
+        return f"all {n} reproduced" + (f" ({filler} placeholders)" if filler else "")
     filler_text = f"; {filler} are RevMan's placeholders (nothing to estimate)" if filler else ""
     if bad.empty:
         return f"all {n} stored numbers reproduced to RevMan's stored precision{filler_text}"
@@ -81,12 +84,17 @@ body {{ font-family: system-ui, sans-serif; margin: 1em auto; max-width: 1400px;
        line-height: 1.4; overflow-wrap: anywhere; }}
 .table-wrap {{ max-width: 100%; overflow-x: auto; }}
 table {{ border-collapse: collapse; font-size: 0.9em; font-variant-numeric: tabular-nums; }}
-th, td {{ border: 1px solid #ccc; padding: 0.3em 0.5em; vertical-align: top; text-align: left; }}
+*, *::before, *::after {{ box-sizing: border-box; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.5em; vertical-align: top; text-align: left;
+         overflow-wrap: normal; word-break: normal; hyphens: manual; }}
+td:nth-child(1), td:nth-child(3), td:nth-child(4), td:nth-child(5) {{ white-space: nowrap; }}
+td:nth-child(2) {{ min-width: 14em; }}
 th {{ background: #f2f2f2; }} .small {{ font-size: 0.85em; color: #555; }} .error {{ color: #a00; }}
 @media (max-width: 700px) {{
   thead {{ display: none; }} table, tbody, tr, td {{ display: block; width: 100%; }}
   tr {{ border: 1px solid #ccc; margin: 0 0 0.8em; }} td {{ border: 0; border-bottom: 1px solid #eee; }}
   td::before {{ content: attr(data-label); display: block; font-size: 0.8em; color: #555; }}
+  td, th {{ white-space: normal !important; min-width: 0 !important; }}
 }}
 @media print {{ tr {{ break-inside: avoid; }} h1, h2 {{ break-after: avoid; }} }}
 </style></head><body>

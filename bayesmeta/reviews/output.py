@@ -111,7 +111,7 @@ def _prepare(review, a, row, seed, mid, tau_prior, engine) -> Prepared:
     data = a.effects()
     freq = a.frequentist(data=data)
     checks = pd.DataFrame(check_analysis(a, freq), columns=CHECK_COLUMNS)
-    row.update(k=data.k, revman=_stored_text(a), reproduction=agreement(checks))
+    row.update(k=data.k, revman=_stored_text(a), reproduction=agreement(checks, short=True))
     out = Prepared(a.number, row, checks)
     groups = [] if freq.subgroups is None else list(freq.subgroups.index)
     if a.totals == "NO" or (a.totals == "SUB" and not groups):
