@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import platform
 from importlib import metadata
@@ -92,6 +93,12 @@ def probability_statements(fit, thresholds=None, intervention="the intervention"
 
 def versions(sampler: str | None = None) -> dict[str, str]:
     """Versions of Python and the packages that made the numbers (with PyMC's where a sampler ran)."""
+    return dict(_versions(sampler))
+
+
+@functools.lru_cache(maxsize=None)
+def _versions(sampler) -> tuple:
+    """Looked up once per process (reading the package metadata took a tenth of a review's report time)."""
     names = ["bayesmeta", "numpy", "scipy", "pandas", "xarray", "arviz-base", "arviz-stats", "arviz-plots",
              "matplotlib", "formulaic"] + (["pymc", "pytensor", sampler] if sampler else [])
     out = {"python": platform.python_version()}
@@ -100,7 +107,7 @@ def versions(sampler: str | None = None) -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    return out
+    return tuple(out.items())
 
 
 # --------------------------------------------------------------------------- words for quantities and results
