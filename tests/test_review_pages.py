@@ -34,24 +34,23 @@ def artefacts(text: str) -> list[str]:
     return found
 
 
-@pytest.fixture(scope="module")
-def bph_pages(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bph") / "out"
+def pages(tmp_path_factory, path, numbers):
+    """`bayesmeta review` of these analyses of a Cochrane file (no figures, one process: fast)."""
+    out = tmp_path_factory.mktemp(path.stem) / "out"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        write_review(bm.read_revman(BPH), out, figures=False, numbers=["1.1", "1.9", "1.11", "2.5", "2.10"],
-                     workers=1)
+        write_review(bm.read_revman(path), out, figures=False, numbers=numbers, workers=1)
     return out
+
+
+@pytest.fixture(scope="module")
+def bph_pages(tmp_path_factory):
+    return pages(tmp_path_factory, BPH, ["1.1", "1.9", "1.11", "2.5", "2.10"])
 
 
 @pytest.fixture(scope="module")
 def fluoride_pages(tmp_path_factory):
-    out = tmp_path_factory.mktemp("fluoride") / "out"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        write_review(bm.read_revman(FLUORIDE), out, figures=False, numbers=["1.1", "1.2", "4.1", "14.2"],
-                     workers=1)
-    return out
+    return pages(tmp_path_factory, FLUORIDE, ["1.1", "1.2", "4.1", "14.2"])
 
 
 @pytest.mark.parametrize("pages", ["bph_pages", "fluoride_pages"])
