@@ -120,7 +120,8 @@ def clbp(tmp_path_factory):
 def test_clbp_report_fits_the_screen_and_every_figure_renders(clbp, tmp_path, device):
     result = measure(clbp, tmp_path, WIDTHS[device])
     assert result["width"] == WIDTHS[device]
-    assert_clean(result, figures=6)  # two forest plots, densities, prior-posterior, benefit curves, funnel
+    assert_clean(result, figures=10)  # two forest plots, densities, prior-posterior, benefit curves, funnel, and
+    # the robustness figures: leave-one-out, prior grid, LOO-PIT, GOSH
     assert result["first_section"] == "Summary" and result["toc"] == result["sections"] >= 9
     if device == "phone":  # the wide tables scroll in their boxes instead of widening the page
         assert result["scrolling_tables"] >= 3
@@ -130,7 +131,7 @@ def test_clbp_report_fits_the_screen_and_every_figure_renders(clbp, tmp_path, de
 
 def test_clbp_report_prints_on_a4(clbp, tmp_path):
     result = measure(clbp, tmp_path, A4_CSS_PX, print_rules=True)
-    assert_clean(result, figures=6)
+    assert_clean(result, figures=10)
     assert result["scrolling_tables"] == 0  # on paper every table fits the page
     pdf = tmp_path / "report.pdf"
     browse(clbp, tmp_path, 1280, "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
