@@ -11,7 +11,7 @@ import warnings
 import pandas as pd
 
 from ..errors import DataError, EstimationWarning
-from ..formatting import format_pvalue
+from ..formatting import format_pvalue, studies
 from .document import Section
 
 MIN_STUDIES = 10
@@ -58,7 +58,7 @@ def _rows(data) -> tuple[list[tuple], list[str]]:
 def small_study_section(data, figures=()) -> Section:
     """The section (module docstring); `figures`: [(caption, figure)] such as the funnel plot."""
     if data.k < MIN_STUDIES:
-        return Section(TITLE, [f"With {data.k} studies (fewer than {MIN_STUDIES}) the tests for funnel-plot "
+        return Section(TITLE, [f"With {studies(data.k)} (fewer than {MIN_STUDIES}) the tests for funnel-plot "
                                "asymmetry are not shown: they have too little power to tell small-study effects "
                                "from chance (Cochrane Handbook, section 13.3.5.4)."], figures=list(figures))
     rows, words = _rows(data)
