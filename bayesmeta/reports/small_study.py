@@ -31,7 +31,7 @@ def _rows(data) -> tuple[list[tuple], list[str]]:
     rows.append(("Rank correlation (Begg and Mazumdar)", float("nan"),
                  f"Kendall's tau = {rk.tau:.2f}, {format_pvalue(rk.pvalue)}"))
     tf = trimfill(data)
-    rows.append((f"Trim and fill (L0; {tf.k0} studies filled on the {tf.side})", (tf.mu, tf.lower, tf.upper),
+    rows.append((f"Trim and fill (L0; {studies(tf.k0)} filled on the {tf.side})", (tf.mu, tf.lower, tf.upper),
                  f"k0 = {tf.k0} (SE {tf.k0_se:.2f})"))
     words.append(f"Trim and fill imputes {tf.k0} {'study' if tf.k0 == 1 else 'studies'}"
                  + (f"; the filled estimate is {tf.mu:.2f}." if tf.k0 else "."))
