@@ -120,3 +120,20 @@ def test_bayes_factor_table_of_a_report(bph):
 @pytest.fixture(scope="module")
 def bph():
     return bm.read_revman(BPH)
+
+
+def test_a_report_that_fails_does_not_stop_the_review(tmp_path, monkeypatch):
+    """A section that cannot be computed (here: any DataError) gives that analysis a page saying why; the index
+    links to it and the other analyses are written."""
+    import bayesmeta.reports as reports
+
+    def broken(*args, **kwargs):
+        raise bm.DataError("REML did not converge")
+
+    monkeypatch.setattr(reports, "build_report", broken)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_review(bm.read_revman(FLUORIDE), tmp_path / "out", figures=False, numbers=["1.1", "4.1"], workers=1)
+    page = (tmp_path / "out" / "1.1" / "report.html").read_text(encoding="utf-8")
+    assert "The report could not be written: REML did not converge" in page
+    assert any("analysis 4.1: the report could not be written" in str(w.message) for w in caught)

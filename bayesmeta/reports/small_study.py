@@ -30,11 +30,15 @@ def _rows(data) -> tuple[list[tuple], list[str]]:
     rk = ranktest(data)
     rows.append(("Rank correlation (Begg and Mazumdar)", float("nan"),
                  f"Kendall's tau = {rk.tau:.2f}, {format_pvalue(rk.pvalue)}"))
-    tf = trimfill(data)
-    rows.append((f"Trim and fill (L0; {studies(tf.k0)} filled on the {tf.side})", (tf.mu, tf.lower, tf.upper),
-                 f"k0 = {tf.k0} (SE {tf.k0_se:.2f})"))
-    words.append(f"Trim and fill imputes {tf.k0} {'study' if tf.k0 == 1 else 'studies'}"
-                 + (f"; the filled estimate is {tf.mu:.2f}." if tf.k0 else "."))
+    try:
+        tf = trimfill(data)
+    except (DataError, RuntimeError, ArithmeticError) as err:  # e.g. REML not converging (an EstimationError)
+        rows.append(("Trim and fill (L0)", float("nan"), f"not estimable: {err}"))
+    else:
+        rows.append((f"Trim and fill (L0; {studies(tf.k0)} filled on the {tf.side})", (tf.mu, tf.lower, tf.upper),
+                     f"k0 = {tf.k0} (SE {tf.k0_se:.2f})"))
+        words.append(f"Trim and fill imputes {studies(tf.k0)}" + (f"; the filled estimate is {tf.mu:.2f}." if tf.k0
+                                                                   else "."))
     pp = pet_peese(data)
     for name, r in (("PET", pp.pet), ("PEESE", pp.peese)):
         rows.append((f"{name} (WLS regression on the {'SE' if name == 'PET' else 'variance'})",

@@ -232,11 +232,24 @@ def write_reports(item: Prepared, folder: Path, figures: bool) -> list[str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for name, fit, freq, title in item.reports:
-            figs = _figures(fit, freq, folder / "figures" / f"forest-{Path(name).stem}.svg") if figures else None
-            text = build_report(fit, freq=freq, thresholds=item.thresholds, title=title, figures=figs,
-                                notes=item.report_notes)
-            (folder / name).write_text(text.render("html"), encoding="utf-8")
+            try:
+                figs = _figures(fit, freq, folder / "figures" / f"forest-{Path(name).stem}.svg") if figures else None
+                page = build_report(fit, freq=freq, thresholds=item.thresholds, title=title, figures=figs,
+                                    notes=item.report_notes).render("html")
+            except ANALYSIS_ERRORS as err:  # the index links here: say why instead of stopping the review
+                warnings.warn(f"the report could not be written: {' '.join(str(err).split())}", ReviewWarning)
+                page = _error_page(title, err)
+            (folder / name).write_text(page, encoding="utf-8")
     return [" ".join(str(w.message).split()) for w in caught]
+
+
+def _error_page(title: str, err: Exception) -> str:
+    import html
+
+    e = html.escape
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title></head><body>"
+            f"<h1>{e(title)}</h1><p>The report could not be written: {e(' '.join(str(err).split()))}</p>"
+            "<p>The index and check.csv still hold this analysis's RevMan result and its check.</p></body></html>")
 
 
 def _figures(fit, freq, path: Path) -> dict:
