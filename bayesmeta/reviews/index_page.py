@@ -1,5 +1,5 @@
 """The review's index page (`bayesmeta review`'s index.html) and the words of its cells: every number as a
-journal prints it, every cell escaped, RevMan's totals rules (no overall result where the review pools only
+journal prints it (bayesmeta.formatting), every cell escaped, RevMan's totals rules (no overall result where the review pools only
 within subgroups or not at all), "direction not stated" with the probabilities of both directions where the file
 does not say which side favours the intervention, and "differs" only beyond the check's tolerance."""
 
@@ -11,28 +11,20 @@ import math
 import numpy as np
 import pandas as pd
 
-DASH = "–"
-TOTALS_TEXT = {"SUB": "subtotals only (the review shows no total)",
-               "NO": "not pooled in the review (RevMan's totals: none)"}
+from ..formatting import MISSING, format_number
+from ..formatting import pct as format_pct
+
+DASH = MISSING
 
 
 def num(value, digits: int = 2) -> str:
-    """A number with `digits` decimals, a dash where it is missing; no '-0.00'."""
-    if value is None or not np.isfinite(value):
-        return DASH
-    text = f"{float(value):.{digits}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
+    """formatting.format_number, with a dash where the value is missing."""
+    return format_number(value, digits) if value is not None and np.isfinite(value) else MISSING
 
 
 def pct(p) -> str:
-    """A probability as a percentage: '97.3%', '<0.1%', '>99.9%'; a dash where missing."""
-    if p is None or not np.isfinite(p):
-        return DASH
-    if p < 0.001:
-        return "<0.1%"
-    if p > 0.999:
-        return ">99.9%"
-    return f"{100 * p:.1f}%"
+    """formatting.pct ('97.3%', '<0.1%', '>99.9%'), with a dash where the probability is missing."""
+    return format_pct(p) if p is not None and np.isfinite(p) else MISSING
 
 
 def digits_for(a) -> int:
