@@ -115,7 +115,11 @@ def _prepare(review, a, row, seed, mid, tau_prior, engine) -> Prepared:
     out = Prepared(a.number, row, checks)
     groups = [] if freq.subgroups is None else list(freq.subgroups.index)
     if a.totals == "NO" or (a.totals == "SUB" and not groups):
-        row.update(bayes_mu=DASH, bayes_tau=DASH, p_benefit_text=DASH, p_mid_text=DASH,
+        own = ""
+        if data.k == 1:  # one study: its own estimate is what there is
+            y, half = data.y[0], 1.959963984540054 * data.se[0]
+            own = f"; 1 study ({data.study[0]}): {interval(a, y, y - half, y + half)}"
+        row.update(revman="not pooled" + own, bayes_mu=DASH, bayes_tau=DASH, p_benefit_text=DASH, p_mid_text=DASH,
                    ours_frequentist=DASH, reproduction=row["reproduction"] + "; the review does not pool these studies")
         return out
     by_subgroup = a.totals == "SUB" and len(groups) > 1
