@@ -270,7 +270,8 @@ def _figures(fit, freq, path: Path) -> dict:
         warnings.simplefilter("ignore")
         fig = plots.forest(fit, freq=freq)
         try:
-            fig.savefig(path, format="svg", bbox_inches="tight")
+            bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)  # "tight" without its extra draw
+            fig.savefig(path, format="svg", bbox_inches=bbox)
         finally:
             plt.close(fig)
     return {"Forest plot (observed and shrunken study effects, pooled posterior, RevMan's pooled result)": path}
