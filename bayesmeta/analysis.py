@@ -14,15 +14,15 @@
 
 Every key is checked before anything runs (one message naming the file and the key). `run_analysis`
 writes report.html, report.md, summary.csv, shrinkage.csv, probabilities.csv, comparison.csv,
-sensitivity.csv, figures/*.png|svg and posterior.nc into a temporary folder beside the output folder and
-moves it into place only when everything succeeded: a failed run leaves no partial output.
+sensitivity.csv, figures/*.png|svg and posterior.nc into a staging folder beside the output folder and moves
+them into place only when everything succeeded: a failed or stopped run leaves no partial output, and a folder
+that is not empty is written into only with overwrite=True (`--overwrite`), replacing only the files an earlier
+run wrote (see bayesmeta.output_folder).
 """
 
 from __future__ import annotations
 
 import math
-import shutil
-import tempfile
 import tomllib
 import warnings
 from dataclasses import dataclass
@@ -36,6 +36,7 @@ from .errors import DataError
 from .findings.output import run_review_file
 from .findings.review_file import is_review_file
 from .formatting import benefit_thresholds, default_thresholds
+from .output_folder import OutputFolder, display_path
 
 FIGURES = ("forest_revman", "forest", "density", "prior_posterior", "benefit", "funnel", "trace", "rank", "leave_one_out",
            "baujat", "sensitivity_grid", "loo_pit", "gosh", "average")
@@ -279,10 +280,12 @@ def load_effect_data(analysis: Analysis):
 
 
 # --------------------------------------------------------------------------- running
-def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
+def run_analysis(path, out_dir=None, progressbar: bool = False, overwrite: bool = False) -> dict:
     """Fit an analysis file, or every outcome of a review file (an [[outcome]] list, see
     bayesmeta.findings.review_file), and write its outputs into `out_dir` (default output/NAME); returns what
-    was fitted and {name: path} of what was written. Nothing is left behind when it fails."""
+    was fitted and {name: path} of what was written. A folder that is not empty is refused unless `overwrite`;
+    then only the outputs an earlier run wrote are replaced (bayesmeta.output_folder). Nothing is left behind
+    when it fails."""
     review = is_review_file(path)
     analysis = None if review else load_analysis(path)
     out = Path(out_dir or Path("output") / Path(path).stem)
@@ -290,9 +293,10 @@ def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
                              if analysis is not None and "file" in analysis.spec.get("data", {}) else [])
     for item in inputs:
         if out.resolve() == item.resolve() or out.resolve() in item.resolve().parents:
-            raise AnalysisError(f"--out {out}: holds the input {item}; the output folder is replaced as a whole, so "
-                                "give a folder of its own")
-    with _staging(out) as stage:
+            raise AnalysisError(f"--out {display_path(out)}: holds the input {display_path(item)}; give the outputs "
+                                "a folder of their own")
+    with OutputFolder(out, overwrite) as stage:
+        (stage / "figures").mkdir()
         if review:
             result = run_review_file(path, stage)
         elif "pooled" in analysis.spec:
@@ -302,48 +306,6 @@ def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
     result["files"] = {name: out / Path(p).relative_to(stage) for name, p in result["files"].items()}
     result["out"] = out
     return result
-
-
-class _staging:
-    """A temporary folder beside `out`; on success it replaces `out` (an earlier output folder: one with a
-    report.html), on failure it is removed, with any parent folders made for it."""
-
-    def __init__(self, out: Path):
-        self.out = out
-        if out.exists() and not out.is_dir():
-            raise AnalysisError(f"--out {out}: is a file, not a folder")
-        if out.is_dir() and any(out.iterdir()) and not (out / "report.html").exists():
-            raise AnalysisError(f"--out {out}: the folder exists and is not a bayesmeta output folder; refusing to "
-                                "replace it (give a new or empty folder)")
-        self.made = [p for p in [out.parent, *out.parent.parents] if not p.exists()]
-
-    def __enter__(self) -> Path:
-        try:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-            self.stage = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".partial", dir=self.out.parent))
-        except OSError as err:
-            raise AnalysisError(f"--out {self.out}: cannot create the output folder ({err.strerror or err})") from None
-        (self.stage / "figures").mkdir()
-        return self.stage
-
-    def __exit__(self, kind, value, tb):
-        if kind is not None:
-            shutil.rmtree(self.stage, ignore_errors=True)
-            for folder in self.made:  # nearest first; only those this run made, and only if still empty
-                try:
-                    folder.rmdir()
-                except OSError:
-                    break
-            return False
-        old = None
-        if self.out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", suffix=".old", dir=self.out.parent))
-            old.rmdir()
-            self.out.rename(old)
-        self.stage.rename(self.out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return False
 
 
 def _small_study_tests_apply(fit) -> bool:

@@ -188,7 +188,7 @@ class QuadratureBackend:
     def describe(self) -> str:
         nodes = sum(len(f.tau) for f in self.factors)
         return ("exact: p(tau | y) by adaptive Gauss-Legendre quadrature refined until the integral is stable to "
-                f"1e-11 ({nodes} nodes); summaries are exact normal mixtures over tau (no Monte Carlo error); "
+                f"10⁻¹¹ ({nodes} nodes); summaries are exact normal mixtures over tau (no Monte Carlo error); "
                 "figures draw the exact densities; the DataTree holds i.i.d. posterior draws")
 
     def diagnostics(self, tree=None):
@@ -295,9 +295,10 @@ class DrawsBackend:
         return "MCMC (PyMC model, NUTS sampler): summaries from the draws, with Monte Carlo error"
 
     def diagnostics(self, tree):
+        """`tree`: the fit's DataTree, or a function that makes it."""
         if self._diagnostics is None:
             raise ValueError("no sampler diagnostics: these draws are i.i.d.")
-        return self._diagnostics(self, tree)
+        return self._diagnostics(self, tree() if callable(tree) else tree)
 
     # ---------------------------------------------------------------- DataTree
     def datatree(self, spec):

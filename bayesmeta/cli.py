@@ -18,6 +18,8 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
+from .output_folder import check_target, display_path, write_file
+
 try:  # typer >= 0.20 carries its own copy of click
     from typer._click.exceptions import ClickException, NoArgsIsHelpError
 except ImportError:  # pragma: no cover
@@ -64,6 +66,8 @@ ModelName = Annotated[str, typer.Option("--model", help="random, common or three
 Sep = Annotated[Optional[str], typer.Option(help="separator of the CSV file (default: detected), e.g. ';'")]
 Decimal = Annotated[Optional[str], typer.Option(help="decimal mark, '.' or ',' (default: detected)")]
 Encoding = Annotated[Optional[str], typer.Option(help="text encoding (default: UTF-8, else Windows-1252)")]
+Overwrite = Annotated[bool, typer.Option(
+    "--overwrite", help="write into an output that exists: replace only what bayesmeta wrote there before")]
 
 
 def one_line(message) -> str:
@@ -340,6 +344,7 @@ def freq(
 def run(
     analysis: Annotated[str, typer.Argument(help="analysis file, e.g. models/clbp_digital_pain.toml")],
     out: Annotated[Optional[str], typer.Option(help="output folder (default output/NAME)")] = None,
+    overwrite: Overwrite = False,
 ):
     """Fit an analysis file and write report.html, report.md, tables, figures and the posterior (a review file:
     each outcome's report and the summary of findings)."""
@@ -349,18 +354,19 @@ def run(
 
     console = Console(stderr=True)
     with console.status(f"running {analysis} ..."):
-        result = run_guarded(lambda: run_analysis(analysis, out, progressbar=sys.stderr.isatty()))
-    console.print(f"wrote {len(result['files'])} files to {result['out']}/", markup=False, highlight=False)
+        result = run_guarded(lambda: run_analysis(analysis, out, progressbar=sys.stderr.isatty(), overwrite=overwrite))
+    console.print(f"wrote {len(result['files'])} files to {display_path(result['out'])}/", markup=False,
+                  highlight=False)
     fit = result.get("fit")
     if "sof" in result:  # a review file: the summary of findings across its outcomes
-        typer.echo(f"summary of findings: {result['files']['sof_html']}")
+        typer.echo(f"summary of findings: {display_path(result['files']['sof_html'])}")
         return
     if fit is not None:
         s = fit.summary(ci=result.get("ci", 0.95))
         shown = fit.family.coefficient_rows()[:4] + [q for q in s.index if q.startswith("tau")][:1]
         typer.echo("; ".join(f"{q} {s.loc[q, 'median']:.3f} [{s.loc[q, 'lower']:.3f}, {s.loc[q, 'upper']:.3f}]"
                              for q in shown) + f" (medians, {s.attrs['interval']}s)")
-    typer.echo(f"report: {result['files']['report_html']}")
+    typer.echo(f"report: {display_path(result['files']['report_html'])}")
 
 
 @app.command()
@@ -394,6 +400,7 @@ def batch(
     scheduler: Annotated[Optional[str], typer.Option(help="dask.distributed scheduler address, e.g. tcp://host:8786")] = None,
     chunk_size: Annotated[Optional[int], typer.Option(help="analyses per chunk")] = None,
     sep: Sep = None, decimal: Decimal = None, encoding: Encoding = None,
+    overwrite: Overwrite = False,
 ):
     """Many meta-analyses at once: one per group of the table (--by), Bayesian (exact engine, vectorised) or,
     with --method, frequentist; one row per group in --out."""
@@ -412,7 +419,13 @@ def batch(
             raise ValueError(f"--by must name one or more columns separated by commas, not {by!r}")
         target = Path(out)
         if target.suffix.lower() not in (".csv", ".parquet"):
-            raise ValueError(f"--out must end in .csv or .parquet, not {out!r}")
+            raise ValueError(f"--out must end in .csv or .parquet, not {display_path(out)!r}")
+        listing = target.with_name(f"{target.stem}_skipped.csv")
+        for path in (target, listing):
+            check_target(path, "--out", folder=False)
+            if path.exists() and not overwrite:
+                raise ValueError(f"--out: {display_path(path)!r} exists; give another name, or --overwrite to "
+                                 "replace it")
         if Path(file).exists() and target.exists() and target.resolve() == Path(file).resolve():
             raise ValueError(f"--out {out!r} is the input table; choose another file")
         if chunk_size is not None and chunk_size < 1:
@@ -444,21 +457,19 @@ def batch(
         start = time.perf_counter()
         table = run(df)
         seconds = time.perf_counter() - start
-        target.parent.mkdir(parents=True, exist_ok=True)
         skipped = pd.DataFrame(table.attrs.get("skipped", []))
         if target.suffix.lower() == ".parquet":
-            table.to_parquet(target, index=False)
+            write_file(target, lambda p: table.to_parquet(p, index=False), overwrite)
         else:
-            table.to_csv(target, index=False)
+            write_file(target, lambda p: table.to_csv(p, index=False), overwrite)
         extra = ""
         if len(skipped):
-            listing = target.with_name(f"{target.stem}_skipped.csv")
-            skipped.to_csv(listing, index=False)
-            extra = f"; {len(skipped)} skipped, listed in {listing}"
+            write_file(listing, lambda p: skipped.to_csv(p, index=False), overwrite)
+            extra = f"; {len(skipped)} skipped, listed in {display_path(listing)}"
         return table, seconds, extra
 
     table, seconds, extra = run_guarded(go)
-    typer.echo(f"wrote {len(table)} analyses to {out} in {seconds:.1f} s{extra}")
+    typer.echo(f"wrote {len(table)} analyses to {display_path(out)} in {seconds:.1f} s{extra}")
 
 
 @app.command()
@@ -476,6 +487,9 @@ def review(
     figures: Annotated[bool, typer.Option(help="forest plots in the reports")] = True,
     benefit: Annotated[Optional[str], typer.Option(
         help="benefit direction (lower or higher) where the file does not state one (data packages, Metapsy)")] = None,
+    benefit_map: Annotated[Optional[str], typer.Option(
+        help="TOML file declaring the benefit direction per analysis, lines such as \"1.1\" = \"higher\"")] = None,
+    overwrite: Overwrite = False,
 ):
     """A whole review: read every analysis of a RevMan or Metapsy file, reproduce RevMan's pooled results (checked
     against the numbers the file stores), fit each analysis (exact engine) and write DIR/index.html with one row
@@ -503,19 +517,30 @@ def review(
                 raise ValueError(f"--mid {item!r}: the minimal important difference must be a positive number")
         target = Path(out) if out else Path("output") / Path(file).stem
         if Path(file).exists() and target.resolve() == Path(file).resolve():
-            raise ValueError(f"--out {str(target)!r} is the review itself; choose another folder")
+            raise ValueError(f"--out {display_path(target)!r} is the review itself; choose another folder")
+        declared = None
+        if benefit_map is not None:
+            from .reviews.benefit import load_benefit_map
+
+            declared = load_benefit_map(benefit_map)
         rv = read_revman(file, format=file_format, benefit=benefit)
+        if declared:
+            from .reviews.benefit import apply_benefit
+
+            apply_benefit(rv, declared)
         return write_review(rv, target, seed=seed, mid=mids, tau_prior=tau_prior, figures=figures,
-                            progress=sys.stderr.isatty())
+                            progress=sys.stderr.isatty(), overwrite=overwrite)
 
     result = run_guarded(go)
     table, check = result["table"], result["check"]
     failed = int((table["error"].fillna("") != "").sum()) if "error" in table else 0
-    checked = check[check["where"] != "not analysed"]
+    status = check.loc[check["where"] != "not analysed", "status"]
     typer.echo(f"{len(table) - failed} of {len(table)} analyses fitted"
                + (f" ({failed} not analysed, see the index)" if failed else "")
-               + f"; RevMan vs ours: {int(checked['agrees'].sum())} of {len(checked)} stored numbers agree")
-    typer.echo(f"index: {result['files']['index']}")
+               + f"; RevMan vs ours: {int((status == 'agrees').sum())} of {len(status)} stored numbers reproduced, "
+               f"{int((status == 'placeholder').sum())} RevMan placeholders, {int((status == 'differs').sum())} "
+               "differ beyond the tolerance")
+    typer.echo(f"index: {display_path(result['files']['index'])}")
 
 
 def main():  # pragma: no cover - the console script

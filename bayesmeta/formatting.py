@@ -27,6 +27,11 @@ def article(spoken: str) -> str:
     return "an" if spoken.startswith("8") or spoken.split(".")[0] in ("11", "18") else "a"
 
 
+def studies(k: int) -> str:
+    """A count of studies as a sentence says it: '1 study', '12 studies'."""
+    return f"{k} study" if k == 1 else f"{k} studies"
+
+
 def pct(p: float) -> str:
     """A probability in words-friendly percent: 99.7%, <0.1%, >99.9%."""
     if p > 0.999:
@@ -111,6 +116,20 @@ def format_number(v, decimals: int) -> str:
     if re.fullmatch(r"-0\.?0*", text):
         text = text[1:]
     return text
+
+
+def format_bayes_factor(bf) -> str:
+    """A Bayes factor as a journal prints it: '< 1/1000', '> 1000', else three significant digits ('0.0421',
+    '2.35', '187'; 0 to 4 decimals by size); a dash where missing."""
+    if not _finite(bf):
+        return MISSING
+    bf = float(bf)
+    if bf < 1e-3:
+        return "< 1/1000"
+    if bf > 1e3:
+        return "> 1000"
+    decimals = 0 if bf >= 100 else 1 if bf >= 10 else 2 if bf >= 1 else 3 if bf >= 0.01 else 4
+    return f"{bf:.{decimals}f}"
 
 
 def format_probability(p) -> str:

@@ -303,7 +303,7 @@ class Fit:
     def diagnostics(self) -> pd.DataFrame:
         """MCMC: R-hat, bulk and tail ESS, MCSE and divergences (ArviZ); exact: the quadrature's nodes and
         evidence."""
-        return self.backend.diagnostics(self.idata)
+        return self.backend.diagnostics(lambda: self.idata)  # the DataTree only where the engine needs it (MCMC)
 
     def describe_engine(self) -> str:
         """How the numbers were computed, in one sentence."""

@@ -312,7 +312,7 @@ def test_cli_batch_bodily_distress_file_and_one_line_errors(tmp_path):
     for args, text in [(["--by", "nope"], "by: column"), (["--by", "time", "--out", str(tmp_path / "x.txt")], "--out"),
                        (["--by", "time", "--prob", "mu <"], "cannot read"),
                        (["--by", "time", "--y", ".g", "--se", ".g_se"], "duplicated study label")]:
-        full = ["batch", str(DATA / "bodily_distress_batch.csv"), "--out", str(out), *args]
+        full = ["batch", str(DATA / "bodily_distress_batch.csv"), "--out", str(tmp_path / "other.csv"), *args]
         if "--out" in args:
             full = ["batch", str(DATA / "bodily_distress_batch.csv"), *args]
         res = runner.invoke(app, full)

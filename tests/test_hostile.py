@@ -469,7 +469,7 @@ def test_failed_run_leaves_nothing_and_keeps_the_old_output(tmp_path):
     small_csv(tmp_path, "study,yi,vi\nA,0.1,0.02\nB,0.3,-1\n")
     bad = analysis_file(tmp_path, "[report]\nfigures = ['forest']", data="file = 'd.csv'\nbenefit = 'higher'",
                         name="bad.toml")
-    res = cli("run", bad, "--out", out)
+    res = cli("run", bad, "--out", out, "--overwrite")
     assert_one_line_error(res, str(bad), "'data.file' 'd.csv'", "row 2 ('B'), column 'vi'")
     assert sorted(p.name for p in out.iterdir()) == before  # the earlier output is untouched
     assert [p.name for p in out.parent.iterdir()] == ["tw"]  # no temporary folder left beside it
@@ -507,7 +507,7 @@ def test_run_refuses_odd_paths(tmp_path):
     assert_one_line_error(cli("run", path, "--out", tmp_path / "file.txt"), "--out", "is a file, not a folder")
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.docx").write_text("precious")
-    assert_one_line_error(cli("run", path, "--out", tmp_path / "mine"), "not a bayesmeta output folder")
+    assert_one_line_error(cli("run", path, "--out", tmp_path / "mine"), "exists and is not empty", "--overwrite")
     assert (tmp_path / "mine" / "thesis.docx").read_text() == "precious"
     assert_one_line_error(cli("run", tmp_path), str(tmp_path), "is a folder, not an analysis file")
     assert_one_line_error(cli("run", tmp_path / "nope.toml"), "no such analysis file")

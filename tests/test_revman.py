@@ -85,7 +85,7 @@ def test_benefit_where_the_file_does_not_state_it(package):
     assert told.benefit == "lower" and "as given to read_revman" in told.benefit_note
     rm5 = bm.read_revman(RM5, benefit="lower")
     assert rm5.analysis("1.5").benefit == "higher"  # the file's labels win
-    with pytest.raises(DataError, match="benefit must be 'lower' or 'higher'"):
+    with pytest.raises(DataError, match="the benefit must be 'lower' or 'higher'"):
         bm.read_revman(RM5, benefit="down")
 
 
@@ -297,15 +297,15 @@ def test_write_review_index_and_reports(tmp_path, package):
 
     result = quiet(write_review, bm.read_revman(PACKAGE, benefit="lower"), tmp_path / "out", figures=True)
     table = result["table"].set_index("analysis")
-    assert table.loc["1.1", "reproduction"].startswith("agrees (")
-    assert table.loc["1.1", "revman"] == "0.90 [0.84, 0.96]"  # ratio scale
-    assert table.loc["2.1", "subgroups"] == 2 and table.loc["2.1", "mid"] == "SMD ≤ -0.2"
-    assert 0.5 < table.loc["2.1", "p_benefit"] <= 1 and table.loc["1.1", "mid"] == "OR ≤ 0.75"
+    assert table.loc["1.1", "reproduction"].startswith("all ") and "reproduced" in table.loc["1.1", "reproduction"]
+    assert table.loc["1.1", "revman"] == "0.90 (0.84 to 0.96)"  # ratio scale
+    assert table.loc["2.1", "subgroups_report"] == "subgroups.html" and "(SMD ≤ -0.2)" in table.loc["2.1", "p_mid_text"]
+    assert 0.5 < table.loc["2.1", "p_benefit"] <= 1 and "(OR ≤ 0.75)" in table.loc["1.1", "p_mid_text"]
     page = (tmp_path / "out" / "index.html").read_text()
     assert 'href="1.1/report.html"' in page and 'href="2.1/subgroups.html"' in page
     report = (tmp_path / "out" / "1.1" / "report.html").read_text()
     assert "ratio scale: OR" in report and "<figure" in report
-    assert "agrees (" in report
+    assert "stored numbers reproduced" in report
     assert (tmp_path / "out" / "check.csv").exists() and (tmp_path / "out" / "analyses.csv").exists()
 
 
@@ -314,12 +314,12 @@ def test_review_command(tmp_path):
     out = tmp_path / "rv"
     res = runner.invoke(app, ["review", str(RM5), "--out", str(out), "--no-figures", "--mid", "MD=10"])
     assert res.exit_code == 0, res.output
-    assert re.search(r"10 of 11 analyses fitted \(1 not analysed, see the index\); RevMan vs ours: (\d+) of \1 "
-                     r"stored numbers agree", res.output)
+    assert re.search(r"10 of 11 analyses fitted \(1 not analysed, see the index\); RevMan vs ours: \d+ of \d+ "
+                     r"stored numbers reproduced, \d+ RevMan placeholders, 0 differ beyond the tolerance", res.output)
     page = (out / "index.html").read_text()
     assert "not analysed: review.rm5, DICH_OUTCOME &#x27;Suicide attempts&#x27;" in page
     table = pd.read_csv(out / "analyses.csv").set_index("analysis")
-    assert table.loc[2.1, "mid"] == "MD ≤ -10"
+    assert "(MD ≤ -10)" in table.loc[2.1, "p_mid_text"]
     bad = runner.invoke(app, ["review", str(RM5), "--out", str(out), "--mid", "SMD"])
     assert bad.exit_code == 2 and "--mid takes MEASURE=VALUE" in bad.output
 

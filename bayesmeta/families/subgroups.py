@@ -55,7 +55,7 @@ class Subgroups(LinearFamily):
             if n == 1:
                 how = ("it borrows tau from the other subgroups" if self.tau_mode == "common" else
                        "its tau is learned from the prior alone")
-                warnings.warn(f"subgroup {g!r} of {self.column!r} has one study: it is still analysed ({how})",
+                warnings.warn(f"Bayesian subgroup model: subgroup {g!r} of {self.column!r} has one study; {how}",
                               EstimationWarning, stacklevel=user_stacklevel())
 
     def _group(self, arg):

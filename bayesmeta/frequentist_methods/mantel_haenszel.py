@@ -11,9 +11,14 @@ tables without information on the ratio are set aside before (see `bayesmeta.bin
   Q = (b + c)/N. Weights S_i.
 * Risk ratio: RR_MH = sum a n2 / N / sum c n1 / N; var(log RR_MH) = sum (n1 n2 (a + c) - a c N) / N^2 /
   (sum a n2 / N * sum c n1 / N) (Greenland & Robins 1985). Weights c n1 / N.
-* Risk difference: RD_MH = sum w_i RD_i / sum w_i, w_i = n1 n2 / N, with the raw RD_i;
-  var = sum (a b n2^3 + c d n1^3) / (n1 n2 N^2) / (sum w_i)^2 (Greenland & Robins 1985, as RevMan and Stata's
-  metan; metafor's rma.mh uses Sato et al. 1989 instead).
+* Risk difference: RD_MH = sum w_i RD_i / sum w_i, w_i = n1 n2 / N from the entered (uncorrected) totals, with
+  the raw RD_i; var = sum (a b n2^3 + c d n1^3) / (n1 n2 N^2) / (sum w_i)^2 (Greenland & Robins 1985, as RevMan
+  and Stata's metan; metafor's rma.mh uses Sato et al. 1989 instead), where only the variance terms take the
+  zero-cell correction (a, b, c, d and n1, n2, N of a table with a zero cell with 0.5 added per cell): RevMan 5's
+  rule, which reproduces its stored weights and intervals for risk differences with double-zero studies
+  (Cochrane review CD008625, analyses 1.3, 8.3, 12.3, 14.3; tests/test_revman_cochrane.py).
+* One study: its own estimate and SE (RevMan shows the study's result as the total; Woolf, Katz and the
+  risk-difference variance with the zero-cell correction).
 * Heterogeneity (RevMan, R meta's `Q.Cochrane`, metafor's rma.mh): Q = sum w_i (y_i - theta_MH)^2 with the
   inverse-variance weights w_i = 1/v_i of the studies' own effects (zero cells corrected), df = k - 1,
   I^2 = (Q - df)/Q. Random effects: tau^2 = max(0, (Q - df) / (sum w - sum w^2 / sum w)) (DerSimonian-Laird
@@ -40,10 +45,12 @@ from scipy import stats
 
 from ..binary import RATIO_NAMES, binary_effects, corrected_cells, counts_of, peto_terms
 from ..errors import PACKAGE_DIR, DataError, EstimationWarning, plain
-from .result import FrequentistResult
+from .result import FrequentistResult, warn_one_study_subgroup
 from .tau2 import q_profile_ci
 
 BINARY_METHODS = ("MH", "MH-DL", "Peto")
+TOTALS_WORDS = {"SUB": "the review pools these studies only within subgroups (RevMan's TOTALS = SUB)",
+                "NO": "the review does not pool these studies (RevMan's TOTALS = NO)"}
 POOLING_LABEL = {"MH": "M-H", "IV": "IV", "Peto": "Peto"}
 DISPLAY_NAMES = {"logOR": "OR", "logRR": "RR", "SMD_RevMan": "SMD", "SMD": "SMD (Hedges' g)"}
 
@@ -58,6 +65,7 @@ class RevManResult(FrequentistResult):
     set_aside: tuple = ()
     scale: str | None = None  # the measure's name as RevMan shows it ("OR", "SMD", "HR"); default from `measure`
     log_scale: bool | None = None  # shown exponentiated; default: odds and risk ratios
+    totals: str = "YES"  # RevMan's totals: "YES" total and subtotals, "SUB" subtotals only, "NO" not pooled
 
     @property
     def label(self) -> str:
@@ -78,13 +86,17 @@ class RevManResult(FrequentistResult):
     def __repr__(self) -> str:
         pct = int(round(self.level * 100))
         shown = self.display()
-        lines = [f"RevMan pooling ({self.label}, {pct}% CI), {shown['measure']}, k = {self.k}",
-                 f"  {shown['measure']} = {shown['estimate']:.4f} [{shown['lower']:.4f}, {shown['upper']:.4f}]; "
-                 f"Z = {abs(self.mu / self.se):.2f} (P = {self.pvalue:.4g})"]
-        if self.ratio:
-            lines.append(f"  log scale: {self.mu:.4f} (SE {self.se:.4f})")
-        lines.append("  Heterogeneity: " + self._heterogeneity(self.k, self.tau2, self.Q, self.Q_pvalue, self.I2))
-        if self.subgroups is not None:
+        lines = [f"RevMan pooling ({self.label}, {pct}% CI), {shown['measure']}, k = {self.k}"]
+        if self.totals == "YES":
+            lines.append(f"  {shown['measure']} = {shown['estimate']:.4f} [{shown['lower']:.4f}, "
+                         f"{shown['upper']:.4f}]; Z = {abs(self.mu / self.se):.2f} (P = {self.pvalue:.4g})")
+            if self.ratio:
+                lines.append(f"  log scale: {self.mu:.4f} (SE {self.se:.4f})")
+            lines.append("  Heterogeneity: " + self._heterogeneity(self.k, self.tau2, self.Q, self.Q_pvalue,
+                                                                    self.I2))
+        else:
+            lines.append(f"  no total: {TOTALS_WORDS[self.totals]}")
+        if self.subgroups is not None and self.totals != "NO":
             lines.append(f"  Subgroups ({pct}% CI, each pooled on its own):")
             f = math.exp if self.ratio else float
             for g, r in self.subgroups.iterrows():
@@ -93,7 +105,8 @@ class RevManResult(FrequentistResult):
                              f"{f(r['upper']):.4f}], k = {int(r['k'])}; {het}")
             q, df = self.Q_between, self.Q_between_df
             i2 = max(0.0, 100 * (q - df) / q) if q > 0 else 0.0
-            lines.append(f"  Test for subgroup differences: Chi^2 = {q:.2f}, df = {df} "
+            lines.append("  Test for subgroup differences: not applicable (one subgroup)" if not df else
+                         f"  Test for subgroup differences: Chi^2 = {q:.2f}, df = {df} "
                          f"(P = {self.Q_between_pvalue:.4g}), I^2 = {i2:.1f}%")
         if self.set_aside:
             lines.append("  set aside (not estimable): " + ", ".join(map(repr, self.set_aside)))
@@ -130,7 +143,8 @@ def mantel_haenszel_estimate(events1, n1, events2, n2, measure):
         dd = (m1 * m2 * (a + c) - a * c * total) / total**2
         return math.log(r.sum() / s.sum()), math.sqrt(dd.sum() / (r.sum() * s.sum())), s
     if measure == "RD":
-        w = m1 * m2 / total
+        n1, n2 = np.asarray(n1, float), np.asarray(n2, float)
+        w = n1 * n2 / (n1 + n2)  # the entered totals: a zero-cell correction changes the variance only
         rd, _ = binary_effects(events1, n1, events2, n2, "RD")
         num = (a * b * m2**3 + c * d * m1**3) / (m1 * m2 * total**2)
         return float(np.sum(w * rd) / w.sum()), math.sqrt(num.sum()) / w.sum(), w
@@ -144,6 +158,8 @@ def _pool(method, random, counts, y, v, measure, level) -> SimpleNamespace:
         oe, var = peto_terms(*counts)
         y, v = oe / var, 1 / var
         est, se, weights = float(oe.sum() / var.sum()), math.sqrt(1 / var.sum()), var
+    elif k == 1:  # RevMan: one study's own result
+        est, se, weights = float(y[0]), math.sqrt(v[0]), np.ones(1)
     else:
         est, se, weights = mantel_haenszel_estimate(*counts, measure)
     w = 1 / v
@@ -219,8 +235,7 @@ def add_subgroups(result, data, column, pool) -> None:
     for g in groups:
         part = pool(labels == g)
         if part.k == 1:
-            warnings.warn(f"subgroup {g!r} of {column!r} has one study: it is still analysed (its estimate and "
-                          "interval are that study's own)", EstimationWarning, skip_file_prefixes=PACKAGE_DIR)
+            warn_one_study_subgroup(g, column)
         rows.append(dict(k=part.k, mu=part.mu, se=part.se, lower=part.lower, upper=part.upper, tau2=part.tau2,
                          I2=part.I2, Q=part.Q, Q_pvalue=part.Q_pvalue, pvalue=part.pvalue))
     table = pd.DataFrame(rows, index=pd.Index(groups, name=column))

@@ -250,3 +250,14 @@ def json_safe(value):
         return value if np.isfinite(value) else None
     return value
 
+
+def warn_one_study_subgroup(group, column) -> None:
+    """The one warning for a subgroup of one study in a frequentist subgroup analysis (RevMan, metafor), pointing
+    at the user's line."""
+    import warnings
+
+    from ..errors import PACKAGE_DIR, EstimationWarning
+
+    warnings.warn(f"frequentist subgroup analysis: subgroup {group!r} of {column!r} has one study: its subtotal is "
+                  "that study's own estimate and interval (no heterogeneity to estimate there)", EstimationWarning,
+                  skip_file_prefixes=PACKAGE_DIR)

@@ -41,7 +41,7 @@ from ..design import INTERCEPT, design_matrix, subgroup_labels
 from ..effects import EffectData
 from ..errors import PACKAGE_DIR, DataError, EstimationWarning, plain
 from .mantel_haenszel import BINARY_METHODS, pool_counts
-from .result import FrequentistResult
+from .result import FrequentistResult, warn_one_study_subgroup
 from .tau2 import DEFAULT_CONTROL, METHODS, estimate_tau2, q_profile_ci, q_statistic, typical_variance
 from .wls import EstimationError, WeightedFit
 
@@ -338,8 +338,7 @@ def _subgroup_analysis(data, column, tau, preset, options) -> FrequentistResult:
     sizes = {g: int(np.sum(labels == g)) for g in groups}
     for g in groups:
         if sizes[g] == 1:
-            warnings.warn(f"subgroup {g!r} of {column!r} has one study: it is still analysed (tau^2 = 0 there; "
-                          "its estimate and Wald interval are that study's own)", EstimationWarning, skip_file_prefixes=PACKAGE_DIR)
+            warn_one_study_subgroup(g, column)
     overall = _plain_result(data, preset=preset, **options)
     if tau == "separate":
         rows = [_separate_subgroup(data.subset(labels == g), options) for g in groups]

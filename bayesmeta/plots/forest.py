@@ -103,13 +103,7 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FORES
                                  gridspec_kw=dict(width_ratios=(1.35, 1), wspace=0.02))
     rows = np.arange(data.k)[::-1] + n_pooled + 1
     summ = fit.summary(ci=ci)
-    for row, i in zip(rows, idx):
-        lo, hi = data.y[i] - z * data.se[i], data.y[i] + z * data.se[i]
-        ax.plot([lo, hi], [row + 0.15] * 2, color=GREY, lw=1.2)
-        ax.plot(data.y[i], row + 0.15, "s", color=GREY, ms=3 + 9 * math.sqrt(weights[i] / weights.max()))
-        s = shrink.iloc[i]
-        ax.plot([s["lower"], s["upper"]], [row - 0.15] * 2, color=BLUE, lw=1.6)
-        ax.plot(s["mean"], row - 0.15, "o", color=BLUE, ms=4)
+    study_marks(ax, rows, data, idx, z, weights, shrink)
     y_mu, y_pred = n_pooled, n_pooled - 1
     _diamond(ax, summ.loc["mu", "lower"], summ.loc["mu", "mean"], summ.loc["mu", "upper"], y_mu, BLUE)
     ax.plot([summ.loc["theta_new", "lower"], summ.loc["theta_new", "upper"]], [y_pred] * 2, color=BLUE, lw=5,
@@ -191,7 +185,7 @@ def _forest_subgroups(fit, freq, order, ci, columns, title):
     for g in fam.groups:
         gl = short_label(g, 30)
         heading = []
-        if separate:
+        if separate and fam.sizes[g] > 1:  # one study: its tau would be the prior's, not a finding
             t = summ.loc[f"tau[{g}]"]
             heading.append((f"tau = {t['median']:.2f} [{t['lower']:.2f}, {t['upper']:.2f}]", BLUE))
         for r in results:
@@ -199,6 +193,8 @@ def _forest_subgroups(fit, freq, order, ci, columns, title):
             het = ", ".join(f"{name} = {row[col]:{fmt}}" for name, col, fmt in
                             (("Tau\u00b2", "tau2", ".2f"), ("I\u00b2", "I2", ".0f")) if np.isfinite(row[col]))
             het = (het + ("%" if np.isfinite(row["I2"]) else "")) or "heterogeneity not estimable"
+            if row["k"] < 2:
+                het = "heterogeneity not applicable (1 study)"
             heading.append((f"{r.label}: {het}", ORANGE))
         pooled = [("diamond", f"Bayesian mu[{gl}] ({ci:.0%} CrI)", summ.loc[f"mu[{g}]"], BLUE),
                   ("bar", f"New study in {gl} ({ci:.0%} predictive interval)", summ.loc[f"theta_new[{g}]"], BLUE)]
@@ -300,6 +296,20 @@ _ROW_IN = 0.3  # inches per forest plot row
 _NOTE_IN = 0.19  # inches per note line under a forest plot
 
 
+def study_marks(ax, rows, data, idx, z, weights, shrink) -> None:
+    """Each study's observed effect (grey square sized by its weight, with its CI) and shrunken estimate (blue dot
+    with its CrI), one row each: four collections for all studies instead of four lines per study (a forest plot of
+    a whole review draws thousands)."""
+    rows, idx = np.asarray(rows, float), np.asarray(idx, int)
+    y, se = data.y[idx], data.se[idx]
+    s = shrink.iloc[idx]
+    ax.hlines(rows + 0.15, y - z * se, y + z * se, color=GREY, lw=1.2, zorder=2)
+    ax.hlines(rows - 0.15, s["lower"], s["upper"], color=BLUE, lw=1.6, zorder=2)
+    size = 3 + 9 * np.sqrt(weights[idx] / np.max(weights))  # marker width in points, as Line2D's markersize
+    ax.scatter(y, rows + 0.15, s=size**2, marker="s", color=GREY, linewidths=0, zorder=2.5)
+    ax.scatter(s["mean"], rows - 0.15, s=16, marker="o", color=BLUE, linewidths=0, zorder=2.5)
+
+
 def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes, title, legend):
     """The forest plot in blocks of studies, each with an optional heading row and pooled rows after its studies;
     `notes` (text, colour) are printed under the axis, above the legend."""
@@ -344,6 +354,7 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
     block_rows = {}  # id(block) -> rows of its studies and pooled rows
     fitted = blocks[0].get("fitted")  # meta-regression: the mean effect x_i' beta at each study's moderators
     current = None
+    marks = []  # (row, study) drawn together after the loop
     for (kind, item, _), row in zip(entries, ys):
         if kind == "heading":
             current = id(item)
@@ -364,11 +375,8 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
         if kind == "study":
             i = item
             lo, hi = data.y[i] - z * data.se[i], data.y[i] + z * data.se[i]
-            ax.plot([lo, hi], [row + 0.15] * 2, color=GREY, lw=1.2)
-            ax.plot(data.y[i], row + 0.15, "s", color=GREY, ms=3 + 9 * math.sqrt(weights[i] / np.max(weights)))
+            marks.append((row, i))
             s = shrink.iloc[i]
-            ax.plot([s["lower"], s["upper"]], [row - 0.15] * 2, color=BLUE, lw=1.6)
-            ax.plot(s["mean"], row - 0.15, "o", color=BLUE, ms=4)
             if fitted is not None:
                 ax.plot(fitted[i], row - 0.15, "|", color=GREEN, ms=9, mew=2)
             cells = {"observed": (f"{data.y[i]:.2f} [{lo:.2f}, {hi:.2f}]", "black"),
@@ -403,6 +411,8 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
         if is_bold:
             lab.set_fontweight("bold")
     ax.set_ylim(min(ys) - 0.8, top)
+    if marks:
+        study_marks(ax, [r for r, _ in marks], data, [i for _, i in marks], z, weights, shrink)
     for row, (kind, *_) in zip(ys, entries):
         if kind == "gap":
             ax.axhline(row - 0.3, color=GREY, lw=0.5)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..formatting import studies
 from .common import BLUE, GREY, ORANGE, _plain, _plt, direction_label, short_label
 
 
@@ -47,6 +48,6 @@ def gosh_frequentist(data, result=None, out: str | None = None, max_subsets: int
     ax.set_ylabel("I² (%)")
     how = "all" if g.exact else "random"
     label = f"; orange: subsets with {short_label(out, 30)}" if out is not None else ""
-    top.set_title(f"GOSH plot ({g.method}): {len(mu):,} {how} subsets of {data.k} studies{label}", fontsize=8.5,
+    top.set_title(f"GOSH plot ({g.method}): {len(mu):,} {how} subsets of {studies(data.k)}{label}", fontsize=8.5,
                   loc="left")
     return fig

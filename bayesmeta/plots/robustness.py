@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..formatting import pct
+from ..formatting import pct, studies
 from .common import BLUE, GREY, ORANGE, _plain, _plt, direction_label, short_label
 
 
@@ -110,7 +110,7 @@ def gosh_plot(fit, table=None):
                label="all studies", zorder=3)
     ax.set_xlabel(f"posterior median of mu: {direction_label(fit.data)}", fontsize=8)
     ax.set_ylabel("posterior median of tau", fontsize=8)
-    ax.set_title(f"Bayesian GOSH: {len(table):,} subsets of {fit.data.k} studies", fontsize=9, loc="left")
+    ax.set_title(f"Bayesian GOSH: {len(table):,} subsets of {studies(fit.data.k)}", fontsize=9, loc="left")
     ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig

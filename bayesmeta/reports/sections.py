@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..formatting import studies
 from .averaging import model_average_section
 from .document import Report, Section
 from .small_study import small_study_section
@@ -68,7 +69,8 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
     title = title or f"Bayesian meta-analysis of {data.outcome if data.outcome != 'effect' else 'the effect'}"
     direction = {"lower": "lower values (negative effects) favour the intervention",
                  "higher": "higher values (positive effects) favour the intervention",
-                 None: "no benefit direction was declared"}[data.benefit]
+                 None: "direction not stated: the review does not say which side favours the intervention"}[
+        data.benefit]
     sections = []
     # ---- the answer
     summary = Section("Summary")
@@ -97,7 +99,7 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
             sections[-1].paragraphs = []
     # ---- the details
     s_data = Section("Data", [
-        f"{data.k} studies; effect measure {data.measure} (treatment minus control); {direction}.", *notes])
+        f"{studies(data.k)}; effect measure {data.measure} (treatment minus control); {direction}.", *notes])
     s_data.tables.append(("Studies (observed effects and standard errors)", studies_table(fit)))
     sections.append(s_data)
     model = Section("Model and priors", [fit.spec.describe()])

@@ -11,7 +11,7 @@ import warnings
 import pandas as pd
 
 from ..errors import DataError, EstimationWarning
-from ..formatting import format_pvalue
+from ..formatting import format_pvalue, studies
 from .document import Section
 
 MIN_STUDIES = 10
@@ -30,11 +30,15 @@ def _rows(data) -> tuple[list[tuple], list[str]]:
     rk = ranktest(data)
     rows.append(("Rank correlation (Begg and Mazumdar)", float("nan"),
                  f"Kendall's tau = {rk.tau:.2f}, {format_pvalue(rk.pvalue)}"))
-    tf = trimfill(data)
-    rows.append((f"Trim and fill (L0; {tf.k0} studies filled on the {tf.side})", (tf.mu, tf.lower, tf.upper),
-                 f"k0 = {tf.k0} (SE {tf.k0_se:.2f})"))
-    words.append(f"Trim and fill imputes {tf.k0} {'study' if tf.k0 == 1 else 'studies'}"
-                 + (f"; the filled estimate is {tf.mu:.2f}." if tf.k0 else "."))
+    try:
+        tf = trimfill(data)
+    except (DataError, RuntimeError, ArithmeticError) as err:  # e.g. REML not converging (an EstimationError)
+        rows.append(("Trim and fill (L0)", float("nan"), f"not estimable: {err}"))
+    else:
+        rows.append((f"Trim and fill (L0; {studies(tf.k0)} filled on the {tf.side})", (tf.mu, tf.lower, tf.upper),
+                     f"k0 = {tf.k0} (SE {tf.k0_se:.2f})"))
+        words.append(f"Trim and fill imputes {studies(tf.k0)}" + (f"; the filled estimate is {tf.mu:.2f}." if tf.k0
+                                                                   else "."))
     pp = pet_peese(data)
     for name, r in (("PET", pp.pet), ("PEESE", pp.peese)):
         rows.append((f"{name} (WLS regression on the {'SE' if name == 'PET' else 'variance'})",
@@ -58,7 +62,7 @@ def _rows(data) -> tuple[list[tuple], list[str]]:
 def small_study_section(data, figures=()) -> Section:
     """The section (module docstring); `figures`: [(caption, figure)] such as the funnel plot."""
     if data.k < MIN_STUDIES:
-        return Section(TITLE, [f"With {data.k} studies (fewer than {MIN_STUDIES}) the tests for funnel-plot "
+        return Section(TITLE, [f"With {studies(data.k)} (fewer than {MIN_STUDIES}) the tests for funnel-plot "
                                "asymmetry are not shown: they have too little power to tell small-study effects "
                                "from chance (Cochrane Handbook, section 13.3.5.4)."], figures=list(figures))
     rows, words = _rows(data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import platform
 from importlib import metadata
@@ -35,6 +36,18 @@ def fit_events(fit, thresholds=None) -> list[str]:
     return out + [f"{q} {op} 0" for q, _ in fit.family.comparisons()]
 
 
+def both_directions(fit, mean_q, new_q, where="") -> str:
+    """Direction not stated: the probabilities of both directions, for the mean and for a new study."""
+    ratio = RATIO_MEASURES.get(fit.data.measure)
+    m = ratio or (fit.data.measure if fit.data.measure != "generic" else "effect")
+    null = "1" if ratio else "0"
+    place = f" {where}" if where else ""
+    parts = [f"P({m}{' in a new study' if q == new_q else ''} {op} {null}) = {pct(fit.prob(f'{q} {op} 0'))}"
+             for q in (mean_q, new_q) for op in ("<", ">")]
+    return (f"Direction not stated{place} (the review does not say which side favours the intervention): "
+            + "; ".join(parts) + ".")
+
+
 def probability_statements(fit, thresholds=None, intervention="the intervention") -> list[str]:
     """Sentences such as 'There is a 99.7% probability that the intervention reduces pain intensity
     (SMD < 0) and a 68.5% probability that the reduction is at least small (SMD <= -0.2).', one pair per
@@ -49,7 +62,7 @@ def probability_statements(fit, thresholds=None, intervention="the intervention"
         return f"{ratio} {op} {math.exp(float(value)):.3g}" if ratio else f"{m} {op} {value}"
 
     if data.benefit is None:
-        return [f"P({e}) = {pct(fit.prob(e))} (no benefit direction was declared)" for e in fit_events(fit, thresholds)]
+        return [both_directions(fit, mean_q, new_q, where) for where, mean_q, new_q in fit.family.pooled()]
     sign = benefit_sign(data.benefit)
     op0 = benefit_operator(data.benefit)
     verb, noun = ("reduces", "reduction") if sign < 0 else ("improves", "improvement")
@@ -80,6 +93,12 @@ def probability_statements(fit, thresholds=None, intervention="the intervention"
 
 def versions(sampler: str | None = None) -> dict[str, str]:
     """Versions of Python and the packages that made the numbers (with PyMC's where a sampler ran)."""
+    return dict(_versions(sampler))
+
+
+@functools.lru_cache(maxsize=None)
+def _versions(sampler) -> tuple:
+    """Looked up once per process (reading the package metadata took a tenth of a review's report time)."""
     names = ["bayesmeta", "numpy", "scipy", "pandas", "xarray", "arviz-base", "arviz-stats", "arviz-plots",
              "matplotlib", "formulaic"] + (["pymc", "pytensor", sampler] if sampler else [])
     out = {"python": platform.python_version()}
@@ -88,7 +107,7 @@ def versions(sampler: str | None = None) -> dict[str, str]:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    return out
+    return tuple(out.items())
 
 
 # --------------------------------------------------------------------------- words for quantities and results
@@ -143,6 +162,9 @@ def heterogeneity_sentence(fit, ci: float = 0.95) -> str:
     fam = fit.family
     if not fam.random:
         return "Heterogeneity: a common-effect model (tau = 0): the studies are assumed to share one true effect."
+    if fit.data.k < 2:
+        return ("Heterogeneity cannot be estimated from one study: the between-study SD (tau) in the tables below is "
+                "the prior's, not a finding from the data, and the interval for a new study rests on it.")
     s = fit.summary(ci=ci)
     parts = []
     for q in _tau_rows(fit):
@@ -163,8 +185,12 @@ def effect_sentences(fit, ci: float = 0.95, intervention: str = "the interventio
     data, s = fit.data, fit.summary(ci=ci)
     m = data.measure if data.measure != "generic" else "effect"
     direction = {"lower": f"negative values favour {intervention}", "higher": f"positive values favour {intervention}",
-                 None: "no benefit direction was declared"}[data.benefit]
+                 None: "direction not stated"}[data.benefit]
     out = []
+    if data.k == 1:
+        lo, hi = data.y[0] - 1.959963984540054 * data.se[0], data.y[0] + 1.959963984540054 * data.se[0]
+        out.append(f"One study ({data.study[0]}): its own estimate {m} {data.y[0]:.2f} (95% CI {lo:.2f} to "
+                   f"{hi:.2f}); with one study there is no pooling and heterogeneity cannot be estimated.")
     for where, mean_q, new_q in fit.family.pooled():
         a, b = s.loc[mean_q], s.loc[new_q]
         place = f" {where}" if where else ""
@@ -202,11 +228,21 @@ def frequentist_sentence(r) -> str:
     """One frequentist result in a sentence: the pooled estimate, or for moderators the omnibus test and
     residual heterogeneity, or for subgroups the test for subgroup differences (as RevMan prints it)."""
     pct_ = f"{r.level:.0%}"
+    total = getattr(r, "totals", "YES") == "YES"
+    if r.subgroups is not None and not r.Q_between_df:
+        g = r.subgroups.index[0]
+        return (f"{r.label}, subgroup {g} (the only one with estimable studies): {r.mu:.2f} ({pct_} CI {r.lower:.2f} "
+                f"to {r.upper:.2f}), {format_pvalue(r.pvalue)}; no test for subgroup differences.")
     if r.subgroups is not None:
         i2 = max(0.0, 100 * (r.Q_between - r.Q_between_df) / r.Q_between) if r.Q_between > 0 else 0.0
+        overall = f"; overall {r.mu:.2f} ({pct_} CI {r.lower:.2f} to {r.upper:.2f})" if total else \
+            "; the review gives no total (subtotals only)"
         return (f"{r.label} by {r.subgroup} ({r.subgroup_tau} tau\u00b2): test for subgroup differences Chi\u00b2 = "
-                f"{r.Q_between:.2f}, df = {r.Q_between_df} ({format_pvalue(r.Q_between_pvalue)}), I\u00b2 = {i2:.1f}%; "
-                f"overall {r.mu:.2f} ({pct_} CI {r.lower:.2f} to {r.upper:.2f}).")
+                f"{r.Q_between:.2f}, df = {r.Q_between_df} ({format_pvalue(r.Q_between_pvalue)}), I\u00b2 = {i2:.1f}%"
+                f"{overall}.")
+    if r.k < 2:
+        return (f"{r.label}: the one study's own estimate {r.mu:.2f} ({pct_} CI {r.lower:.2f} to {r.upper:.2f}), "
+                f"{format_pvalue(r.pvalue)}; heterogeneity cannot be estimated from one study.")
     if r.is_regression:
         df = r.QM_df if isinstance(r.QM_df, int) else ", ".join(map(str, r.QM_df))
         r2 = "" if r.R2 is None or not np.isfinite(r.R2) else f", R\u00b2 = {r.R2:.0f}%"

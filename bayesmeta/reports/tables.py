@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..formatting import probability_events
+from ..formatting import format_bayes_factor, probability_events
 from .statements import fit_events, quantity_label
 
 
@@ -129,11 +129,13 @@ def side_by_side_table(fit, freq_list, ci: float = 0.95, full: bool = True) -> p
     out = pd.DataFrame({"Estimate": comp["estimate"].to_numpy(), "Interval": _pairs(comp["lower"], comp["upper"]),
                         "Kind of interval": comp["interval"].to_numpy()},
                        index=pd.Index(list(comp.index), name="Analysis"))
+    one = fit.data.k < 2  # one study: no heterogeneity to show (the Bayesian tau would be the prior's)
     if full:
-        out["tau"] = comp["tau"].to_numpy()
-        out["tau\u00b2"] = comp["tau2"].to_numpy()
-        out["tau\u00b2 interval"] = _pairs(comp["tau2_lower"], comp["tau2_upper"])
-    out["I\u00b2 (%)"] = comp["I2"].to_numpy()
+        out["tau"] = np.nan if one else comp["tau"].to_numpy()
+        out["tau\u00b2"] = np.nan if one else comp["tau2"].to_numpy()
+        out["tau\u00b2 interval"] = [(np.nan, np.nan)] * len(comp) if one else _pairs(comp["tau2_lower"],
+                                                                                        comp["tau2_upper"])
+    out["I\u00b2 (%)"] = np.nan if one else comp["I2"].to_numpy()
     out["Prediction interval"] = _pairs(comp["pi_lower"], comp["pi_upper"])
     return out
 
@@ -182,7 +184,9 @@ def diagnostics_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def bayes_factor_table(table: pd.DataFrame) -> pd.DataFrame:
-    out = table.rename(columns={"BF01": "BF01 (for the null)", "BF10": "BF10 (against the null)"})
+    """Bayes factors as a journal prints them (formatting.format_bayes_factor: '< 1/1000', '> 1000')."""
+    out = table.map(format_bayes_factor).rename(columns={"BF01": "BF01 (for the null)",
+                                                         "BF10": "BF10 (against the null)"})
     out.index = pd.Index([str(i) for i in out.index], name="Null hypothesis")
     out.attrs["by"] = "row"
     return out

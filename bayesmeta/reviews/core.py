@@ -8,7 +8,9 @@ rows and the stored results (as the text the file holds, so that comparisons kno
 
 from __future__ import annotations
 
+import math
 import re
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +19,7 @@ import pandas as pd
 from ..binary import BINARY_MEASURES, binary_effects, set_aside_reason, uninformative
 from ..effects import EffectData, smd_from_summary
 from ..errors import DataError
+from .benefit import benefit_from_labels
 
 DATA_TYPES = ("dichotomous", "continuous", "generic", "o-e")
 # RevMan's effect measure -> the measure the models take (ratios on the log scale)
@@ -38,33 +41,6 @@ def is_ratio_measure(measure: str) -> bool:
     return m.upper() in RATIO_MEASURES or bool(GENERIC_RATIOS.search(m))
 
 
-def benefit_from_labels(left: str, right: str, group1: str, group2: str) -> tuple[str | None, str]:
-    """The benefit direction from RevMan's graph labels: "Favours experimental" (or the experimental group's
-    label) on the left means negative effects (ratios below 1) favour the intervention. Returns (benefit, why)."""
-    def side(label):
-        text = str(label or "").casefold()
-        if not text.strip():
-            return None
-        g1, g2 = str(group1 or "").casefold().strip(), str(group2 or "").casefold().strip()
-        treat = any(w in text for w in ("experimental", "intervention", "treatment")) or (g1 and g1 in text)
-        control = any(w in text for w in ("control", "placebo", "usual care", "comparator")) or (g2 and g2 in text)
-        if treat and not control:
-            return "treatment"
-        if control and not treat:
-            return "control"
-        return None
-
-    left_side, right_side = side(left), side(right)
-    if left_side == "treatment" or right_side == "control":
-        return "lower", (f"graph labels {left!r} (left) / {right!r} (right): effects below the line of no effect "
-                         "favour the experimental intervention")
-    if left_side == "control" or right_side == "treatment":
-        return "higher", (f"graph labels {left!r} (left) / {right!r} (right): effects above the line of no effect "
-                          "favour the experimental intervention")
-    shown = f"{left!r} / {right!r}" if (left or right) else "none in the file"
-    return None, f"graph labels ({shown}) do not say which side favours the intervention; no benefit direction"
-
-
 @dataclass
 class Analysis:
     """One RevMan analysis (outcome) with its rows and stored results; see the module docstring."""
@@ -83,7 +59,7 @@ class Analysis:
     where: str
     subgroups: bool = False
     subgroup_test: bool = True
-    totals: bool = True
+    totals: str = "YES"  # RevMan's TOTALS: "YES" (total and subtotals), "SUB" (subtotals only), "NO" (not pooled)
     level: float = 0.95
     swap_events: bool = False
     log_data: str | None = None  # generic data: RevMan's flag that the entered data are on the log scale
@@ -91,6 +67,7 @@ class Analysis:
     ci_method: str = "z"  # RevMan 5: Wald z; RevMan Web may state Hartung-Knapp-Sidik-Jonkman ("hksj")
     labels: dict = field(default_factory=dict)  # group1, group2, left, right
     default_benefit: str | None = None  # the direction where the graph labels do not state one (read_revman)
+    declared_benefit: str | None = None  # the direction the user declared for this analysis (benefit map)
     stored: dict = field(default_factory=dict)  # quantity -> text as stored
     stored_subgroups: dict = field(default_factory=dict)  # subgroup name -> {quantity: text}
     notes: list = field(default_factory=list)
@@ -120,7 +97,8 @@ class Analysis:
 
     @property
     def benefit(self) -> str | None:
-        """"lower" or "higher" from the graph labels, else the default given to read_revman, else None."""
+        """"lower" or "higher": as the user declared it for this analysis, else from the graph labels where they
+        state it, else the default given to read_revman; None: direction not stated (see reviews.benefit)."""
         return self._benefit()[0]
 
     @property
@@ -130,11 +108,15 @@ class Analysis:
     def _benefit(self):
         benefit, why = benefit_from_labels(self.labels.get("left"), self.labels.get("right"),
                                            self.labels.get("group1"), self.labels.get("group2"))
-        if benefit is None and self.default_benefit is not None:
-            side = "below" if self.default_benefit == "lower" else "above"
-            return self.default_benefit, (f"{why.split(';')[0]}; benefit {self.default_benefit!r} as given to "
-                                          f"read_revman: effects {side} the line of no effect favour the intervention")
-        return benefit, why
+        declared = self.declared_benefit or (None if benefit else self.default_benefit)
+        if declared is None:
+            return benefit, why
+        side = "below" if declared == "lower" else "above"
+        who = ("declared for this analysis by the user" if self.declared_benefit else
+               "as given to read_revman (--benefit) for the analyses that do not state it")
+        said = why if benefit in (None, declared) else f"the file's labels say {benefit!r}: {why}"
+        return declared, (f"benefit {declared!r} {who}: effects {side} the line of no effect favour the "
+                          f"intervention; {said}")
 
     @property
     def subgroup_names(self) -> list:
@@ -295,15 +277,47 @@ class Analysis:
         """RevMan's pooled result for this analysis (a RevManResult): Mantel-Haenszel, Peto or inverse variance,
         fixed or random effects (DerSimonian-Laird), subgroups and the test for subgroup differences, as the file
         says unless `method` ("MH", "Peto", "IV") or `model` ("fixed", "random") are given. `data`: the analysis's
-        effects (default `effects(measure)`)."""
-        from ..frequentist_methods import frequentist as rma
-        from ..frequentist_methods.mantel_haenszel import RevManResult, pool_counts
+        effects (default `effects(measure)`).
 
+        RevMan's totals (`result.totals`, from the file): "YES" the total and the subtotals; "SUB" only the
+        subtotals (each study's weight is its share of its subgroup; the top-level numbers are the pool of all
+        studies, which RevMan does not show); "NO" nothing pooled. A single subgroup with estimable studies keeps
+        its subtotal (a one-row `subgroups` table, no test for subgroup differences)."""
         data = self.effects(measure) if data is None else data
         method, model = method or self.method, model or self.model
         if method not in ("MH", "Peto", "IV") or model not in ("fixed", "random"):
             raise ValueError(f"method must be MH, Peto or IV and model fixed or random, not {method!r}, {model!r}")
-        subgroup = "subgroup" if self.has_subgroups(data) else None
+        result = self._pool(data, method, model, "subgroup" if self.has_subgroups(data) else None, measure)
+        result.totals = self.totals
+        groups = self._groups(data)
+        if len(groups) == 1:
+            one_subgroup(result, groups[0])
+        if self.totals == "SUB" and groups:
+            result.weights = self._weights_within_subgroups(data, method, model, measure)
+        return result
+
+    def _groups(self, data) -> list:
+        if not self.subgroups or "subgroup" not in data.moderators:
+            return []
+        column = data.moderators["subgroup"]
+        present = set(column.dropna())
+        order = column.cat.categories if hasattr(column, "cat") else pd.unique(column.dropna())
+        return [g for g in order if g in present]
+
+    def _weights_within_subgroups(self, data, method, model, measure):
+        """Each study's weight as a share of its subgroup (RevMan's TOTALS="SUB")."""
+        labels = data.moderators["subgroup"].astype(str).to_numpy()
+        parts = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for g in dict.fromkeys(labels):
+                parts.append(self._pool(data.subset(labels == g), method, model, None, measure).weights)
+        return pd.concat(parts).reindex(list(data.study))
+
+    def _pool(self, data, method, model, subgroup, measure):
+        from ..frequentist_methods import frequentist as rma
+        from ..frequentist_methods.mantel_haenszel import RevManResult, pool_counts
+
         set_aside = tuple(self.set_aside(measure))
         if method in ("MH", "Peto") and self.data_type == "dichotomous":
             name = "Peto" if method == "Peto" else ("MH-DL" if model == "random" else "MH")
@@ -321,6 +335,16 @@ class Analysis:
         pooling = "Peto" if self.data_type == "o-e" else "IV"
         return RevManResult.wrap(res, pooling, model, set_aside=set_aside, scale=self.display_measure,
                                  log_scale=self.ratio)
+
+
+def one_subgroup(result, name) -> None:
+    """The subtotal of the only subgroup with estimable studies (it is the pool of all of them): a one-row
+    `subgroups` table and no test for subgroup differences (RevMan shows the subtotal)."""
+    row = dict(k=result.k, mu=result.mu, se=result.se, lower=result.lower, upper=result.upper, tau2=result.tau2,
+               I2=result.I2, Q=result.Q, Q_pvalue=result.Q_pvalue, pvalue=result.pvalue)
+    result.subgroup, result.subgroup_tau = "subgroup", "separate"
+    result.subgroups = pd.DataFrame([row], index=pd.Index([name], name="subgroup"))
+    result.Q_between, result.Q_between_df, result.Q_between_pvalue = 0.0, 0, math.nan
 
 
 @dataclass
@@ -429,7 +453,8 @@ def disambiguate(labels, subgroups) -> list[str]:
 def make_rows(records: list[dict]) -> pd.DataFrame:
     """The rows of one analysis as a DataFrame with every column of ROW_COLUMNS, study labels unique."""
     frame = pd.DataFrame.from_records(records, columns=list(ROW_COLUMNS) + ["stored_effect", "stored_se",
-                                                                              "stored_weight"])
+                                                                              "stored_weight", "stored_lower",
+                                                                              "stored_upper"])
     if len(frame):
         frame["study"] = disambiguate(frame["study"], frame["subgroup"])
     for col in ("events1", "n1", "events2", "n2", "mean1", "sd1", "mean2", "sd2", "y", "se", "oe", "var"):

@@ -14,6 +14,7 @@ import io
 from pathlib import Path
 
 from ..errors import DataError
+from ..output_folder import display_path
 from .core import Analysis, Review, is_ratio_measure, make_rows
 from .rm5 import MEASURE_NAMES, METHODS, measure_code
 from .text import decode_table, generic_log_effect, key, parse_number, repair
@@ -33,7 +34,7 @@ def looks_like_export(header: list[str]) -> bool:
 
 def read_csv_export(path, raw: bytes | None = None) -> Review:
     path = Path(path)
-    name = path.name
+    name = display_path(path.name)
     text, _ = decode_table(path.read_bytes() if raw is None else raw)
     rows = list(csv.reader(io.StringIO(text)))
     rows = [r for r in rows if any(c.strip() for c in r)]

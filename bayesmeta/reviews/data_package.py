@@ -17,6 +17,7 @@ import zipfile
 from pathlib import Path
 
 from ..errors import DataError
+from ..output_folder import display_path
 from .core import Analysis, Review, make_rows
 from .rm5 import measure_code
 from .text import decode_table, key, parse_number, repair
@@ -86,7 +87,7 @@ def _records(raw: bytes, name: str, what: str) -> list[dict]:
 
 def read_data_package(path) -> Review:
     path = Path(path)
-    name = path.name
+    name = display_path(path.name)
     tables = _tables(path)
     missing = [SUFFIXES[r] for r in ("settings", "rows") if r not in tables]
     if missing:
@@ -151,7 +152,7 @@ def _analysis(s, k, rows, sub_no, sub_stored, name) -> Analysis:
                  name=repair(s.get("analysisname")) or f"Analysis {number}", data_type=kind, measure=measure,
                  method=method, model=model, rows=make_rows(records), source=name, where=where, subgroups=has_groups,
                  subgroup_test=(s.get("testforsubgroupdifferences") or "true").casefold() in TRUE,
-                 totals=(s.get("overallestimates") or "true").casefold() in TRUE,
+                 totals="YES" if (s.get("overallestimates") or "true").casefold() in TRUE else "NO",
                  level=level if level == level else 0.95,
                  swap_events=(s.get("swapeventandnonevent") or "").casefold() in TRUE,
                  labels=dict(group1=repair(s.get("experimentalgrouplabel")), group2=repair(s.get("controlgrouplabel")),

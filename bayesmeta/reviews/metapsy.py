@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..output_folder import display_path
 from .core import Analysis, Review, make_rows
 from .text import parse_number, repair
 
@@ -35,7 +36,7 @@ def read_metapsy(path, benefit="lower", table: pd.DataFrame | None = None) -> Re
     from ..tables import read_table
 
     path = Path(path)
-    name = path.name
+    name = display_path(path.name)
     df = read_table(path, labels=["study", "multi_arm1", "multi_arm2"]) if table is None else table
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataError
+from .benefit import apply_benefit, check_direction
 from .core import Analysis, Review
 
 FORMATS = ("rm5", "csv", "data-package", "metapsy")
@@ -23,21 +24,25 @@ def read_revman(path, format: str | None = None, benefit: str | None = None) -> 
     "metapsy") overrides the detection. Everything is read or nothing: a DataError names the file and the element
     or row that stopped it.
 
-    benefit: "lower" or "higher", the direction that favours the intervention where the file does not say it
-    (RevMan files state it in the graph labels, "Favours experimental" on the left meaning "lower"; RevMan Web
-    data packages have no graph labels; Metapsy tables default to "lower": lower symptom scores are better)."""
+    benefit: the direction that favours the intervention, never guessed (bayesmeta.reviews.benefit): RevMan files
+    state it where their graph labels read "Favours X" / "Favours Y"; elsewhere (labels that are only group names,
+    RevMan Web data packages) it is "not stated" unless given here: "lower" or "higher" for every analysis that
+    does not state it, or {analysis number: "lower" | "higher"} per analysis (wins over the labels). Metapsy
+    tables default to "lower": lower symptom scores are better."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"no file or folder {str(path)!r}")
     if format is not None and format not in FORMATS:
         raise DataError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
-    if benefit not in (None, "lower", "higher"):
-        raise DataError(f"benefit must be 'lower' or 'higher' (or None), not {benefit!r}")
+    if isinstance(benefit, str) or not (benefit is None or isinstance(benefit, dict)):
+        check_direction(benefit, "benefit")
     fmt = format or _detect(p)
     if fmt == "metapsy":
         from .metapsy import read_metapsy
 
-        return read_metapsy(p, benefit=benefit or "lower")
+        review = read_metapsy(p, benefit=benefit if isinstance(benefit, str) else "lower")
+        apply_benefit(review, None if isinstance(benefit, str) else benefit)
+        return review
     if fmt == "rm5":
         from .rm5 import read_rm5 as reader
     elif fmt == "data-package":
@@ -45,8 +50,7 @@ def read_revman(path, format: str | None = None, benefit: str | None = None) -> 
     else:
         from .csv_export import read_csv_export as reader
     review = reader(p)
-    for analysis in review:
-        analysis.default_benefit = benefit
+    apply_benefit(review, benefit)
     return review
 
 

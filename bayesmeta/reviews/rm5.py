@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..errors import DataError
+from ..output_folder import display_path
 from .core import Analysis, Review, make_rows
 from .text import generic_log_effect, parse_number, repair, strip_controls
 
@@ -77,7 +78,7 @@ def _parse(raw: bytes):
 
 def read_rm5(path, raw: bytes | None = None) -> Review:
     path = Path(path)
-    name = path.name
+    name = display_path(path.name)
     root = parse_root(path.read_bytes() if raw is None else raw, name)
     title = repair("".join(root.find("COVER_SHEET/TITLE").itertext())) if root.find("COVER_SHEET/TITLE") is not None \
         else path.stem
@@ -136,17 +137,15 @@ def _outcome(el, kind, c_no, c_name, studies, name) -> Analysis:
                 continue
             records.append(_row(row, kind, gname, sub_no.get(gname), studies, name, number, measure, log_data, level))
     rows = make_rows(records)
-    stored = {q: el.get(attr) for q, attr in STORED.items()}
+    stored = {q: el.get(attr) for q, attr in {**STORED, **TEST}.items()}
     has_subgroups = (el.get("SUBGROUPS") or "NO").upper() == "YES" and bool(groups)
-    if has_subgroups:
-        stored.update({q: el.get(attr) for q, attr in TEST.items()})
     labels = {k: _child_text(el, tag) for k, tag in (("group1", "GROUP_LABEL_1"), ("group2", "GROUP_LABEL_2"),
                                                      ("left", "GRAPH_LABEL_1"), ("right", "GRAPH_LABEL_2"))}
     return Analysis(number=number, comparison_no=c_no, outcome_no=o_no, comparison=c_name, name=o_name,
                     data_type=KINDS[kind], measure=measure, method=method, model=model, rows=rows, source=name,
                     where=where, subgroups=has_subgroups,
                     subgroup_test=(el.get("SUBGROUP_TEST") or "YES").upper() == "YES",
-                    totals=(el.get("TOTALS") or "YES").upper() == "YES", level=level,
+                    totals=(el.get("TOTALS") or "YES").upper(), level=level,
                     swap_events=(el.get("SWAP_EVENTS") or "NO").upper() == "YES", log_data=log_data, labels=labels,
                     stored=stored, stored_subgroups=stored_sub if has_subgroups else {})
 
@@ -163,7 +162,8 @@ def _row(row, kind, gname, gno, studies, name, number, measure, log_data, level)
 
     rec = dict(study=study["study"], study_id=sid, year=study["year"], subgroup=gname, subgroup_no=gno, where=where,
                footnotes=repair(" ".join(row.itertext())) or None, stored_effect=row.get("EFFECT_SIZE"),
-               stored_se=row.get("SE"), stored_weight=row.get("WEIGHT"))
+               stored_se=row.get("SE"), stored_weight=row.get("WEIGHT"), stored_lower=row.get("CI_START"),
+               stored_upper=row.get("CI_END"))
     if kind == "DICH":
         rec.update(events1=num("EVENTS_1"), n1=num("TOTAL_1"), events2=num("EVENTS_2"), n2=num("TOTAL_2"))
     elif kind == "CONT":

@@ -8,7 +8,9 @@ them (`metabin`/`metacont`/`metagen` with `settings.meta("RevMan5")`):
 
 * 2x2 tables with a zero cell get 0.5 added to every cell (study effects, their SEs and the MH sums); tables with
   no events in either arm are not estimable for OR and RR (kept, RD = 0, for RD); RD itself is uncorrected;
-* Mantel-Haenszel OR with the Robins-Breslow-Greenland variance, RR and RD with Greenland-Robins variances;
+* Mantel-Haenszel OR with the Robins-Breslow-Greenland variance, RR and RD with Greenland-Robins variances; RD
+  weights n1 n2 / N from the entered totals, the 0.5 correction only inside the variance (RevMan's own rule, as
+  its stored numbers in the Cochrane file CD008625 show: see cochrane/PROVENANCE.md);
   Peto's O-E / V; inverse variance on the study effects; Q around the pooled fixed estimate (around MH for MH);
   DerSimonian-Laird tau^2 from that Q; I^2 = (Q - df) / Q; Z = |estimate| / SE on the log scale for ratios;
 * RevMan's SMD: g = d (1 - 3 / (4N - 9)), SE^2 = N / (n1 n2) + g^2 / (2 (N - 3.94));
@@ -72,7 +74,10 @@ def mantel_haenszel(measure, tables):
         S = [C * (A + B) / (A + B + C + D) for A, B, C, D in rows]
         V = [((A + B) * (C + D) * (A + C) - A * C * (A + B + C + D)) / (A + B + C + D) ** 2 for A, B, C, D in rows]
         return math.log(sum(R) / sum(S)), math.sqrt(sum(V) / (sum(R) * sum(S))), S
-    W = [(A + B) * (C + D) / (A + B + C + D) for A, B, C, D in rows]
+    if len(tables) == 1:  # RevMan: one study's own result
+        effect, se = study_effect(measure, *tables[0])
+        return effect, se, [1.0]
+    W = [n1 * n2 / (n1 + n2) for _, n1, _, n2 in tables]  # entered totals: the correction is for variances only
     num = [(A * B * (C + D) ** 3 + C * D * (A + B) ** 3) / ((A + B) * (C + D) * (A + B + C + D) ** 2)
            for A, B, C, D in rows]
     rd = [a / n1 - c / n2 for a, n1, c, n2 in tables]
