@@ -78,7 +78,7 @@ def test_forest_in_subgroup_blocks(thirdwave, tau):
     for g in groups:  # the numbers beside each subgroup's diamond and predictive bar, and RevMan's subgroup row
         for q in (f"mu[{g}]", f"theta_new[{g}]"):
             r = summ.loc[q]
-            assert f"{r['mean']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}]" in texts
+            assert f"{r['median']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}]" in texts  # medians, as the tables
         row = freq.subgroups.loc[g]
         assert f"{row['mu']:.2f} [{row['lower']:.2f}, {row['upper']:.2f}]" in texts
         if tau == "separate":

@@ -14,7 +14,7 @@ from bayesmeta import plots
 from bayesmeta.analysis import AnalysisError, load_analysis, run_analysis
 from bayesmeta.cli import app
 from bayesmeta.formatting import pct
-from bayesmeta.reports import build_report
+from bayesmeta.reports import build_report, event_label, fit_events
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = sorted((ROOT / "models").glob("*.toml"))
@@ -233,14 +233,18 @@ def test_tables_print_the_fits_numbers_alike_in_every_format(clbp, clbp_report):
                            f"{format_number(r['lower'], d)} to {format_number(r['upper'], d)}"], q
     probs = display_table(tables["Posterior probabilities"])
     assert probs.header == ["Event", "Posterior probability"]
-    for event, shown in probs.rows:
+    events = fit_events(fit, [0, -0.2, -0.8])
+    assert [r[0] for r in probs.rows] == [event_label(fit, e) for e in events]  # words, the code in the appendix
+    for event, (_, shown) in zip(events, probs.rows):
         assert shown == format_probability(fit.prob(event))
-    assert ["mu <= -0.8", "< 0.001"] in probs.rows  # a small probability, not 1.2e-05
+    assert ["P(the pooled effect is at least 0.8 SD in favour)", "< 0.001"] in probs.rows  # not 1.2e-05
+    assert [r[3] for r in display_table(tables["Study effects after shrinkage"]).rows] == [
+        format_number(v, decimals_for(fit.shrinkage()["median"])) for v in fit.shrinkage()["median"]]
     shrink = display_table(tables["Study effects after shrinkage"])
     assert [r[0] for r in shrink.rows] == list(data.study)
     sh = fit.shrinkage()
     d = decimals_for(sh["mean"])
-    assert [r[3] for r in shrink.rows] == [format_number(v, d) for v in sh["mean"]]
+    assert [r[4] for r in shrink.rows] == [format_number(v, d) for v in sh["mean"]]
     text, md, page = (clbp_report.render(f) for f in ("text", "markdown", "html"))
     for row in summary.rows + shrink.rows:  # the same cells in the three formats
         for cell in row[1:]:
@@ -288,7 +292,9 @@ def test_subgroup_report_answers_by_subgroup_first():
     t = display_table(table)
     assert [r[0] for r in t.rows] == fit.family.groups
     assert t.header[:4] == ["Subgroup", "Pooled effect (median)", "95% CrI", "New study: 95% PrI"]
-    assert t.header[4:] == ["P(mean effect > 0)", "P(mean effect >= 0.2)", "P(new study > 0)", "P(new study >= 0.2)"]
+    assert t.header[4:] == ["P(the pooled effect favours the intervention)", "P(the pooled effect is at least 0.2 SD in "
+                            "favour)", "P(the effect in a new study favours the intervention)",
+                            "P(the effect in a new study is at least 0.2 SD in favour)"]  # words, not code
     group = dict((r[0], r) for r in t.rows)["group"]
     assert group[4] == "> 0.999" == format_probability(fit.prob("mu[group] > 0"))
     assert any("test for subgroup differences Chi\u00b2 = " in i for i in summary.items)

@@ -9,6 +9,7 @@ from .statements import (
     heterogeneity_sentence,
     prior_sentence,
     probability_statements,
+    sign_convention,
     versions,
 )
 from .tables import (
@@ -16,7 +17,9 @@ from .tables import (
     bayes_factor_table,
     diagnostics_table,
     differences_table,
+    prior_labels,
     probability_table,
+    reproduce_table,
     sensitivity_display,
     shrinkage_table,
     side_by_side_table,
@@ -59,9 +62,6 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
     freq_list = as_results(freq)
     places = _placed_figures(figures)
     title = title or f"Bayesian meta-analysis of {data.outcome if data.outcome != 'effect' else 'the effect'}"
-    direction = {"lower": "lower values (negative effects) favour the intervention",
-                 "higher": "higher values (positive effects) favour the intervention",
-                 None: "no benefit direction was declared"}[data.benefit]
     sections = []
     # ---- the answer
     summary = Section("Summary")
@@ -90,7 +90,7 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
             sections[-1].paragraphs = []
     # ---- the details
     s_data = Section("Data", [
-        f"{data.k} studies; effect measure {data.measure} (treatment minus control); {direction}.", *notes])
+        f"{data.k} studies. {sign_convention(fit, intervention)}", *notes])
     s_data.tables.append(("Studies (observed effects and standard errors)", studies_table(fit)))
     sections.append(s_data)
     model = Section("Model and priors", [fit.spec.describe()])
@@ -115,7 +115,7 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
     if sensitivity is not None:
         sec = Section("Sensitivity to the prior on tau", [
             "The same model refitted with other priors on the heterogeneity tau (medians and 95% intervals)."])
-        sec.tables.append(("Prior sensitivity", sensitivity_display(sensitivity, ci)))
+        sec.tables.append(("Prior sensitivity", sensitivity_display(sensitivity, ci, fit)))
         sections.append(sec)
     if freq_list:
         sec = Section("Frequentist results beside the Bayesian", [frequentist_sentence(r) for r in freq_list] + [
@@ -144,7 +144,10 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
         sections.append(Section("Figures", figures=places["figures"]))
     vers = versions(fit.settings.get("sampler"))
     sections.append(Section("Reproducibility", [
-        f"Seed {fit.seed}. " + ", ".join(f"{k} {v}" for k, v in vers.items()) + "."]))
+        f"Seed {fit.seed}. " + ", ".join(f"{k} {v}" for k, v in vers.items()) + ".",
+        "The code behind each prior and probability of this report (for Python; probabilities.csv and "
+        "sensitivity.csv hold the same codes):"], tables=[("Reproduce", reproduce_table(
+            fit, thresholds, {} if sensitivity is None else prior_labels(sensitivity)))]))
     return Report(title, sections)
 
 
