@@ -125,7 +125,7 @@ def event_words(event: str, measure: str | None = None, benefit: str | None = No
         a, b = (q.strip().partition("[")[2].rstrip("]") for q in quantity.split(" - ", 1))
         return f"the effect is more favourable in {a} than in {b}"
     if base == "beta" or " - " in quantity:
-        return f"{subject} is {_OPERATORS[op]} {c:g} (towards benefit)"
+        return f"{subject} is {_OPERATORS[op]} {c:g}, towards benefit"
     if c == 0:
         return f"{subject} favours the intervention"
     if measure in STANDARDISED:

@@ -81,8 +81,8 @@ def test_figures_have_the_promised_content(clbp):
         plots.forest(fit, columns=("pvalue",))
     fig = plots.density(fit, thresholds=(0, -0.2))
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert any(f"P(mu < 0) = {fit.prob('mu < 0'):.3f}" in t for t in texts)
-    assert any(f"P(theta_new <= -0.2) = {fit.prob('theta_new <= -0.2'):.3f}" in t for t in texts)
+    assert any(f"P(favours the intervention) = {fit.prob('mu < 0'):.3f}" in t for t in texts)  # mu < 0, in words
+    assert any(f"P(at least 0.2 SD in favour) = {fit.prob('theta_new <= -0.2'):.3f}" in t for t in texts)
     plots._plt().close(fig)
     fig = plots.benefit_curves(fit)
     x, y = fig.axes[0].lines[0].get_data()

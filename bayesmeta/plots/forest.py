@@ -208,7 +208,7 @@ def _forest_subgroups(fit, freq, order, ci, columns, title):
                             (("Tau\u00b2", "tau2", ".2f"), ("I\u00b2", "I2", ".0f")) if np.isfinite(row[col]))
             het = (het + ("%" if np.isfinite(row["I2"]) else "")) or "heterogeneity not estimable"
             heading.append((f"{r.label}: {het}", ORANGE))
-        pooled = [("diamond", f"Bayesian mu[{gl}] ({ci:.0%} CrI)", summ.loc[f"mu[{g}]"], BLUE),
+        pooled = [("diamond", f"Pooled effect in {gl} ({ci:.0%} CrI)", summ.loc[f"mu[{g}]"], BLUE),
                   ("bar", f"New study in {gl} ({ci:.0%} predictive interval)", summ.loc[f"theta_new[{g}]"], BLUE)]
         for r in results:
             row = r.subgroups.rename(index=str).loc[g]
@@ -252,7 +252,7 @@ def _forest_clusters(fit, freq, order, ci, columns, title):
     blocks = [dict(heading=f"{short_label(c, 40)} ({sizes[j]} effect{'s' if sizes[j] > 1 else ''})",
                    studies=np.flatnonzero(fam.cluster_index == j), pooled=[])
               for j, c in enumerate(fam.cluster_names)]
-    pooled = [("diamond", f"Bayesian mu ({ci:.0%} CrI)", summ.loc["mu"], BLUE),
+    pooled = [("diamond", f"Pooled effect ({ci:.0%} CrI)", summ.loc["mu"], BLUE),
               ("bar", f"New effect in a new cluster ({ci:.0%} predictive interval)", summ.loc["theta_new"], BLUE)]
     pooled += [("diamond", f"{r.label} ({r.level:.0%} CI)", dict(median=r.mu, lower=r.lower, upper=r.upper), ORANGE)
                for r in results]
@@ -434,13 +434,13 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
         fig.text(0.02, (legend_in + _NOTE_IN * (len(notes) - j - 0.5)) / height, text, fontsize=FONT, va="center",
                  color=colour)
     styles = {"observed": dict(marker="s", color=GREY, ls="none", label=f"observed ({ci:.0%} CI)"),
-              "shrunken": dict(marker="o", color=BLUE, label=f"shrunken posterior ({ci:.0%} CrI)"),
+              "shrunken": dict(marker="o", color=BLUE, label=f"shrunken: posterior median ({ci:.0%} CrI)"),
               "shrunken given moderators": dict(marker="o", color=BLUE,
-                                                label=f"shrunken posterior given the moderators ({ci:.0%} CrI)"),
-              "bayes": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian subgroup mean ({ci:.0%} CrI)"),
+                                                label=f"shrunken given the moderators: posterior median ({ci:.0%} CrI)"),
+              "bayes": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian pooled effect, median ({ci:.0%} CrI)"),
               "predictive": dict(color=BLUE, lw=5, alpha=0.45, label=f"{ci:.0%} predictive interval"),
               "freq": dict(marker="D", color=ORANGE, ls="none", label="frequentist subgroup estimate (CI)"),
-              "bayes pooled": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian pooled mean ({ci:.0%} CrI)"),
+              "bayes pooled": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian pooled effect, median ({ci:.0%} CrI)"),
               "freq pooled": dict(marker="D", color=ORANGE, ls="none", label="frequentist pooled estimate (CI)"),
               "fitted": dict(marker="|", color=GREEN, ls="none", ms=9, mew=2,
                              label="mean effect at the study's moderator values (x'beta)")}
