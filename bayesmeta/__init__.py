@@ -17,6 +17,10 @@ _LAZY = {
     "FrequentistResult": "frequentist_methods",
     "leave_one_out": "frequentist_methods",
     "egger_test": "frequentist_methods",
+    "regtest": "frequentist_methods", "ranktest": "frequentist_methods", "pet": "frequentist_methods",
+    "peese": "frequentist_methods", "pet_peese": "frequentist_methods", "trimfill": "frequentist_methods",
+    "selmodel": "frequentist_methods", "influence": "frequentist_methods", "cumulative": "frequentist_methods",
+    "baujat": "frequentist_methods", "gosh": "frequentist_methods",
     "fit": "fitting",
     "Model": "model",
     "load": "persist",
@@ -27,6 +31,9 @@ _LAZY = {
     "from_estimate": "comparison",
     "priors": None,
     "fit_many": "many", "frequentist_many": "many",
+    "compare_models": "model_checking",
+    "Outcome": "findings", "summary_of_findings": "findings", "SummaryOfFindings": "findings",
+    "average": "averaging",
 }
 
 
@@ -43,8 +50,19 @@ def _save_fit(fit, path):
     save_fit(fit, path)
 
 
+def _lazy(module, name):
+    """A hook that imports bayesmeta.<module> on first call and calls its function `name`."""
+    def call(*args, **kwargs):
+        return getattr(import_module(f".{module}", __name__), name)(*args, **kwargs)
+    return call
+
+
 hooks.register("report", _render_report)  # Fit.report and Fit.save: the facade wires the output layer in
 hooks.register("save", _save_fit)
+for _name in ("leave_one_out", "cumulative", "sensitivity", "gosh"):  # Fit's robustness and model-checking aliases
+    hooks.register(_name, _lazy("robustness", _name))
+for _name in ("power_scaling", "loo", "outliers"):
+    hooks.register(_name, _lazy("model_checking", _name))
 
 __all__ = ["EffectData", "DataError", "DataWarning", "ConvergenceWarning", "EstimationWarning", "datasets",
            *_LAZY]

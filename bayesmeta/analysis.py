@@ -33,6 +33,8 @@ import pandas as pd
 
 from .effects import benefit_operator, benefit_sign
 from .errors import DataError
+from .findings.output import run_review_file
+from .findings.review_file import is_review_file
 from .formatting import benefit_thresholds, default_thresholds
 
 FIGURES = ("forest_revman", "forest", "density", "prior_posterior", "benefit", "funnel", "trace", "rank")
@@ -45,7 +47,8 @@ SCHEMA = {
               "target_accept": float, "moderators": str, "subgroup": str, "subgroup_tau": str, "drop_missing": bool,
               "study_effects": str},
     "priors": {"tau": str, "mu": str, "beta": str, "tau_within": str, "nu": str, "sensitivity": list},
-    "report": {"thresholds": list, "ci": float, "frequentist": list, "figures": list, "forest_order": str},
+    "report": {"thresholds": list, "ci": float, "frequentist": list, "figures": list, "forest_order": str,
+               "robust": bool},
     "pooled": {"estimate": str, "lower": str, "upper": str, "label": list, "benefit_from": str,
                "important": float, "level": float},
 }
@@ -268,18 +271,22 @@ def load_effect_data(analysis: Analysis):
 
 # --------------------------------------------------------------------------- running
 def run_analysis(path, out_dir=None, progressbar: bool = False) -> dict:
-    """Fit an analysis file and write its outputs into `out_dir` (default output/NAME); returns the fit, the
-    frequentist results and {name: path} of what was written. Nothing is left behind when it fails."""
-    analysis = load_analysis(path)
-    out = Path(out_dir or Path("output") / analysis.path.stem)
-    inputs = [analysis.path] + ([analysis.path.parent / analysis.spec["data"]["file"]]
-                                if "file" in analysis.spec.get("data", {}) else [])
+    """Fit an analysis file, or every outcome of a review file (an [[outcome]] list, see
+    bayesmeta.findings.review_file), and write its outputs into `out_dir` (default output/NAME); returns what
+    was fitted and {name: path} of what was written. Nothing is left behind when it fails."""
+    review = is_review_file(path)
+    analysis = None if review else load_analysis(path)
+    out = Path(out_dir or Path("output") / Path(path).stem)
+    inputs = [Path(path)] + ([analysis.path.parent / analysis.spec["data"]["file"]]
+                             if analysis is not None and "file" in analysis.spec.get("data", {}) else [])
     for item in inputs:
         if out.resolve() == item.resolve() or out.resolve() in item.resolve().parents:
             raise AnalysisError(f"--out {out}: holds the input {item}; the output folder is replaced as a whole, so "
                                 "give a folder of its own")
     with _staging(out) as stage:
-        if "pooled" in analysis.spec:
+        if review:
+            result = run_review_file(path, stage)
+        elif "pooled" in analysis.spec:
             result = run_pooled_analysis(analysis, stage)
         else:
             result = _run_model(analysis, stage, progressbar)
@@ -330,6 +337,20 @@ class _staging:
         return False
 
 
+def _trim_and_fill(fit):
+    """The trim-and-fill result drawn hollow in the funnel plot, where the small-study section shows the tests
+    (one pooled effect over independent studies, at least reports.small_study.MIN_STUDIES of them)."""
+    from .frequentist_methods import trimfill
+    from .reports.small_study import MIN_STUDIES
+
+    if len(fit.family.pooled()) != 1 or fit.data.cluster is not None:
+        return None
+    return trimfill(fit.data) if fit.data.k >= MIN_STUDIES else None
+
+
+GOSH_MAX_K = 15  # the Bayesian GOSH plot of every subset (2^15 exact fits) in a report: up to 15 studies
+
+
 def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     from . import plots
     from .comparison import compare
@@ -373,6 +394,10 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     pooled = bool(fit.family.pooled())  # benefit curves need a pooled effect (a meta-regression has none)
     wanted = list(rep.get("figures", ["forest", "density", "prior_posterior"] + (["benefit"] if pooled else [])
                           + ["funnel"] + (["bubble"] if bubbles else []) + (["trace", "rank"] if sampled else [])))
+    robust = rep.get("robust", pooled and fit.family.batchable())  # "Is the answer robust?": exact refits
+    if robust:  # the section's figures, unless [report] figures names some of them itself
+        wanted += [f for f in ["leave_one_out", "baujat", "sensitivity_grid", "loo_pit"] + (["gosh"] if fit.data.k <= GOSH_MAX_K
+                                                                                  else []) if f not in wanted]
     if ("forest" in wanted and "forest_revman" not in wanted
             and fit.family.revman_forest):  # "forest": both, RevMan's layout first
         wanted.insert(wanted.index("forest"), "forest_revman")
@@ -381,8 +406,10 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
               "forest": lambda: plots.forest(fit, freq=freq, order=order, ci=ci),
               "density": lambda: plots.density(fit, thresholds=thresholds, ci=ci),
               "prior_posterior": lambda: plots.prior_posterior(fit), "benefit": lambda: plots.benefit_curves(fit),
-              "funnel": lambda: plots.funnel(fit.data), "trace": lambda: plots.trace(fit),
-              "rank": lambda: plots.rank(fit), "bubble": lambda: plots.bubble(fit, bubbles[0])}
+              "funnel": lambda: plots.funnel(fit.data, contours=True, filled=_trim_and_fill(fit)), "trace": lambda: plots.trace(fit),
+              "rank": lambda: plots.rank(fit), "bubble": lambda: plots.bubble(fit, bubbles[0]),
+              "leave_one_out": lambda: plots.leave_one_out_plot(fit), "sensitivity_grid": lambda: plots.sensitivity_plot(fit),
+              "loo_pit": lambda: plots.loo_pit_plot(fit), "baujat": lambda: plots.baujat(fit.data), "gosh": lambda: plots.gosh_plot(fit)}
     captions = {"forest_revman": "Forest plot in RevMan's layout (the frequentist analysis as RevMan prints it), with "
                                  "the Bayesian posterior and predictive interval below",
                 "forest": "Bayesian forest plot: observed and shrunken study effects, " + (
@@ -390,7 +417,13 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
                 "density": "Posterior densities with the probability of benefit shaded",
                 "prior_posterior": "Prior against posterior", "benefit": "Probability of benefit of at least c",
                 "funnel": "Funnel plot", "trace": "MCMC trace", "rank": "MCMC rank plot",
-                "bubble": "Bubble plot: effects against the moderator, with the posterior mean and predictive bands"}
+                "bubble": "Bubble plot: effects against the moderator, with the posterior mean and predictive bands",
+                "leave_one_out": "Leave-one-out: the pooled effect without each study (exact refits)",
+                "baujat": "Baujat plot: each study's contribution to the heterogeneity (Q) against its influence on the "
+                          "pooled estimate (frequentist, REML)",
+                "sensitivity_grid": "Prior sensitivity: the pooled effect under a grid of priors",
+                "loo_pit": "LOO-PIT: each study's effect against the predictive distribution of the others",
+                "gosh": "Bayesian GOSH plot: posterior medians of mu and tau on every subset of the studies"}
     for name in wanted:
         if name in ("trace", "rank") and not sampled:
             continue
@@ -406,7 +439,8 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
         sensitivity.to_csv(out / "sensitivity.csv")
         written["sensitivity"] = out / "sensitivity.csv"
     report = build_report(fit, freq=freq, thresholds=thresholds, intervention=a.get("intervention", "the intervention"),
-                          title=a["title"], figures=figures, ci=ci, notes=notes, sensitivity=sensitivity)
+                          title=a["title"], figures=figures, ci=ci, notes=notes, sensitivity=sensitivity,
+                          robust=bool(robust))
     _write_report(report, out, figures)
     fit.summary(ci=ci).to_csv(out / "summary.csv")
     fit.shrinkage(ci=ci).to_csv(out / "shrinkage.csv")

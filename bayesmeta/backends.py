@@ -298,4 +298,11 @@ class DrawsBackend:
                 groups["prior_predictive"] = {"y_rep": rng.normal(prior["theta_new"][..., None], data.se)}
         if self.sample_stats is not None:
             groups["sample_stats"] = self.sample_stats
-        return azb.from_dict(groups, dims=dims, coords=fam.coords())
+        tree = azb.from_dict(groups, dims=dims, coords=fam.coords())
+        loglik, obs_dim = fam.pointwise_log_likelihood(self.beta, self.tau)  # per study (per cluster if dependent)
+        tree["log_likelihood"] = azb.dict_to_dataset({"y": loglik.reshape(*shape, -1)}, dims={"y": [obs_dim]},
+                                                     coords={obs_dim: fam.coords()[obs_dim]})
+        log_prior = spec.log_prior(self.beta, self.tau)  # summed over blocks: its own group, its own dims
+        if log_prior:
+            tree["log_prior"] = azb.dict_to_dataset({name: lp.reshape(shape) for name, lp in log_prior.items()})
+        return tree

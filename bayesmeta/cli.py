@@ -333,7 +333,8 @@ def run(
     analysis: Annotated[str, typer.Argument(help="analysis file, e.g. models/clbp_digital_pain.toml")],
     out: Annotated[Optional[str], typer.Option(help="output folder (default output/NAME)")] = None,
 ):
-    """Fit an analysis file and write report.html, report.md, tables, figures and the posterior."""
+    """Fit an analysis file and write report.html, report.md, tables, figures and the posterior (a review file:
+    each outcome's report and the summary of findings)."""
     from rich.console import Console
 
     from .analysis import run_analysis
@@ -342,7 +343,10 @@ def run(
     with console.status(f"running {analysis} ..."):
         result = run_guarded(lambda: run_analysis(analysis, out, progressbar=sys.stderr.isatty()))
     console.print(f"wrote {len(result['files'])} files to {result['out']}/", markup=False, highlight=False)
-    fit = result["fit"]
+    fit = result.get("fit")
+    if "sof" in result:  # a review file: the summary of findings across its outcomes
+        typer.echo(f"summary of findings: {result['files']['sof_html']}")
+        return
     if fit is not None:
         s = fit.summary(ci=result.get("ci", 0.95))
         shown = fit.family.coefficient_rows()[:4] + [q for q in s.index if q.startswith("tau")][:1]

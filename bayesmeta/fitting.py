@@ -31,7 +31,7 @@ def check_seed(seed) -> int:
 def fit(data: EffectData, tau_prior=None, mu_prior=None, engine: str = "exact", seed: int | None = None,
         model: str = "random", moderators: str | None = None, subgroup: str | None = None,
         subgroup_tau: str = "common", beta_prior=None, drop_missing: bool = False, tau_within_prior=None,
-        effects: str = "normal", nu_prior=None, draws: int = 1000,
+        effects: str = "normal", nu_prior=None, bias=None, draws: int = 1000,
         chains: int = 4, tune: int = 1000, target_accept: float = 0.9, progressbar: bool = False):
     """Fit a Bayesian meta-analysis and return a `Fit` (see bayesmeta.posterior).
 
@@ -46,6 +46,9 @@ def fit(data: EffectData, tau_prior=None, mu_prior=None, engine: str = "exact", 
     the prior of the other coefficients; drop_missing=True drops rows with a missing moderator and lists
     them). subgroup: a column (subgroup analysis), with subgroup_tau "common" (one tau) or "separate".
     engine: "exact" (quadrature, with i.i.d. draws for figures) or "mcmc" (PyMC sampled by nutpie).
+    bias: "PET" or "PEESE" (meta-regression on se or se^2, exact; mu is the effect at se = 0, beta_prior the
+    slope's prior) or "selection(0.025, 0.05)" (step-function selection on one-sided p-values, engine="mcmc");
+    see bayesmeta.families.bias.
     seed: same seed, same numbers; None draws a seed and records it. draws x chains posterior draws.
     """
     engine_cls = get_engine(engine)
@@ -54,7 +57,7 @@ def fit(data: EffectData, tau_prior=None, mu_prior=None, engine: str = "exact", 
     if not (isinstance(target_accept, numbers.Real) and 0 < target_accept < 1):
         raise ValueError(f"target_accept must be between 0 and 1, not {target_accept!r}")
     spec = Model.build(data, tau_prior, mu_prior, model, moderators, subgroup, subgroup_tau, beta_prior,
-                       drop_missing, tau_within_prior, effects, nu_prior)
+                       drop_missing, tau_within_prior, effects, nu_prior, bias)
     runner = engine_cls(draws=draws, chains=chains, tune=tune, target_accept=target_accept, progressbar=progressbar)
     backend, settings = runner.run(spec, seed)
     return Fit(spec, backend, engine, seed, settings)

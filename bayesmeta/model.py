@@ -40,7 +40,7 @@ class Model:
     @classmethod
     def build(cls, data, tau_prior=None, mu_prior=None, model="random", moderators=None, subgroup=None,
               subgroup_tau="common", beta_prior=None, drop_missing=False, tau_within_prior=None, effects="normal",
-              nu_prior=None) -> "Model":
+              nu_prior=None, bias=None) -> "Model":
         if not isinstance(data, EffectData):
             raise TypeError("fit() takes an EffectData; build one with bm.EffectData.from_dataframe(...)")
         if data.cluster is not None and model != "three-level" and len(set(data.cluster)) < data.k:
@@ -49,7 +49,8 @@ class Model:
                           "dependence", EstimationWarning, stacklevel=3)
         mu, beta = _priors.mu_prior(mu_prior), _priors.mu_prior(beta_prior)
         nu = None if nu_prior is None else _priors.tau_prior(nu_prior)
-        family = build_family(data, model, moderators, subgroup, subgroup_tau, drop_missing, mu, beta, effects, nu)
+        family = build_family(data, model, moderators, subgroup, subgroup_tau, drop_missing, mu, beta, effects, nu,
+                              bias)
         note = None
         if tau_prior is None and family.random:
             tau, note = _priors.default_tau_prior(family.data)
@@ -79,6 +80,21 @@ class Model:
         elif self.family.random:
             text += f", and a {self.tau_prior.describe()}"
         return text + "."
+
+    def log_prior(self, beta, tau) -> dict:
+        """log p of the proper priors at posterior draws beta (S, p), tau (S, H), one (S,) array per parameter
+        (the DataTree's log_prior group, for power-scaling): the tau prior of each block (and tau_within), the
+        normal or Student-t coefficient priors; flat priors are constant and left out."""
+        fam, out = self.family, {}
+        priors = {"tau": self.tau_prior, "tau_within": self.tau_within_prior}
+        columns = ["tau"] * len(fam.blocks) if len(fam.blocks) > 1 else fam.hyper_names()  # separate taus
+        for j, name in enumerate(columns if fam.random and self.tau_prior.proper else []):
+            if priors.get(name) is not None:
+                out[name] = out.get(name, 0.0) + np.asarray(priors[name].logpdf(tau[:, j]), float)
+        for j, (name, prior) in enumerate(zip(fam.coefficient_rows(), fam.coef_priors)):
+            if prior.proper:
+                out[name.replace("[", "_").rstrip("]")] = np.asarray(prior.logpdf(beta[:, j]), float)
+        return out
 
     def prior_draws(self, shape, rng) -> dict:
         """Draws from the priors of tau and, where they are proper, of the coefficients (and of a new

@@ -329,3 +329,34 @@ class Fit:
         for q, r in s.iterrows():
             lines.append(f"  {q:{width}s} mean {r['mean']:8.4f}  sd {r['sd']:7.4f}  [{r['lower']:.4f}, {r['upper']:.4f}]")
         return "\n".join(lines)
+
+    # ---------------------------------------------------------------- robustness and model checking
+    # Aliases of free functions of bayesmeta.robustness and bayesmeta.model_checking, reached through the hooks
+    # the package registers (those modules refit, so they sit above the posterior layer).
+    def leave_one_out(self, ci: float = 0.95):
+        """Exact refits without each study; see bayesmeta.robustness.leave_one_out."""
+        return hooks.call("leave_one_out", self, ci=ci)
+
+    def cumulative(self, order=None, bf_mu_prior=None, ci: float = 0.95):
+        """Sequential Bayesian meta-analysis; see bayesmeta.robustness.cumulative."""
+        return hooks.call("cumulative", self, order=order, bf_mu_prior=bf_mu_prior, ci=ci)
+
+    def sensitivity(self, tau_priors=None, mu_priors=None, ci: float = 0.95):
+        """Refits over a grid of priors; see bayesmeta.robustness.sensitivity."""
+        return hooks.call("sensitivity", self, tau_priors=tau_priors, mu_priors=mu_priors, ci=ci)
+
+    def gosh(self, max_subsets: int = 1_000_000, seed: int | None = None):
+        """Bayesian GOSH over subsets of the studies; see bayesmeta.robustness.gosh."""
+        return hooks.call("gosh", self, max_subsets=max_subsets, seed=seed)
+
+    def power_scaling(self, threshold: float = 0.05):
+        """Prior and likelihood power-scaling sensitivity; see bayesmeta.model_checking.power_scaling."""
+        return hooks.call("power_scaling", self, threshold=threshold)
+
+    def loo(self):
+        """PSIS-LOO (and exact LOO where the batch kernel serves the model); see bayesmeta.model_checking.loo."""
+        return hooks.call("loo", self)
+
+    def outliers(self, ci: float = 0.95):
+        """Per study P(outlier) and LOO-PIT; see bayesmeta.model_checking.outliers."""
+        return hooks.call("outliers", self, ci=ci)

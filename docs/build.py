@@ -13,9 +13,15 @@ PAGES = ROOT / "docs" / "pages"
 
 def run_models():
     from bayesmeta.analysis import run_analysis
+    from bayesmeta.findings.review_file import is_review_file, summary_of_findings_from_file
 
     for model in sorted((ROOT / "models").glob("*.toml")):
         out = PAGES / "reanalyses" / model.stem
+        if is_review_file(model):  # a summary of findings across outcomes: the page shows the table
+            out.mkdir(parents=True, exist_ok=True)
+            md = summary_of_findings_from_file(model).to_markdown().split("\n", 1)[1]
+            (out / "results.snippet").write_text(md, encoding="utf-8")
+            continue
         run_analysis(model, out)
         md = (out / "report.md").read_text(encoding="utf-8")
         md = md.split("\n", 1)[1]  # the page has its own title

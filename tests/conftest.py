@@ -28,3 +28,15 @@ def metafor_reference() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def bayesmeta_reference() -> pd.DataFrame:
     return pd.read_csv(DATA / "bayesmeta_reference.csv")
+
+
+@pytest.fixture(scope="session")
+def clbp() -> bm.EffectData:
+    """The bundled digital self-management data for chronic low back pain (12 RCTs, benefit lower)."""
+    return bm.datasets.effect_data("clbp_digital_pain")
+
+
+@pytest.fixture(scope="session")
+def clbp_fit(clbp):
+    """The exact normal-normal fit of `clbp` with a half-normal(0.5) prior on tau."""
+    return bm.fit(clbp, tau_prior="halfnormal(0.5)", seed=3)

@@ -124,7 +124,8 @@ def clbp(tmp_path_factory):
 def test_clbp_report_fits_the_screen_and_every_figure_renders(clbp, tmp_path, device):
     result = measure(clbp, tmp_path, WIDTHS[device])
     assert result["width"] == WIDTHS[device]
-    assert_clean(result, figures=6)  # two forest plots, densities, prior-posterior, benefit curves, funnel
+    assert_clean(result, figures=10)  # two forest plots, densities, prior-posterior, benefit curves, funnel, and
+    # the robustness figures: leave-one-out, prior grid, LOO-PIT, GOSH
     assert result["first_section"] == "Summary" and result["toc"] == result["sections"] >= 9
     # No sideways scrolling: on a desktop screen every table fits (long cells and headers wrap); on a phone the rows
     # stack, each cell beside its column's name, and the figures scale to the width of the screen.
@@ -135,7 +136,7 @@ def test_clbp_report_fits_the_screen_and_every_figure_renders(clbp, tmp_path, de
 
 def test_clbp_report_prints_on_a4(clbp, tmp_path):
     result = measure(clbp, tmp_path, A4_CSS_PX, print_rules=True)
-    assert_clean(result, figures=6)
+    assert_clean(result, figures=10)
     assert result["scrolling_tables"] == 0  # on paper every table fits the page
     pdf = tmp_path / "report.pdf"
     browse(clbp, tmp_path, 1280, "--no-pdf-header-footer", f"--print-to-pdf={pdf}")

@@ -12,12 +12,13 @@ from typer.testing import CliRunner
 import bayesmeta as bm
 from bayesmeta import plots
 from bayesmeta.analysis import AnalysisError, load_analysis, load_table, run_analysis, sensitivity_table
+from bayesmeta.findings.review_file import is_review_file
 from bayesmeta.cli import app
 from bayesmeta.formatting import pct
 from bayesmeta.reports import build_report, event_label, fit_events
 
 ROOT = Path(__file__).resolve().parent.parent
-MODELS = sorted((ROOT / "models").glob("*.toml"))
+MODELS = [m for m in sorted((ROOT / "models").glob("*.toml")) if not is_review_file(m)]  # analysis files
 EXACT_MODELS = [m for m in MODELS if load_analysis(m).get("model", "engine", "exact") == "exact"]
 
 

@@ -105,10 +105,13 @@ def maximise(log_f, a, b, u0, h=1e-4, steps=12):
 class LinearKernel:
     """The Gaussian conditional of beta given tau for one block (see the module docstring).
 
-    y, v (k,); X (k, p); prior_mean, prior_precision (p,), precision 0 for a flat prior.
+    y, v (k,); X (k, p); prior_mean, prior_precision (p,), precision 0 for a flat prior. `power` raises the
+    likelihood to that power (power-scaling sensitivity): N(y | Xb, S)^power is N(y | Xb, S / power) up to a
+    factor in tau, so the weights become power / (v + tau^2) and log L gains the factor's log.
     """
 
-    def __init__(self, y, v, X, prior_mean, prior_precision):
+    def __init__(self, y, v, X, prior_mean, prior_precision, power=1.0):
+        self.power = float(power)
         self.y, self.v = np.asarray(y, float), np.asarray(v, float)
         self.X = np.asarray(X, float)
         self.m0, self.p0 = np.asarray(prior_mean, float), np.asarray(prior_precision, float)
@@ -134,7 +137,7 @@ class LinearKernel:
     def _block(self, tau):
         y, X, m0, p0 = self.y, self.X, self.m0, self.p0
         s2 = self.v[None, :] + (tau**2)[:, None]
-        w = 1 / s2
+        w = self.power / s2
         if self._intercept_only:  # the normal-normal model: scalars, no linear algebra
             prec = w.sum(1) + p0[0]
             b = ((w @ y) + p0[0] * m0[0]) / prec
@@ -148,7 +151,7 @@ class LinearKernel:
             logdet = 2 * np.sum(np.log(np.diagonal(chol, axis1=1, axis2=2)), axis=1)
         resid = y[None, :] - b @ X.T
         quad = np.sum(w * resid**2, axis=1) + np.sum(p0 * (b - m0) ** 2, axis=1)
-        ll = -0.5 * (len(y) * LOG_2PI + np.sum(np.log(s2), axis=1) + logdet + quad) + self._const
+        ll = -0.5 * (self.power * (len(y) * LOG_2PI + np.sum(np.log(s2), axis=1)) + logdet + quad) + self._const
         return b, cov, ll
 
 
@@ -352,11 +355,12 @@ class TauQuadrature:
         return out
 
     def sample_tau(self, n, rng):
-        """i.i.d. draws of tau | y by inverting the node CDF (linear in log tau between nodes)."""
+        """i.i.d. draws of tau | y by inverting the node CDF (each node's mass centred on it, linear in log tau
+        between nodes)."""
         u = rng.uniform(size=n)
         if len(self.panels) == 0:
             return np.full(n, self.tau[0])
-        cum = np.cumsum(self.weight)
+        cum = np.cumsum(self.weight) - self.weight / 2
         logtau = np.log(self.tau[1:])
         out = np.exp(np.interp(u, cum[1:], logtau, left=logtau[0], right=logtau[-1]))
         in_tail = u < self._tail

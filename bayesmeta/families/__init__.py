@@ -4,6 +4,7 @@ kernel. `build_family` picks the family from the arguments of `bm.fit`."""
 
 from __future__ import annotations
 
+from .bias import PETPEESE, StepSelection, WeightFunction, parse_bias
 from .base import Block, Heterogeneity, Linear, LinearFamily, PooledEffect, Shrunken, typical_variance
 from .normal import NormalNormal
 from .regression import MetaRegression
@@ -14,13 +15,15 @@ from .three_level import ThreeLevel
 MODELS = ("random", "common", "three-level")
 
 
-def build_family(data, model="random", moderators=None, subgroup=None, subgroup_tau="common",
-                 drop_missing=False, mu_prior=None, beta_prior=None, effects="normal", nu_prior=None) -> LinearFamily:
-    """The family for `bm.fit(data, model=..., moderators=..., subgroup=..., effects=...)`."""
+def build_family(data, model="random", moderators=None, subgroup=None, subgroup_tau="common", drop_missing=False,
+                 mu_prior=None, beta_prior=None, effects="normal", nu_prior=None, bias=None) -> LinearFamily:
+    """The family for `bm.fit(data, model=..., moderators=..., subgroup=..., effects=..., bias=...)`."""
     if model not in MODELS:
         raise ValueError(f"model must be one of {', '.join(MODELS)}, not {model!r}")
     if effects not in ("normal", "t"):
         raise ValueError(f"effects must be 'normal' or 't' (Student-t study effects), not {effects!r}")
+    if bias is not None:
+        return _bias_family(data, model, moderators, subgroup, effects, mu_prior, beta_prior, bias)
     if effects == "t":
         if model != "random" or moderators is not None or subgroup is not None:
             raise ValueError("Student-t study effects are built for the plain random-effects model only")
@@ -49,5 +52,19 @@ def build_family(data, model="random", moderators=None, subgroup=None, subgroup_
     return NormalNormal(**common)
 
 
-__all__ = ["Block", "Heterogeneity", "Linear", "LinearFamily", "MetaRegression", "NormalNormal", "PooledEffect", "Shrunken",
-           "StudentTEffects", "Subgroups", "ThreeLevel", "build_family", "typical_variance"]
+def _bias_family(data, model, moderators, subgroup, effects, mu_prior, beta_prior, bias):
+    """PET, PEESE (beta_prior the slope's) or a step-function selection model (random effects)."""
+    if moderators is not None or subgroup is not None or effects != "normal" or model == "three-level":
+        raise ValueError("bias models are built for the plain normal-normal model: no moderators, subgroups, "
+                         "t effects or three levels")
+    kind = parse_bias(bias)
+    if isinstance(kind, WeightFunction):
+        if model != "random":
+            raise ValueError("the selection model is a random-effects model: leave model='random'")
+        return StepSelection(data=data, mu_prior=mu_prior, weights=kind)
+    return PETPEESE(data=data, mu_prior=mu_prior, beta_prior=beta_prior, effects=model, kind=kind)
+
+
+__all__ = ["Block", "Heterogeneity", "Linear", "LinearFamily", "MetaRegression", "NormalNormal", "PETPEESE",
+           "PooledEffect", "Shrunken", "StepSelection", "StudentTEffects", "Subgroups", "ThreeLevel", "WeightFunction",
+           "build_family", "parse_bias", "typical_variance"]

@@ -232,6 +232,11 @@ class LinearFamily:
     def coefficient_rows(self) -> list[str]:
         return [self.coef_name] if self.coef_dim is None else [f"{self.coef_name}[{t}]" for t in self.terms]
 
+    def batchable(self) -> bool:
+        """Whether the batch kernel (bayesmeta.engines.batch: many normal-normal analyses at once) fits this
+        model exactly; refits of other families go one by one through `bm.fit`."""
+        return False
+
     def arguments(self) -> dict:
         """The keywords of `bm.fit` that make this family (to refit it, e.g. with another prior)."""
         return dict(model=self.effects)
@@ -293,6 +298,16 @@ class LinearFamily:
             shrink = block.v / (block.v + t2)
             theta[:, block.rows] = rng.normal(shrink * fitted + (1 - shrink) * block.y, np.sqrt(block.v * (1 - shrink)))
         return theta
+
+    def pointwise_log_likelihood(self, beta, tau) -> tuple[np.ndarray, str]:
+        """log p(y_i | beta, tau) of each study with its effect integrated out, N(y_i | x_i'beta, v_i + tau_b^2),
+        from draws beta (S, p), tau (S, B): (S, k) and the dimension it runs over ("study")."""
+        out = np.empty((len(beta), self.data.k))
+        for j, block in enumerate(self.blocks):
+            s2 = block.v + tau[:, j:j + 1] ** 2
+            resid = block.y - beta[:, block.coef] @ block.X.T
+            out[:, block.rows] = -0.5 * (np.log(2 * np.pi * s2) + resid**2 / s2)
+        return out, "study"
 
     def new_study_sd(self, tau, block: int) -> np.ndarray:
         """The SD of a new study's deviation from x'beta, from draws of the heterogeneity parameters (S, H)."""

@@ -19,6 +19,9 @@ class NormalNormal(PooledEffect):
     def hyper_quantity(self, base):
         return self.heterogeneity(base) if base in ("tau", "tau2", "I2") else None
 
+    def batchable(self) -> bool:
+        return self.random
+
     def describe(self) -> str:
         mu = self.coef_priors[0].describe()
         if self.effects == "common":

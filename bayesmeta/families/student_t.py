@@ -54,6 +54,12 @@ class StudentTEffects(PooledEffect):
     def draw_study_effects(self, beta, tau, rng):
         return self._theta  # sampled with the model
 
+    def pointwise_log_likelihood(self, beta, tau):
+        """log N(y_i | theta_i, se_i^2) given the sampled study effects (their t distribution has no closed-form
+        convolution with the normal)."""
+        v = self.data.vi
+        return -0.5 * (np.log(2 * np.pi * v) + (self.data.y - self._theta) ** 2 / v), "study"
+
     def new_study_deviation(self, tau, block, rng):
         return tau[:, 0] * rng.standard_t(tau[:, 1])
 

@@ -71,6 +71,9 @@ class ThreeLevel(PooledEffect):
     def cache_key(self):
         return (self.name, self.data.k, self.clusters)
 
+    def coords(self):
+        return {**super().coords(), "cluster": [str(c) for c in self.cluster_names]}
+
     # ---------------------------------------------------------------- study effects
     def _cluster_terms(self, tau, tau_w):
         """For each effect: B = v / (v + tau_w^2), and kappa_j | mu, y ~ N(a + g mu, var_k) as arrays
@@ -101,6 +104,19 @@ class ThreeLevel(PooledEffect):
         kappa_c = rng.normal(kappa_mean[:, first], np.sqrt(var_k[:, first]))
         kappa = kappa_c[:, self.cluster_index]
         return rng.normal(shrink * kappa + (1 - shrink) * y, np.sqrt(v * (1 - shrink)))
+
+    def pointwise_log_likelihood(self, beta, tau):
+        """log p(y_j | mu, tau, tau_w) of each cluster's effects jointly (they are dependent), N(mu 1, D + tau^2
+        11'), D = diag(v + tau_w^2), by Sherman-Morrison: (S, clusters) over the dimension "cluster"."""
+        y, v, idx, m = self.data.y, self.data.vi, self.cluster_index, self.clusters
+        s, t, q, _ = cluster_sums(y, v, tau[:, 1] ** 2, idx, m)
+        C = np.zeros((len(y), m))
+        C[np.arange(len(y)), idx] = 1.0
+        logdet = np.log(v + tau[:, 1:2] ** 2) @ C + np.log1p(tau[:, :1] ** 2 * s)
+        mu = beta[:, :1]
+        rss = q - 2 * mu * t + mu**2 * s
+        quad = rss - tau[:, :1] ** 2 * (t - mu * s) ** 2 / (1 + tau[:, :1] ** 2 * s)
+        return -0.5 * (C.sum(0) * np.log(2 * np.pi) + logdet + quad), "cluster"
 
     def new_study_sd(self, tau, block):
         return np.sqrt(tau[:, 0] ** 2 + tau[:, 1] ** 2)

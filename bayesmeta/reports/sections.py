@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from .averaging import model_average_section
 from .document import Report, Section
+from .small_study import small_study_section
 from .statements import (
     effect_sentences,
     frequentist_sentence,
@@ -32,8 +34,10 @@ _frequentist_sentence = frequentist_sentence  # the earlier name
 
 # --------------------------------------------------------------------------- the report
 FIGURE_PLACES = {"forest_revman": "forest", "forest": "forest", "prior_posterior": "model", "density": "posterior",
-                 "benefit": "posterior", "bubble": "posterior", "funnel": "funnel", "trace": "diagnostics",
-                 "rank": "diagnostics"}
+                 "benefit": "posterior", "bubble": "posterior", "funnel": "funnel", "average": "average",
+                 "trace": "diagnostics", "rank": "diagnostics", "leave_one_out": "robust", "sensitivity_grid": "robust",
+                 "loo_pit": "robust", "baujat": "robust",
+                 "gosh": "robust"}
 
 
 def _placed_figures(figures) -> dict[str, list]:
@@ -51,11 +55,14 @@ def _placed_figures(figures) -> dict[str, list]:
 
 
 def build_report(fit, freq=None, thresholds=None, intervention="the intervention", title=None,
-                 figures=None, ci: float = 0.95, notes=(), sensitivity=None) -> Report:
+                 figures=None, ci: float = 0.95, notes=(), sensitivity=None, robust=False, models=None,
+                 average=None) -> Report:
     """The content of a report, answer first. `figures` maps figure names (forest_revman, forest, density,
     benefit, bubble, prior_posterior, funnel, trace, rank) to (caption, figure), each put in its section, or
     captions to figures (put at the end); a figure is a matplotlib Figure or the path of its PNG (an SVG beside
-    it is inlined in the HTML)."""
+    it is inlined in the HTML). robust=True adds "Is the answer robust?" (reports.robustness; with `models`, a
+    dict of fits by name, its model comparison). `average`: a bm.average result, shown after the small-study
+    effects (reports.averaging)."""
     from ..frequentist_methods import as_results
 
     data = fit.data
@@ -117,15 +124,23 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
             "The same model refitted with other priors on the heterogeneity tau (medians and 95% intervals)."])
         sec.tables.append(("Prior sensitivity", sensitivity_display(sensitivity, ci, fit)))
         sections.append(sec)
+    if robust:
+        from .robustness import robustness_section
+
+        sections.append(robustness_section(fit, ci, places.get("robust", []), models))
     if freq_list:
         sec = Section("Frequentist results beside the Bayesian", [frequentist_sentence(r) for r in freq_list] + [
             "Bayesian estimates are posterior medians; frequentist tau\u00b2 intervals are Q-profile intervals."])
         sec.tables.append(("Side by side", side_by_side_table(fit, freq_list, ci)))
         sections.append(sec)
-    if places.get("funnel"):
+    if fit.family.pooled() and not several and data.cluster is None:  # one pooled effect over independent studies
+        sections.append(small_study_section(data, places.get("funnel", [])))
+    elif places.get("funnel"):
         sections.append(Section("Small-study effects", [
             "Funnel plot of the observed effects against their standard errors, with Egger's regression test where "
             "the studies differ in size."], figures=places["funnel"]))
+    if average is not None:
+        sections.append(model_average_section(average, ci, places.get("average", [])))
     diag = Section("Diagnostics", [f"Engine: {fit.describe_engine()}."])
     st = fit.settings
     if "sampler" in st:

@@ -1,0 +1,73 @@
+"""The report's section on small-study effects and publication bias (frequentist tools, metafor's methods):
+shown when there are at least 10 studies (the Cochrane Handbook's rule of thumb, section 13.3.5.4); below that
+the section says why the tests are left out. Rows: Egger's regression test (regtest, REML, predictor SE) with
+its limit estimate, Begg and Mazumdar's rank test, trim and fill (L0), PET, PEESE and the PET-PEESE choice, and
+a step selection model (one-sided p < 0.025 in the direction of benefit against the rest)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+
+from ..errors import DataError, EstimationWarning
+from ..formatting import format_pvalue
+from .document import Section
+
+MIN_STUDIES = 10
+TITLE = "Small-study effects and publication bias"
+
+
+def _rows(data) -> tuple[list[tuple], list[str]]:
+    from ..frequentist_methods import pet_peese, ranktest, regtest, selmodel, trimfill
+
+    rows, words = [], []
+    eg = regtest(data)
+    rows.append(("Egger's regression test (REML; effect at SE = 0)", (eg.limit_estimate, eg.limit_lower,
+                 eg.limit_upper), f"asymmetry z = {eg.statistic:.2f}, {format_pvalue(eg.pvalue)}"))
+    words.append(f"Egger's test {'suggests' if eg.pvalue < 0.10 else 'does not suggest'} funnel-plot asymmetry "
+                 f"({format_pvalue(eg.pvalue)}).")
+    rk = ranktest(data)
+    rows.append(("Rank correlation (Begg and Mazumdar)", float("nan"),
+                 f"Kendall's tau = {rk.tau:.2f}, {format_pvalue(rk.pvalue)}"))
+    tf = trimfill(data)
+    rows.append((f"Trim and fill (L0; {tf.k0} studies filled on the {tf.side})", (tf.mu, tf.lower, tf.upper),
+                 f"k0 = {tf.k0} (SE {tf.k0_se:.2f})"))
+    words.append(f"Trim and fill imputes {tf.k0} {'study' if tf.k0 == 1 else 'studies'}"
+                 + (f"; the filled estimate is {tf.mu:.2f}." if tf.k0 else "."))
+    pp = pet_peese(data)
+    for name, r in (("PET", pp.pet), ("PEESE", pp.peese)):
+        rows.append((f"{name} (WLS regression on the {'SE' if name == 'PET' else 'variance'})",
+                     (r.limit_estimate, r.limit_lower, r.limit_upper), f"intercept {format_pvalue(r.intercept_pvalue)}"))
+    rows.append((f"PET-PEESE (conditional: {pp.chosen})", (pp.estimate, pp.lower, pp.upper), ""))
+    alternative = "less" if data.benefit == "lower" else "greater"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EstimationWarning)
+            sel = selmodel(data, type="stepfun", steps=(0.025, 1), alternative=alternative)
+        rows.append(("Step selection model (one-sided p < 0.025 against the rest)", (sel.mu, sel.lower, sel.upper),
+                     f"weight of p > 0.025 = {sel.delta[1]:.2f}; LRT {format_pvalue(sel.LRT_pvalue)}"))
+        words.append(f"The selection model's adjusted effect is {sel.mu:.2f} (test for selection "
+                     f"{format_pvalue(sel.LRT_pvalue)}).")
+    except (DataError, RuntimeError) as err:
+        rows.append(("Step selection model (one-sided p < 0.025 against the rest)", float("nan"),
+                     f"not estimable: {err}"))
+    return rows, words
+
+
+def small_study_section(data, figures=()) -> Section:
+    """The section (module docstring); `figures`: [(caption, figure)] such as the funnel plot."""
+    if data.k < MIN_STUDIES:
+        return Section(TITLE, [f"With {data.k} studies (fewer than {MIN_STUDIES}) the tests for funnel-plot "
+                               "asymmetry are not shown: they have too little power to tell small-study effects "
+                               "from chance (Cochrane Handbook, section 13.3.5.4)."], figures=list(figures))
+    rows, words = _rows(data)
+    table = pd.DataFrame([(est, note) for _, est, note in rows], columns=["estimate (95% CI)", "test"],
+                         index=pd.Index([name for name, _, _ in rows], name="method"))
+    section = Section(TITLE, [
+        "Frequentist checks (metafor's methods). Each adjusted estimate assumes that small or non-significant "
+        "studies are missing for reasons of publication; read them as sensitivity analyses, not corrections.",
+        " ".join(words)], figures=list(figures))
+    section.tables.append(("Small-study effects (estimates adjusted for small-study effects where a method gives "
+                           "one)", table))
+    return section
