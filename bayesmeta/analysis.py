@@ -413,7 +413,7 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     captions = {"forest_revman": "Forest plot in RevMan's layout (the frequentist analysis as RevMan prints it), with "
                                  "the Bayesian posterior and predictive interval below",
                 "forest": "Bayesian forest plot: observed and shrunken study effects, " + (
-                    "pooled mu and the predictive interval" if pooled else "given each study's moderator values"),
+                    "the pooled effect and the predictive interval" if pooled else "given each study's moderator values"),
                 "density": "Posterior densities with the probability of benefit shaded",
                 "prior_posterior": "Prior against posterior", "benefit": "Probability of benefit of at least c",
                 "funnel": "Funnel plot", "trace": "MCMC trace", "rank": "MCMC rank plot",
