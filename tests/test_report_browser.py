@@ -23,6 +23,7 @@ from bayesmeta.reports import build_report
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data"
 WIDTHS = {"desktop": 1280, "phone": 390}
+CLBP_FIGURES = 11  # figures of the CLBP report (models/clbp_digital_pain.toml)
 A4_CSS_PX = 680  # the printable width of an A4 page with the report's 14 mm margins, in CSS pixels
 
 # Runs after the page has loaded: what overflows the viewport (outside the scrolling boxes), and whether each
@@ -124,8 +125,8 @@ def clbp(tmp_path_factory):
 def test_clbp_report_fits_the_screen_and_every_figure_renders(clbp, tmp_path, device):
     result = measure(clbp, tmp_path, WIDTHS[device])
     assert result["width"] == WIDTHS[device]
-    assert_clean(result, figures=10)  # two forest plots, densities, prior-posterior, benefit curves, funnel, and
-    # the robustness figures: leave-one-out, prior grid, LOO-PIT, GOSH
+    assert_clean(result, figures=CLBP_FIGURES)  # two forest plots, densities, prior-posterior, benefit curves,
+    # funnel, and the robustness figures: leave-one-out, Baujat, prior grid, LOO-PIT, GOSH
     assert result["first_section"] == "Summary" and result["toc"] == result["sections"] >= 9
     # No sideways scrolling: on a desktop screen every table fits (long cells and headers wrap); on a phone the rows
     # stack, each cell beside its column's name, and the figures scale to the width of the screen.
@@ -136,7 +137,7 @@ def test_clbp_report_fits_the_screen_and_every_figure_renders(clbp, tmp_path, de
 
 def test_clbp_report_prints_on_a4(clbp, tmp_path):
     result = measure(clbp, tmp_path, A4_CSS_PX, print_rules=True)
-    assert_clean(result, figures=10)
+    assert_clean(result, figures=CLBP_FIGURES)
     assert result["scrolling_tables"] == 0  # on paper every table fits the page
     pdf = tmp_path / "report.pdf"
     browse(clbp, tmp_path, 1280, "--no-pdf-header-footer", f"--print-to-pdf={pdf}")
@@ -166,7 +167,7 @@ def pdftotext(pdf: Path, page: int) -> str:
 def test_every_figure_can_be_opened_alone_at_full_size(clbp):
     page = clbp.read_text(encoding="utf-8")
     figures = re.findall(r"<figure id='figure-\d+'>.*?</figure>", page, flags=re.S)
-    assert len(figures) == 6
+    assert len(figures) == CLBP_FIGURES
     for fig in figures:  # the link opens the figure's own SVG file, which exists beside the report
         links = re.findall(r"<a href='(figures/[^']+\.svg)' target='_blank'>SVG</a>", fig)
         assert len(links) == 1 and (clbp.parent / links[0]).is_file() and "Open the figure alone" in fig
