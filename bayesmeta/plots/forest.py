@@ -85,93 +85,28 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FORES
     blocks = {"subgroups": _forest_subgroups, "regression": _forest_regression, "clusters": _forest_clusters}
     if fit.family.display in blocks:  # the layout the family declares
         return blocks[fit.family.display](fit, freq, order, ci, columns, title)
+    return _forest_pooled(fit, freq, order, ci, columns, title)
+
+
+def _forest_pooled(fit, freq, order, ci, columns, title):
+    """One pooled effect: the studies, then (under a line) the pooled effect, the predictive interval and each
+    frequentist result; the dotted line at the posterior median of mu runs through all rows."""
     from ..frequentist_methods import as_results, frequentist
 
-    plt = _plt()
-    data = fit.data
-    z = _z(ci)
-    shrink = fit.shrinkage(ci=ci)
-    freq_list = as_results(freq)
-    weight_source = freq_list[0] if freq_list else frequentist(data, method="REML")
-    weights = weight_source.weights.to_numpy()
-    idx = np.arange(data.k)
-    if order == "effect":
-        idx = np.argsort(data.y)
-    elif order == "weight":
-        idx = np.argsort(-weights)
-    elif order != "input":
-        raise ValueError("order must be 'input', 'effect' or 'weight'")
-    n_pooled = 2 + len(freq_list)
-    height = 1.6 + 0.32 * (data.k + n_pooled + 1)
-    fig, (ax, tx) = plt.subplots(1, 2, figsize=(12, height), sharey=True,
-                                 gridspec_kw=dict(width_ratios=(1.2, 1), wspace=0.02))
-    rows = np.arange(data.k)[::-1] + n_pooled + 1
-    summ = fit.summary(ci=ci)
-    pooled = [(summ.loc["mu", "median"], summ.loc["mu", "lower"], summ.loc["mu", "upper"]),
-              (summ.loc["theta_new", "median"], summ.loc["theta_new", "lower"], summ.loc["theta_new", "upper"])]
-    pooled += [(res.mu, res.lower, res.upper) for res in freq_list]
-    limits = axis_limits([*np.ravel(pooled), *shrink["lower"], *shrink["upper"], *data.y], data.y - z * data.se,
-                         data.y + z * data.se)
-    for row, i in zip(rows, idx):
-        clipped_interval(ax, data.y[i] - z * data.se[i], data.y[i] + z * data.se[i], row + 0.15, limits, color=GREY,
-                         lw=1.2)
-        ax.plot(data.y[i], row + 0.15, "s", color=GREY, ms=3 + 9 * math.sqrt(weights[i] / weights.max()))
-        s = shrink.iloc[i]
-        ax.plot([s["lower"], s["upper"]], [row - 0.15] * 2, color=BLUE, lw=1.6)
-        ax.plot(s["median"], row - 0.15, "o", color=BLUE, ms=4)
-    y_mu, y_pred = n_pooled, n_pooled - 1
-    _diamond(ax, pooled[0][1], pooled[0][0], pooled[0][2], y_mu, BLUE)
-    ax.plot([pooled[1][1], pooled[1][2]], [y_pred] * 2, color=BLUE, lw=5, alpha=0.45, solid_capstyle="butt")
-    pooled_rows = [(y_mu, f"Pooled effect ({ci:.0%} CrI)", pooled[0]),
-                   (y_pred, f"Effect in a new study ({ci:.0%} predictive interval)", pooled[1])]
-    for j, res in enumerate(freq_list):
-        y_f = y_pred - 1 - j
-        _diamond(ax, res.lower, res.mu, res.upper, y_f, ORANGE)
-        pooled_rows.append((y_f, f"{res.label} ({res.level:.0%} CI)", pooled[2 + j]))
-    ax.set_xlim(*limits)
-    ax.axvline(0, color="black", lw=0.8)
-    ax.axvline(pooled[0][0], color=BLUE, lw=0.8, ls=":")
-    labels = [short_label(data.study[i], 40) for i in idx] + [r[1] for r in pooled_rows]
-    ticks = list(rows) + [r[0] for r in pooled_rows]
-    ax.set_yticks(ticks, labels, fontsize=FONT)
-    top = max(ticks) + 1.0
-    ax.set_ylim(min(ticks) - 0.8, top)
-    ax.axhline(n_pooled + 0.5, color=GREY, lw=0.5)
-    ax.set_xlabel(direction_label(data), fontsize=FONT)
-    ax.tick_params(axis="x", labelsize=FONT)
-    for a in (ax, tx):
-        for spine in ("top", "right", "left"):
-            a.spines[spine].set_visible(False)
-        a.tick_params(axis="y", length=0)
-    # Right-hand table: observed [CI], shrunken [CrI] (posterior medians), weight (RevMan-style percent).
-    tx.set_xlim(0, 1)
-    tx.set_xticks([])
-    tx.spines["bottom"].set_visible(False)
-    headers = {"observed": f"Observed [{ci:.0%} CI]", "shrunken": f"Shrunken [{ci:.0%} CrI]",
-               "weight": f"Weight ({weight_source.method})"}
-    xpos = dict(zip(columns, (0.0, 0.42, 0.86)))
-    for col, x in xpos.items():
-        tx.text(x, top - 0.3, headers[col], fontsize=FONT, fontweight="bold", va="center")
-    for row, i in zip(rows, idx):
-        s = shrink.iloc[i]
-        cells = {"observed": (interval_text(data.y[i], data.y[i] - z * data.se[i], data.y[i] + z * data.se[i]),
-                              "black"),
-                 "shrunken": (interval_text(s["median"], s["lower"], s["upper"]), BLUE),
-                 "weight": (f"{weights[i]:.1f}%", "black")}
-        for col, x in xpos.items():
-            tx.text(x, row, cells[col][0], fontsize=FONT, va="center", color=cells[col][1])
-    x_pooled = xpos.get("shrunken", xpos.get("observed", 0.0))
-    for y_row, _, r in pooled_rows:
-        tx.text(x_pooled, y_row, interval_text(*r), fontsize=FONT, va="center", fontweight="bold")
-    fig.suptitle(short_label(title, 120) if title else f"Bayesian random-effects meta-analysis, k = {data.k}; "
-                 f"{fit.spec.tau_prior.label()}, {fit.spec.mu_prior.label()}", fontsize=FONT + 1, x=0.02, ha="left",
-                 va="top", y=1 - 0.1 / height)  # in inches from the top: clear of the column headers however tall
-    ax.plot([], [], "s", color=GREY, label=f"observed ({ci:.0%} CI)")
-    ax.plot([], [], "o-", color=BLUE, label=f"shrunken: posterior median ({ci:.0%} CrI)")
-    ax.plot([], [], color=BLUE, lw=5, alpha=0.45, label=f"{ci:.0%} predictive interval (PrI)")
-    fig.legend(loc="lower left", ncol=3, fontsize=FONT, frameon=False, bbox_to_anchor=(0.02, 0.0))
-    fig.subplots_adjust(bottom=1.0 / height, top=1 - 0.5 / height)
-    return fig
+    data, summ = fit.data, fit.summary(ci=ci)
+    results = as_results(freq)
+    source = results[0] if results else frequentist(data, method="REML")
+    pooled = [("diamond", f"Pooled effect ({ci:.0%} CrI)", summ.loc["mu"], BLUE),
+              ("bar", f"Effect in a new study ({ci:.0%} predictive interval)", summ.loc["theta_new"], BLUE)]
+    pooled += [("diamond", f"{r.label} ({r.level:.0%} CI)", dict(median=r.mu, lower=r.lower, upper=r.upper), ORANGE)
+               for r in results]
+    blocks = [dict(heading=None, studies=np.arange(data.k), pooled=[], vline=summ.loc["mu", "median"]),
+              dict(heading=None, studies=[], pooled=pooled)]
+    title = title or (f"Bayesian random-effects meta-analysis, k = {data.k}; {fit.spec.tau_prior.label()}, "
+                      f"{fit.spec.mu_prior.label()}")
+    legend = [("observed", ci), ("shrunken", ci), ("predictive", ci)]
+    return _forest_blocks(fit, ci, columns, order, source.weights.to_numpy(), source.method, blocks, [], title,
+                          legend)
 
 
 def _forest_subgroups(fit, freq, order, ci, columns, title):
@@ -264,7 +199,7 @@ def _forest_clusters(fit, freq, order, ci, columns, title):
     title = title or (f"Bayesian three-level meta-analysis, {data.k} effects in {fam.clusters} clusters; "
                       f"{fit.spec.mu_prior.label()}; between clusters {fit.spec.tau_prior.label()}, within clusters "
                       f"{fit.spec.tau_within_prior.label()}")
-    legend = [("observed", ci), ("shrunken", ci), ("bayes pooled", ci), ("predictive", ci)] + (
+    legend = [("observed", ci), ("shrunken", ci), ("bayes", ci), ("predictive", ci)] + (
         [("freq pooled", results[0].level)] if results else [])
     return _forest_blocks(fit, ci, columns, order, weights, source.label, blocks, notes, title, legend)
 
@@ -435,12 +370,11 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
                  color=colour)
     styles = {"observed": dict(marker="s", color=GREY, ls="none", label=f"observed ({ci:.0%} CI)"),
               "shrunken": dict(marker="o", color=BLUE, label=f"shrunken: posterior median ({ci:.0%} CrI)"),
-              "shrunken given moderators": dict(marker="o", color=BLUE,
-                                                label=f"shrunken given the moderators: posterior median ({ci:.0%} CrI)"),
+              "shrunken given moderators": dict(
+                  marker="o", color=BLUE, label=f"shrunken given the moderators: posterior median ({ci:.0%} CrI)"),
               "bayes": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian pooled effect, median ({ci:.0%} CrI)"),
               "predictive": dict(color=BLUE, lw=5, alpha=0.45, label=f"{ci:.0%} predictive interval"),
               "freq": dict(marker="D", color=ORANGE, ls="none", label="frequentist subgroup estimate (CI)"),
-              "bayes pooled": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian pooled effect, median ({ci:.0%} CrI)"),
               "freq pooled": dict(marker="D", color=ORANGE, ls="none", label="frequentist pooled estimate (CI)"),
               "fitted": dict(marker="|", color=GREEN, ls="none", ms=9, mew=2,
                              label="mean effect at the study's moderator values (x'beta)")}
