@@ -37,7 +37,8 @@ from .findings.output import run_review_file
 from .findings.review_file import is_review_file
 from .formatting import benefit_thresholds, default_thresholds
 
-FIGURES = ("forest_revman", "forest", "density", "prior_posterior", "benefit", "funnel", "trace", "rank")
+FIGURES = ("forest_revman", "forest", "density", "prior_posterior", "benefit", "funnel", "trace", "rank", "leave_one_out",
+           "baujat", "sensitivity_grid", "loo_pit", "gosh", "average")
 SCHEMA = {
     "analysis": {"title": str, "intervention": str, "description": str},
     "data": {"dataset": str, "file": str, "measure": str, "benefit": str, "outcome": str, "moderators": list,
@@ -45,15 +46,15 @@ SCHEMA = {
              "columns": dict, "select": dict, "per_study": str, "sep": str, "decimal": str, "encoding": str},
     "model": {"effects": str, "engine": str, "seed": int, "draws": int, "chains": int, "tune": int,
               "target_accept": float, "moderators": str, "subgroup": str, "subgroup_tau": str, "drop_missing": bool,
-              "study_effects": str},
+              "study_effects": str, "bias": str},
     "priors": {"tau": str, "mu": str, "beta": str, "tau_within": str, "nu": str, "sensitivity": list},
     "report": {"thresholds": list, "ci": float, "frequentist": list, "figures": list, "forest_order": str,
-               "robust": bool},
+               "robust": bool, "average": bool},
     "pooled": {"estimate": str, "lower": str, "upper": str, "label": list, "benefit_from": str,
                "important": float, "level": float},
 }
 REQUIRED = {("analysis", "title")}
-FAMILY_KEYS = ("moderators", "subgroup", "subgroup_tau", "drop_missing")  # [model] keys passed on to bm.fit
+FAMILY_KEYS = ("moderators", "subgroup", "subgroup_tau", "drop_missing", "bias")  # [model] keys passed on to bm.fit
 CHOICES = {("data", "benefit"): ("lower", "higher"), ("model", "effects"): ("random", "common", "three-level"),
            ("model", "subgroup_tau"): ("common", "separate"), ("model", "study_effects"): ("normal", "t"),
            ("model", "engine"): ("exact", "mcmc"), ("data", "per_study"): ("first",),
@@ -204,7 +205,15 @@ def _check_priors(path, priors_spec):
             for s in [priors_spec.get("tau")] + list(priors_spec.get("sensitivity", [])):
                 if s is not None:
                     tau_prior(s)
+            for key in ("tau_within", "nu"):  # positive priors as tau's: on tau within clusters, on nu - 1
+                if priors_spec.get(key) is not None:
+                    tau_prior(priors_spec[key], f"'priors.{key}'")
             mu_prior(priors_spec.get("mu"))
+            if priors_spec.get("beta") is not None:
+                try:
+                    mu_prior(priors_spec["beta"])
+                except ValueError as err:
+                    raise ValueError(f"'priors.beta' (the prior on the moderators' coefficients): {err}") from None
     except (ValueError, TypeError) as err:
         raise AnalysisError(f"{path}: [priors] {err}") from None
 
@@ -337,15 +346,27 @@ class _staging:
         return False
 
 
-def _trim_and_fill(fit):
-    """The trim-and-fill result drawn hollow in the funnel plot, where the small-study section shows the tests
-    (one pooled effect over independent studies, at least reports.small_study.MIN_STUDIES of them)."""
-    from .frequentist_methods import trimfill
+def _small_study_tests_apply(fit) -> bool:
+    """Whether the report's small-study section shows its tests: one pooled effect over independent studies, at
+    least reports.small_study.MIN_STUDIES of them (the Cochrane Handbook's rule of thumb)."""
     from .reports.small_study import MIN_STUDIES
 
-    if len(fit.family.pooled()) != 1 or fit.data.cluster is not None:
-        return None
-    return trimfill(fit.data) if fit.data.k >= MIN_STUDIES else None
+    return len(fit.family.pooled()) == 1 and fit.data.cluster is None and fit.data.k >= MIN_STUDIES
+
+
+def _trim_and_fill(fit):
+    """The trim-and-fill result drawn hollow in the funnel plot, where the small-study tests are shown."""
+    from .frequentist_methods import trimfill
+
+    return trimfill(fit.data) if _small_study_tests_apply(fit) else None
+
+
+def _model_average(fit, rep):
+    """RoBMA-PSMA's 36-model ensemble (bm.average with RoBMA's priors), where the small-study tests are shown and
+    `[report] average` is not false: the model-averaged answer on effect, heterogeneity and publication bias."""
+    from .averaging import average
+
+    return average(fit.data, bias="RoBMA") if rep.get("average", True) and _small_study_tests_apply(fit) else None
 
 
 GOSH_MAX_K = 15  # the Bayesian GOSH plot of every subset (2^15 exact fits) in a report: up to 15 studies
@@ -388,6 +409,7 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     else:
         freq = [frequentist(fit.data, method=meth, **freq_keys)
                 for meth in rep.get("frequentist", ["revman5", "cochrane"])]
+    averaged = _model_average(fit, rep)
     written, figures = {}, {}
     sampled = "sampler" in fit.settings  # trace and rank plots need a sampler's chains
     bubbles = fit.family.continuous_moderators()
@@ -398,6 +420,8 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     if robust:  # the section's figures, unless [report] figures names some of them itself
         wanted += [f for f in ["leave_one_out", "baujat", "sensitivity_grid", "loo_pit"] + (["gosh"] if fit.data.k <= GOSH_MAX_K
                                                                                   else []) if f not in wanted]
+    if averaged is not None and "average" not in wanted:
+        wanted.append("average")
     if ("forest" in wanted and "forest_revman" not in wanted
             and fit.family.revman_forest):  # "forest": both, RevMan's layout first
         wanted.insert(wanted.index("forest"), "forest_revman")
@@ -409,7 +433,8 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
               "funnel": lambda: plots.funnel(fit.data, contours=True, filled=_trim_and_fill(fit)), "trace": lambda: plots.trace(fit),
               "rank": lambda: plots.rank(fit), "bubble": lambda: plots.bubble(fit, bubbles[0]),
               "leave_one_out": lambda: plots.leave_one_out_plot(fit), "sensitivity_grid": lambda: plots.sensitivity_plot(fit),
-              "loo_pit": lambda: plots.loo_pit_plot(fit), "baujat": lambda: plots.baujat(fit.data), "gosh": lambda: plots.gosh_plot(fit)}
+              "loo_pit": lambda: plots.loo_pit_plot(fit), "baujat": lambda: plots.baujat(fit.data),
+              "average": lambda: plots.model_average(averaged), "gosh": lambda: plots.gosh_plot(fit)}
     captions = {"forest_revman": "Forest plot in RevMan's layout (the frequentist analysis as RevMan prints it), with "
                                  "the Bayesian posterior and predictive interval below",
                 "forest": "Bayesian forest plot: observed and shrunken study effects, " + (
@@ -419,6 +444,8 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
                 "funnel": "Funnel plot", "trace": "MCMC trace", "rank": "MCMC rank plot",
                 "bubble": "Bubble plot: effects against the moderator, with the posterior mean and predictive bands",
                 "leave_one_out": "Leave-one-out: the pooled effect without each study (exact refits)",
+                "average": "Model averaging (RoBMA-PSMA): prior and posterior inclusion probabilities, and the "
+                           "model-averaged and conditional posteriors of the effect",
                 "baujat": "Baujat plot: each study's contribution to the heterogeneity (Q) against its influence on the "
                           "pooled estimate (frequentist, REML)",
                 "sensitivity_grid": "Prior sensitivity: the pooled effect under a grid of priors",
@@ -440,7 +467,7 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
         written["sensitivity"] = out / "sensitivity.csv"
     report = build_report(fit, freq=freq, thresholds=thresholds, intervention=a.get("intervention", "the intervention"),
                           title=a["title"], figures=figures, ci=ci, notes=notes, sensitivity=sensitivity,
-                          robust=bool(robust))
+                          robust=bool(robust), average=averaged)
     _write_report(report, out, figures)
     fit.summary(ci=ci).to_csv(out / "summary.csv")
     fit.shrinkage(ci=ci).to_csv(out / "shrinkage.csv")

@@ -22,6 +22,15 @@ from .numerics import mixture_cdf, mixture_moments, mixture_pdf, mixture_ppf
 _EDGE = 1e-12  # HDI search stays inside (0, 1): the quantiles at 0 and 1 are infinite
 
 
+def with_support_ends(q, probs, values) -> np.ndarray:
+    """Quantiles with those at probability 0 and 1 set to the ends of the quantity's support (-inf and inf for
+    effects, 0 and inf for tau, 100 for I2), not the smallest and largest node or draw."""
+    values = np.array(values, float)
+    lo, hi = getattr(q, "support", (-np.inf, np.inf))
+    values[probs == 0], values[probs == 1] = lo, hi
+    return values
+
+
 class QuadratureBackend:
     """Exact posterior: `factors` are the TauQuadrature of each block of `family`."""
 
@@ -70,25 +79,45 @@ class QuadratureBackend:
         if isinstance(q, Heterogeneity):
             t = q.to_tau(x)
             return 0.0 if np.isnan(t) else 1.0 if np.isinf(t) else self.hyper[q.block].tau_cdf(t)
-        if isinstance(q, HyperFunction):  # to the resolution of the nodes
-            w, values = self._hyper_nodes(q)
-            return float(np.sum(w[values <= x]))
+        if isinstance(q, HyperFunction):
+            return self.factors[0].function_cdf(q.fn, x)
         return float(mixture_cdf(x, *self.components(q)))
 
     def ppf(self, q, probs) -> np.ndarray:
         probs = np.atleast_1d(np.asarray(probs, float))
+        return with_support_ends(q, probs, self._ppf(q, probs))
+
+    def _ppf(self, q, probs) -> np.ndarray:
         if isinstance(q, Heterogeneity):
             key = (q.block, probs.tobytes())
             if key not in self._tau_ppf_cache:  # tau, tau2 and I2 share the quantiles of tau
                 self._tau_ppf_cache[key] = self.hyper[q.block].tau_ppf(probs)
             return q.from_tau(self._tau_ppf_cache[key])
         if isinstance(q, HyperFunction):
-            w, values = self._hyper_nodes(q)
-            order = np.argsort(values)
-            cum = np.cumsum(w[order])
-            return np.interp(probs, cum - w[order] / 2, values[order])
+            return self._function_ppf(q, probs)
         w, m, s = self.components(q)
         return mixture_ppf(probs, w, np.broadcast_to(m, (len(probs), len(m))), np.broadcast_to(s, (len(probs), len(s))))
+
+    def _function_ppf(self, q, probs):
+        """Quantiles of a function of both SDs: the root of its CDF (Brent) between the node values that bracket
+        the probability, to 1e-10 of the value's scale."""
+        w, values = self._hyper_nodes(q)
+        order = np.argsort(values)
+        cum = np.cumsum(w[order])
+        out = np.empty(len(probs))
+        for i, p in enumerate(probs):
+            if not 0 < p < 1:
+                out[i] = np.nan  # set to the ends of the support by ppf
+                continue
+            j = int(np.searchsorted(cum, p))
+            a, b = values[order][max(j - 2, 0)], values[order][min(j + 2, len(cum) - 1)]
+            f = lambda x, p=p: self.cdf(q, x) - p  # noqa: E731
+            while f(a) > 0 and a > values[order][0]:
+                a = values[order][0]
+            while f(b) < 0 and b < values[order][-1]:
+                b = values[order][-1]
+            out[i] = optimize.brentq(f, a, b, xtol=1e-12 * max(abs(b), 1.0), rtol=1e-12) if f(a) * f(b) < 0 else a
+        return out
 
     def moments(self, q) -> tuple[float, float]:
         if isinstance(q, (Heterogeneity, HyperFunction)):
@@ -241,7 +270,8 @@ class DrawsBackend:
         return float(np.mean(self.draws(q) <= x))
 
     def ppf(self, q, probs) -> np.ndarray:
-        return np.quantile(self.draws(q), np.atleast_1d(np.asarray(probs, float)))
+        probs = np.atleast_1d(np.asarray(probs, float))
+        return with_support_ends(q, probs, np.quantile(self.draws(q), probs))
 
     def moments(self, q) -> tuple[float, float]:
         d = self.draws(q)

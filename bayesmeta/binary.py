@@ -26,7 +26,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, DataWarning
+from .errors import PACKAGE_DIR, DataError, DataWarning, plain
 
 BINARY_MEASURES = ("logOR", "logRR", "RD")
 RATIO_NAMES = {"logOR": "odds ratio", "logRR": "risk ratio"}  # measures reported back on the ratio scale
@@ -123,7 +123,7 @@ def counts_table(df: pd.DataFrame, events1, n1, events2, n2, labels, measure, sw
         converted = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
         for i, (raw, v) in enumerate(zip(df[col], converted)):
             if np.isnan(v):
-                raise DataError(f"row {i + 1} ({labels[i]!r}), column {col!r}: {raw!r} is not a count")
+                raise DataError(f"row {i + 1} ({labels[i]!r}), column {col!r}: {plain(raw)!r} is not a count")
         values.append(converted)
     e1, m1, e2, m2 = check_counts(*values, labels, cols)
     if swap:
@@ -154,7 +154,7 @@ def from_counts(cls, df: pd.DataFrame, events1="events1", n1="n1", events2="even
                         f"({', '.join(map(repr, labels))})")
     if aside.any() and warn:
         names = ", ".join(repr(s) for s in labels[aside])
-        warnings.warn(f"set aside for {measure} ({set_aside_reason(measure)}): {names}", DataWarning, stacklevel=3)
+        warnings.warn(f"set aside for {measure} ({set_aside_reason(measure)}): {names}", DataWarning, skip_file_prefixes=PACKAGE_DIR)
     keep = ~aside
     t = table[keep].reset_index(drop=True)
     y, v = binary_effects(t["events1"], t["n1"], t["events2"], t["n2"], measure)

@@ -220,6 +220,8 @@ def fit(
     nu_prior: Annotated[Optional[str], typer.Option(help="t effects: positive prior on nu - 1")] = None,
     beta_prior: Annotated[Optional[str], typer.Option(help="prior on the moderators' coefficients")] = None,
     drop_missing: Annotated[bool, typer.Option(help="drop rows with a missing moderator (listed)")] = False,
+    bias: Annotated[Optional[str], typer.Option(help="bias-adjusted model: PET, PEESE or 'selection(0.025, 0.05)' "
+                                                     "(selection models: --engine mcmc)")] = None,
     sep: Sep = None, decimal: Decimal = None, encoding: Encoding = None,
     as_json: Annotated[bool, typer.Option("--json", help="print one JSON object")] = False,
 ):
@@ -236,6 +238,9 @@ def fit(
         _check_common(measure, benefit, sep, decimal)
         if tau_prior is not None:
             priors.tau_prior(tau_prior)
+        for option, value in (("--tau-within-prior", tau_within_prior), ("--nu-prior", nu_prior)):
+            if value is not None:
+                priors.tau_prior(value, option)
         priors.mu_prior(mu_prior)
         data = load_effects(file, _columns(y, se, vi, n1, mean1, sd1, n2, mean2, sd2, study, measure, benefit,
                                            cluster), sep, decimal, encoding)
@@ -243,7 +248,7 @@ def fit(
         result = model.fit(data, tau_prior=tau_prior, mu_prior=mu_prior, engine=engine, seed=seed,
                            moderators=moderators, subgroup=subgroup, subgroup_tau=subgroup_tau, beta_prior=beta_prior,
                            drop_missing=drop_missing, model=model_name, tau_within_prior=tau_within_prior,
-                           effects=effects, nu_prior=nu_prior)
+                           effects=effects, nu_prior=nu_prior, bias=bias)
         probs = {expr: result.prob(expr) for expr in (prob or [])}
         return data, result, probs, result.summary(ci=ci), result.shrinkage(ci=ci)
 
@@ -318,6 +323,9 @@ def freq(
         check_choice(model_name, ("random", "three-level"), "--model")
         if model_name == "three-level":
             return frequentist(data, method=method, model="three-level", robust=robust)
+        if robust:
+            raise ValueError("--robust (cluster-robust inference) is for --model three-level; it has no meaning for "
+                             "the random-effects model")
         sub = dict(subgroup=subgroup, subgroup_tau=subgroup_tau) if subgroup else {}
         return frequentist(data, method=method, ci=ci, moderators=moderators, **sub)
 
@@ -414,6 +422,10 @@ def batch(
                        measure=measure, benefit=benefit)
         common = dict(errors="skip" if skip_bad else "raise", scheduler=scheduler, chunk_size=chunk_size)
         if method is not None:
+            given = [name for name, value in (("--tau-prior", tau_prior), ("--prob", prob)) if value]
+            if given:
+                raise ValueError(f"{' and '.join(given)} are for the Bayesian fits; with --method the batch is "
+                                 "frequentist (leave out --method, or those options)")
             check_method(method)
             check_choice(freq_ci, ("z", "hksj"), "--freq-ci")
             run = lambda df: frequentist_many(df, groups, method=method, ci=freq_ci, **columns, **common)  # noqa: E731
@@ -487,6 +499,8 @@ def review(
                 sep_ = ""
             if not sep_ or not measure.strip():
                 raise ValueError(f"--mid takes MEASURE=VALUE, e.g. 'SMD=0.2' or 'OR=0.8', not {item!r}")
+            if not (math.isfinite(mids[measure.strip()]) and mids[measure.strip()] > 0):
+                raise ValueError(f"--mid {item!r}: the minimal important difference must be a positive number")
         target = Path(out) if out else Path("output") / Path(file).stem
         if Path(file).exists() and target.resolve() == Path(file).resolve():
             raise ValueError(f"--out {str(target)!r} is the review itself; choose another folder")

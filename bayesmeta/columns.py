@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, plain
 
 BENEFIT = ("lower", "higher", None)
 
@@ -30,7 +30,37 @@ def _labels(df: pd.DataFrame, study: str | None, cluster: str | None = None) -> 
         if _is_missing(value) or str(value).strip() == "":
             raise DataError(f"row {i + 1}, column {study!r}: the study label is missing (a study called NA? "
                             "read the file with bayesmeta.tables.read_table, which keeps NA as a label)")
-    return _unique_labels([str(v) for v in df[study]], f"column {study!r}")
+    labels = [str(v) for v in df[study]]
+    if cluster is not None and len(set(labels)) < len(labels):
+        return _nested_labels(df, study, cluster, labels)
+    return _unique_labels(labels, f"column {study!r}")
+
+
+def _nested_labels(df, study, cluster, labels) -> np.ndarray:
+    """Effect labels that repeat across clusters but not within one ("school 1" in every district, as metafor's
+    `~ 1 | district/school`) become "district 11 / school 1"; a label twice in one cluster is an error."""
+    _require_columns(df, [cluster])
+    clusters = _cluster_labels(df[cluster].tolist(), labels, f"column {cluster!r}")
+    seen = {}
+    for i, key in enumerate(zip(clusters, labels)):
+        if key in seen:
+            raise DataError(f"row {i + 1} ({key[1]!r}), column {study!r}: duplicated label within cluster {key[0]!r} "
+                            f"(also row {seen[key] + 1}); give each effect of a cluster its own label")
+        seen[key] = i
+
+    def part(column, value):
+        return f"{column} {value}" if _is_number(value) else value
+
+    return _unique_labels([f"{part(cluster, c)} / {part(study, s)}" for c, s in zip(clusters, labels)],
+                          f"columns {cluster!r}/{study!r}")
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _cluster_labels(values, labels, where: str) -> np.ndarray:
@@ -53,12 +83,20 @@ def _cluster_column(df, cluster, labels):
 
 
 def _unique_labels(labels, where: str) -> np.ndarray:
-    seen = {}
+    """The labels, each once; labels that differ only in white space ("Smith 2010" and "Smith  2010 ") are
+    refused as well: they are almost always one study typed twice, and silently two studies otherwise."""
+    seen, spaced = {}, {}
     for i, lab in enumerate(labels):
         if lab in seen:
             raise DataError(f"row {i + 1} ({lab!r}), {where}: duplicated study label (also row {seen[lab] + 1}); "
                             "give each comparison its own label or select one row per study")
-        seen[lab] = i
+        key = " ".join(str(lab).split())
+        if key in spaced:
+            j = spaced[key]
+            raise DataError(f"row {i + 1} ({lab!r}), {where}: the label differs from row {j + 1} ({labels[j]!r}) only "
+                            "in white space; if they are one study remove the duplicate, if two give them distinct "
+                            "labels")
+        seen[lab], spaced[key] = i, i
     return np.array(labels, dtype=object)
 
 
@@ -83,7 +121,7 @@ def _numeric(df: pd.DataFrame, col: str, labels) -> np.ndarray:
         if _is_missing(raw) or (isinstance(raw, str) and raw.strip() == ""):
             raise DataError(f"{where}: value is missing")
         if isinstance(raw, (bool, np.bool_)):
-            raise DataError(f"{where}: {raw!r} is not a number")
+            raise DataError(f"{where}: {plain(raw)!r} is not a number")
         try:
             if isinstance(raw, str) and "_" in raw:  # float() would read "1_000" as 1000
                 raise ValueError(raw)
@@ -94,7 +132,7 @@ def _numeric(df: pd.DataFrame, col: str, labels) -> np.ndarray:
                 hint = (" (a decimal comma? bayesmeta.tables.read_table and the command line read semicolon-separated "
                         "files with "
                         "decimal commas; with pandas use read_csv(sep=';', decimal=','))")
-            raise DataError(f"{where}: {raw!r} is not a number{hint}") from None
+            raise DataError(f"{where}: {plain(raw)!r} is not a number{hint}") from None
         if np.isnan(value):
             raise DataError(f"{where}: value is missing (NaN)")
         if not np.isfinite(value):
@@ -106,7 +144,7 @@ def _numeric(df: pd.DataFrame, col: str, labels) -> np.ndarray:
 def _positive(values, col, labels, what="must be > 0"):
     for i, (lab, v) in enumerate(zip(labels, values)):
         if not v > 0:
-            raise DataError(f"row {i + 1} ({lab!r}), column {col!r}: {v!r} {what}")
+            raise DataError(f"row {i + 1} ({lab!r}), column {col!r}: {plain(v)!r} {what}")
     return values
 
 
@@ -115,7 +153,7 @@ def _group_size(df, col, labels, smallest=2):
     for i, (lab, v) in enumerate(zip(labels, n)):
         where = f"row {i + 1} ({lab!r}), column {col!r}"
         if v != np.round(v):
-            raise DataError(f"{where}: group size {v!r} is not a whole number")
+            raise DataError(f"{where}: group size {plain(v)!r} is not a whole number")
         if v < smallest:
             raise DataError(f"{where}: group size {v:g} is below {smallest}"
                             + ("; an SD needs at least two participants" if smallest == 2 else ""))

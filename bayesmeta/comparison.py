@@ -26,7 +26,8 @@ def compare(fit, freq, ci: float = 0.95) -> pd.DataFrame:
     if fit.family.coefficient_rows() != ["mu"]:
         return compare_coefficients(fit, results, ci)
     s = fit.summary(ci=ci).reindex(["mu", "tau", "tau2", "I2", "theta_new"])  # NaN (shown NA) where a model has none
-    rows = {f"Bayesian ({fit.engine}; tau ~ {fit.spec.tau_prior}, mu ~ {fit.spec.mu_prior})": dict(
+    tau = f"tau ~ {fit.spec.tau_prior}" if fit.family.random else "common effect, tau = 0"
+    rows = {f"Bayesian ({fit.engine}; {tau}, mu ~ {fit.spec.mu_prior})": dict(
         estimate=s.loc["mu", "median"], lower=s.loc["mu", "lower"], upper=s.loc["mu", "upper"],
         interval=f"{ci:.0%} credible (equal-tailed)", tau=s.loc["tau", "median"], tau2=s.loc["tau2", "median"],
         tau2_lower=s.loc["tau2", "lower"], tau2_upper=s.loc["tau2", "upper"], I2=s.loc["I2", "median"],
@@ -43,7 +44,7 @@ def compare_coefficients(fit, freq, ci: float = 0.95) -> pd.DataFrame:
     the estimate (Bayesian: posterior median) and its interval; frequentist subgroup results give their
     per-subgroup pooled estimates, meta-regressions their coefficients."""
     coef = fit.coefficients(ci=ci)
-    name = f"Bayesian ({fit.engine}; tau ~ {fit.spec.tau_prior})"
+    name = f"Bayesian ({fit.engine}; {'tau ~ ' + str(fit.spec.tau_prior) if fit.family.random else 'tau = 0'})"
     rows = [dict(parameter=t, analysis=name, estimate=r["median"], lower=r["lower"], upper=r["upper"],
                  interval=f"{ci:.0%} credible (equal-tailed)") for t, r in coef.iterrows()]
     for res in as_results(freq):

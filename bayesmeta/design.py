@@ -13,6 +13,7 @@ the order R sorts them in an English locale (case-insensitive, so "information o
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, plain
 
 INTERCEPT = "intercept"
 COLLINEAR = 1e-6  # a unit-length column this close to the span of the earlier ones counts as collinear (as metafor
@@ -90,8 +91,8 @@ def design_matrix(data, formula: str, drop_missing: bool = False) -> Design:
     a column with the same value in every study, a rank-deficient design (naming the collinear terms and
     columns), and a design with as many coefficients as studies or more.
     """
-    formula = _check_formula_text(formula)
     table = _moderator_table(data)
+    formula = _check_formula_text(formula, table)
     labels = np.asarray(data.study, dtype=object)
     matrix = _evaluate(formula, table)  # on every row, to learn which columns the formula reads
     columns = tuple(c for c in table.columns if c in matrix.model_spec.variables_by_source.get("data", set()))
@@ -101,7 +102,7 @@ def design_matrix(data, formula: str, drop_missing: bool = False) -> Design:
     if dropped:  # levels and stateful transforms from the rows kept
         import formulaic
 
-        matrix = formulaic.model_matrix(formula, frame, na_action="raise")
+        matrix = formulaic.model_matrix(formula, frame, na_action="raise", context=FORMULA_CONTEXT)
     X = np.asarray(matrix, dtype=float)
     spec = matrix.model_spec
     terms = tuple(INTERCEPT if name == "Intercept" else name for name in spec.column_names)
@@ -128,7 +129,7 @@ def subgroup_labels(data, column: str) -> tuple[np.ndarray, list]:
     _complete_rows(table, (column,), labels, drop_missing=False)
     values = table[column]
     order = _levels(values)
-    names = {v: _level_name(v) for v in order}
+    names = _level_names(order, values, column, labels)
     return np.array([names[v] for v in values], dtype=object), [names[v] for v in order]
 
 
@@ -146,7 +147,77 @@ def moderator_frame(values) -> pd.DataFrame:
     return pd.DataFrame({c: a * n if len(a) == 1 else a for c, a in arrays.items()})
 
 
-def _check_formula_text(formula) -> str:
+_TRANSFORMS = frozenset({"C", "I", "Q", "log", "exp", "sqrt", "center", "scale", "poly"})
+_NUMPY = frozenset({"log", "exp", "sqrt", "log1p", "log2", "log10", "abs"})  # np.log(...) and the like
+_CONTRASTS = frozenset({"treatment", "sum", "helmert", "diff", "poly"})  # C(x, contr.sum)
+_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call, ast.keyword, ast.Name, ast.Constant,
+          ast.Attribute, ast.List, ast.Tuple, ast.Load, ast.operator, ast.unaryop, ast.cmpop)
+# the functions a formula may call, evaluated by formulaic in this namespace only (never the caller's frame)
+FORMULA_CONTEXT = {"sqrt": np.sqrt, "log": np.log, "exp": np.exp, "np": np, "numpy": np}
+
+
+def check_formula_safe(formula: str, table=None):
+    """Refuse any formula that is more than data: every factor formulaic would evaluate as Python is parsed
+    with `ast` and may hold only column names, numbers (and strings as arguments), arithmetic, comparisons and
+    calls of the allowed transforms (C, I, Q, log, exp, sqrt, center, scale, poly, np.log/exp/sqrt/...);
+    no attributes beyond np.<transform> and contr.<coding>, no dunder names, lambdas, comprehensions,
+    subscripts, f-strings or walrus. The columns of `table` (a DataFrame, when known) are the only other names
+    allowed."""
+    from formulaic import Formula
+
+    def column(name):
+        if table is not None:
+            _require_column(name, table, f"formula {formula!r}")
+
+    for term in Formula(formula):
+        for factor in term.factors:
+            method = str(factor.eval_method.value).lower()
+            if method == "lookup":
+                column(factor.expr)
+            elif method == "python":
+                _check_expression(factor.expr, formula, column)
+
+
+def _check_expression(expr, formula, column):
+    def refuse(what):
+        raise DataError(f"formula {formula!r}: {what} is not allowed in a formula (formulas hold column names, "
+                        f"numbers, arithmetic and the transforms {', '.join(sorted(_TRANSFORMS - {'Q'}))})")
+
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        refuse(f"{expr!r}")
+    for node in ast.walk(tree):
+        if not isinstance(node, _NODES):
+            refuse(f"{type(node).__name__} ({ast.unparse(node) if isinstance(node, ast.AST) else expr!r})")
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str)):
+            refuse(f"the constant {node.value!r}")
+        if isinstance(node, ast.Name) and "__" in node.id:
+            refuse(f"the name {node.id!r}")
+        if isinstance(node, ast.keyword) and (node.arg is None or "__" in node.arg):
+            refuse("**keywords")
+        if isinstance(node, ast.Attribute) and not (
+                isinstance(node.value, ast.Name) and ((node.value.id in ("np", "numpy") and node.attr in _NUMPY)
+                                                      or (node.value.id == "contr" and node.attr in _CONTRASTS))):
+            refuse(f"the attribute {ast.unparse(node)!r}")
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name) and func.id not in _TRANSFORMS:
+                refuse(f"unknown function {func.id!r}:")
+            if not isinstance(func, (ast.Name, ast.Attribute)):
+                refuse(f"the call {ast.unparse(func)!r}")
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    attributes = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    quoted = {id(a) for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+              and n.func.id == "Q" for a in n.args}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) in quoted:
+            column(node.value)
+        if isinstance(node, ast.Name) and id(node) not in called | attributes:
+            column(node.id)
+
+
+def _check_formula_text(formula, table=None) -> str:
     if not isinstance(formula, str) or not formula.strip():
         raise DataError(f"moderators must be a formula such as '~ weeks + C(setting)', not {formula!r}")
     formula = formula.strip()
@@ -162,6 +233,7 @@ def _check_formula_text(formula) -> str:
         raise DataError(f"formula {formula!r} cannot be read: {_first_line(err)}") from None
     if type(parsed).__name__ != "SimpleFormula":
         raise DataError(f"formula {formula!r} has several parts; give one right-hand side such as '~ weeks + setting'")
+    check_formula_safe(formula, table)
     return formula
 
 
@@ -189,7 +261,7 @@ def _evaluate(formula, table):
 
     try:
         return formulaic.model_matrix(formula, _prepared(table, tuple(table.columns), None, check=False)[0],
-                                      na_action="ignore")
+                                      na_action="ignore", context=FORMULA_CONTEXT)
     except FormulaicError as err:
         text = _first_line(err)
         name = re.search(r"`([^`]+)` is not present in the dataset|name '(\w+)' is not defined", text)
@@ -247,6 +319,21 @@ def _levels(values: pd.Series) -> list:
     return sorted(distinct, key=lambda v: (str(v).casefold(), str(v).swapcase()))
 
 
+def _level_names(order, values, column, labels) -> dict:
+    """{level: its name as text}; two distinct levels with one name (the number 1 and the text "1", as a
+    spreadsheet column of mixed types gives) are an error naming both rows."""
+    names, first = {}, {}
+    for v in order:
+        name = _level_name(v)
+        if name in first:
+            rows = [next(i for i, x in enumerate(values) if type(x) is type(u) and x == u) for u in (first[name], v)]
+            raise DataError(f"column {column!r}: rows {rows[0] + 1} ({labels[rows[0]]!r}) and {rows[1] + 1} "
+                            f"({labels[rows[1]]!r}) hold {first[name]!r} and {v!r}, two values that read the same; "
+                            "make the column all numbers or all text")
+        names[v], first[name] = name, v
+    return names
+
+
 def _level_name(value) -> str:
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         return str(int(value))
@@ -260,7 +347,7 @@ def _numeric_column(values: pd.Series, col, labels=None, rownums=None, where="")
         number = i + 1 if rownums is None else rownums[i]
         row = f"{where}row {number}" + ("" if labels is None else f" ({labels[i]!r})") + f", column {col!r}"
         if pd.isna(num):
-            raise DataError(f"{row}: {raw!r} is not a number")
+            raise DataError(f"{row}: {plain(raw)!r} is not a number")
         if not math.isfinite(num):
             raise DataError(f"{row}: value is infinite")
     return out if pd.api.types.is_numeric_dtype(values) else out.astype(float)
@@ -274,6 +361,7 @@ def _prepared(table, columns, labels, rownums=None, check=True):
         if _is_categorical(values):
             if check:
                 _check_mostly_numbers(values, col, labels, rownums)
+                _level_names(_levels(values), values, col, labels)
             levels[col] = tuple(_levels(values))
             frame[col] = pd.Categorical(values, categories=list(levels[col]))
         elif check:

@@ -14,7 +14,6 @@ Formulas (treatment = arm 1 minus control = arm 2):
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -38,10 +37,7 @@ from .columns import (
     _positive,
     _unique_labels,
 )
-from .errors import DataError, DataWarning
-
-PACKAGE_DIR = (os.path.dirname(os.path.abspath(__file__)),)  # for warnings.warn(skip_file_prefixes=...)
-
+from .errors import PACKAGE_DIR, DataError, DataWarning, plain
 
 MEASURES = ("SMD", "SMD_RevMan", "d", "MD", "logOR", "logRR", "RD", "generic")  # 2x2 measures: bayesmeta.binary
 
@@ -196,9 +192,9 @@ class EffectData:
         for i, lab in enumerate(labels):
             where = f"row {i + 1} ({lab!r}), field"
             if not np.isfinite(y[i]):
-                raise DataError(f"{where} 'y': the effect {y[i]!r} is not a finite number")
+                raise DataError(f"{where} 'y': the effect {float(y[i])!r} is not a finite number")
             if not (np.isfinite(se[i]) and se[i] > 0):
-                raise DataError(f"{where} 'se': the standard error {se[i]!r} must be a finite number > 0")
+                raise DataError(f"{where} 'se': the standard error {float(se[i])!r} must be a finite number > 0")
         _check_precision(y, se, labels)
         _check_measure(self.measure)
         _check_benefit(self.benefit)
@@ -387,7 +383,7 @@ class EffectData:
         _check_df(df)
         _check_measure(measure)
         if not (isinstance(level, (int, float)) and 0 < level < 1):
-            raise DataError(f"level must be between 0 and 1 (0.95 for a 95% CI), not {level!r}")
+            raise DataError(f"level must be between 0 and 1 (0.95 for a 95% CI), not {plain(level)!r}")
         labels = _labels(df, study)
         est, lo, hi = (_numeric(df, c, labels) for c in (estimate, lower, upper))
         for i, lab in enumerate(labels):

@@ -9,13 +9,14 @@ import numpy as np
 
 from .effects import EffectData
 from .engines import get_engine
+from .errors import plain
 from .model import Model
 from .posterior import Fit
 
 
 def _count(value, name, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be a whole number >= {minimum}, not {value!r}")
+        raise ValueError(f"{name} must be a whole number >= {minimum}, not {plain(value)!r}")
     return int(value)
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from . import priors as _priors
 from .effects import EffectData
-from .errors import EstimationWarning
+from .errors import PACKAGE_DIR, EstimationWarning
 from .families import LinearFamily, NormalNormal, build_family
 
 
@@ -46,12 +46,15 @@ class Model:
         if data.cluster is not None and model != "three-level" and len(set(data.cluster)) < data.k:
             warnings.warn(f"the data group {data.k} effects into {len(set(data.cluster))} clusters, but the "
                           f"{model} model treats them as independent; model='three-level' accounts for the "
-                          "dependence", EstimationWarning, stacklevel=3)
+                          "dependence", EstimationWarning, skip_file_prefixes=PACKAGE_DIR)
         mu, beta = _priors.mu_prior(mu_prior), _priors.mu_prior(beta_prior)
-        nu = None if nu_prior is None else _priors.tau_prior(nu_prior)
+        nu = None if nu_prior is None else _priors.tau_prior(nu_prior, "nu_prior (the prior on nu - 1)")
         family = build_family(data, model, moderators, subgroup, subgroup_tau, drop_missing, mu, beta, effects, nu,
                               bias)
         note = None
+        if tau_prior is not None and not family.random:
+            warnings.warn(f"tau_prior {str(tau_prior)!r} is not used: the common-effect model fixes tau = 0",
+                          UserWarning, skip_file_prefixes=PACKAGE_DIR)
         if tau_prior is None and family.random:
             tau, note = _priors.default_tau_prior(family.data)
         else:
@@ -64,7 +67,8 @@ class Model:
             raise ValueError("an improper prior on tau needs at least 2 studies")
         within = None
         if "tau_within" in family.hyper_names():
-            within = tau if tau_within_prior is None else _priors.tau_prior(tau_within_prior).bind(family.data)
+            within = tau if tau_within_prior is None else _priors.tau_prior(tau_within_prior,
+                                                                            "tau_within_prior").bind(family.data)
             if not (tau.proper and within.proper):
                 raise ValueError("the three-level model needs proper priors on tau and tau_within")
         elif tau_within_prior is not None:

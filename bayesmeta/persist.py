@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,12 +36,35 @@ def _prior(parse, saved):
     return dataclasses.replace(prior, source=saved["source"]) if saved["source"] else prior
 
 
-def _frame(df) -> str | None:
-    return None if df is None else df.to_json(orient="split", date_format="iso")
+def _frame(df) -> dict | None:
+    """A table as JSON with what JSON loses: which columns are text (so "007" stays "007" and a text moderator
+    "1", "2" stays text) and the level order of categorical columns."""
+    if df is None:
+        return None
+    kinds = {str(c): ("category" if isinstance(df[c].dtype, pd.CategoricalDtype) else
+                      "text" if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))
+                      else "number") for c in df.columns}
+    levels = {str(c): [_plain(v) for v in df[c].cat.categories] for c in df.columns
+              if isinstance(df[c].dtype, pd.CategoricalDtype)}
+    return dict(table=df.to_json(orient="split", date_format="iso"), kinds=kinds, levels=levels)
 
 
-def _read_frame(text):
-    return None if text is None else pd.read_json(io.StringIO(text), orient="split")
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _read_frame(saved):
+    if saved is None:
+        return None
+    if isinstance(saved, str):  # saved before the column kinds were recorded
+        return pd.read_json(io.StringIO(saved), orient="split")
+    df = pd.read_json(io.StringIO(saved["table"]), orient="split", dtype=False)
+    for col, kind in saved["kinds"].items():
+        if kind == "category":
+            df[col] = pd.Categorical(df[col], categories=saved["levels"][col])
+        elif kind == "text":
+            df[col] = df[col].astype(object)
+    return df
 
 
 def save_fit(fit, path) -> None:
@@ -62,11 +86,17 @@ def save_fit(fit, path) -> None:
         raise DataError(f"{path}: is a folder; give a file name such as {path / 'fit.nc'}")
     if not path.parent.is_dir():
         raise DataError(f"{path}: the folder {path.parent} does not exist")
+    for label in [*data.study, *([] if data.cluster is None else data.cluster)]:
+        if "\x00" in str(label):
+            raise DataError(f"save(): the label {str(label)!r} holds a NUL character, which netCDF cannot store; "
+                            "rename it")
     tree = fit.idata.copy()
     tree.attrs["bayesmeta_fit"] = json.dumps(record, default=_json_default)
     tmp = path.with_name(path.name + ".partial")
     try:
-        tree.to_netcdf(tmp)
+        with warnings.catch_warnings():  # the netCDF writer's notes on encodings are not the user's business
+            warnings.simplefilter("ignore")
+            tree.to_netcdf(tmp)
         tmp.replace(path)
     except OSError as err:
         raise DataError(f"{path}: cannot write the fit ({err.strerror or type(err).__name__})") from None
@@ -86,12 +116,7 @@ def load(path):
     """The fit saved by `Fit.save` (or written as fit.nc by `bayesmeta run`)."""
     import xarray as xr
 
-    from . import priors
-    from .effects import EffectData
-    from .engines import get_engine
     from .errors import DataError
-    from .model import Model
-    from .posterior import Fit
 
     path = Path(path)
     if path.is_dir():
@@ -105,6 +130,20 @@ def load(path):
         raise DataError(f"{path}: not a saved bayesmeta fit ({type(err).__name__})") from None
     if record.get("format") != FORMAT:
         raise DataError(f"{path}: unknown fit format {record.get('format')!r} (this version reads {FORMAT})")
+    try:
+        return _rebuild(record, tree)
+    except (KeyError, TypeError, IndexError) as err:
+        raise DataError(f"{path}: not a saved bayesmeta fit (its record lacks {err})") from None
+
+
+def _rebuild(record, tree):
+    """The Fit from a saved record and DataTree."""
+    from . import priors
+    from .effects import EffectData
+    from .engines import get_engine
+    from .model import Model
+    from .posterior import Fit
+
     d = record["data"]
     mods = _read_frame(d["moderators"])
     mods = mods.set_index(mods.columns[0]) if mods is not None and len(mods.columns) else None

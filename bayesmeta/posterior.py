@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import hooks
+from .errors import plain
 from .families.base import Linear, Shrunken
 
 _OPS = ("<=", ">=", "<", ">")
@@ -30,7 +31,7 @@ _TERM = re.compile(r"^\s*(?:([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*\s*)
 def check_ci(ci) -> float:
     """A credible level strictly between 0 and 1."""
     if isinstance(ci, bool) or not isinstance(ci, numbers.Real) or not 0 < ci < 1:
-        raise ValueError(f"ci must be a probability between 0 and 1 (e.g. 0.95 for 95%), not {ci!r}")
+        raise ValueError(f"ci must be a probability between 0 and 1 (e.g. 0.95 for 95%), not {plain(ci)!r}")
     return float(ci)
 
 

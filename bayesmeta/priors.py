@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .errors import plain
+
 DEFAULT_TAU_PRIOR = "halfnormal(0.5)"
 DEFAULT_MU_PRIOR = "flat"
 
@@ -680,15 +682,21 @@ def parse_prior(spec, what: str = "tau"):
         fail(re.sub(r"^[A-Z]\w*: ", "", str(err).strip().rstrip(".")), form.usage)
 
 
-def tau_prior(spec) -> TauPrior:
-    """A TauPrior from a prior string (see the module docstring) or a TauPrior (returned as is)."""
+def tau_prior(spec, name: str = "tau prior") -> TauPrior:
+    """A TauPrior from a prior string (see the module docstring) or a TauPrior (returned as is). `name` is what
+    error messages call it (e.g. "--nu-prior" or "nu_prior" where the same kind of prior serves nu - 1)."""
     if isinstance(spec, TauPrior):
         return spec
     if spec is None:
         spec = DEFAULT_TAU_PRIOR
     if isinstance(spec, MuPrior):
-        raise PriorError(f"tau prior: {spec} is a prior on mu; accepted: {_accepted(_TAU_FORMS)}")
-    return parse_prior(spec, "tau")
+        raise PriorError(f"{name}: {spec} is a prior on mu; accepted: {_accepted(_TAU_FORMS)}")
+    try:
+        return parse_prior(spec, "tau")
+    except PriorError as err:
+        if name == "tau prior":
+            raise
+        raise PriorError(re.sub(r"^tau prior", name, str(err)).replace("unknown tau prior", "unknown prior")) from None
 
 
 def mu_prior(spec) -> MuPrior:
@@ -755,13 +763,13 @@ def default_tau_prior(data) -> tuple[TauPrior, str]:
 def _positive(obj, **values):
     for key, value in values.items():
         if not (_is_number(value) and value > 0 and math.isfinite(value)):
-            raise ValueError(f"{type(obj).__name__}: {key} must be a positive finite number, got {value!r}")
+            raise ValueError(f"{type(obj).__name__}: {key} must be a positive finite number, got {plain(value)!r}")
 
 
 def _finite(obj, **values):
     for key, value in values.items():
         if not (_is_number(value) and math.isfinite(value)):
-            raise ValueError(f"{type(obj).__name__}: {key} must be a finite number, got {value!r}")
+            raise ValueError(f"{type(obj).__name__}: {key} must be a finite number, got {plain(value)!r}")
 
 
 def _is_number(value) -> bool:

@@ -94,6 +94,17 @@ def test_exact_three_level_against_an_independent_two_dimensional_integral():
     assert fit.moments("mu")[0] == pytest.approx(expect(lambda b, w, m, V: m), abs=1e-7)
     i2 = expect(lambda b, w, m, V: 100 * b**2 / (b**2 + w**2 + fit.family.s2))
     assert fit.moments("I2_between")[0] == pytest.approx(i2, abs=1e-5)
+    # the I2s (functions of both SDs): the exact CDF at its quantiles is the probability to 1e-9, and the
+    # brute-force integral of the indicator agrees to 3e-3 (an indicator on a 401-point Simpson grid is
+    # accurate only to about one grid cell's mass)
+    s2 = fit.family.s2
+    shares = {"I2": lambda b, w: b**2 + w**2, "I2_between": lambda b, w: b**2, "I2_within": lambda b, w: w**2}
+    for name, share in shares.items():
+        for p in (0.1, 0.5, 0.9):
+            x = float(fit.ppf(name, [p])[0])
+            assert fit.cdf(name, x) == pytest.approx(p, abs=1e-9)
+            below = expect(lambda b, w, m, V: (100 * share(b, w) / (b**2 + w**2 + s2) <= x).astype(float))
+            assert below == pytest.approx(p, abs=3e-3), (name, p)
 
 
 def test_three_level_input_and_results():

@@ -3,8 +3,9 @@
 Families build their models in marginal form where they can (study effects integrated out: no funnel, so
 NUTS samples without divergences even where the centred model fails, e.g. eight schools with
 half-Cauchy(5)); study effects and new-study effects are drawn afterwards from their exact conditionals
-(DrawsBackend). The data are `pm.Data` (`family.pymc_data()`): a refit with other data of the same shape,
-family and priors reuses the compiled model (nutpie `with_data`, or PyMC's model via `pm.set_data`).
+(DrawsBackend). The data are `pm.Data` (`family.pymc_data()`): a refit with other data of the same family
+and priors (of any size where `family.cache_key()` leaves the size out) reuses the compiled model (nutpie
+`with_data`, or PyMC's model via `pm.set_data`).
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ import warnings
 
 import numpy as np
 
-from ..errors import ConvergenceWarning
+from ..errors import PACKAGE_DIR, ConvergenceWarning
 
 _COMPILED: dict = {}  # (sampler, family layout, priors) -> compiled nutpie model or PyMC model
 RETRY_TARGET_ACCEPT = (0.95, 0.99)
+
+
+def _say(message, progressbar):
+    """One line on stderr where someone watches (a terminal, or progress asked for): what the wait is for."""
+    import sys
+
+    if progressbar or sys.stderr.isatty():
+        print(message, file=sys.stderr, flush=True)
 
 
 def _nutpie():
@@ -37,6 +46,7 @@ class NutpieSampler:
 
     def sample(self, spec, key, seed, draws, tune, chains, target_accept, progressbar):
         if key not in _COMPILED:
+            _say("compiling the model (first time only in this session; about 10 s)...", progressbar)
             _COMPILED[key] = self.nutpie.compile_pymc_model(spec.family.pymc_model(spec))
         compiled = _COMPILED[key].with_data(**spec.family.pymc_data())
         tree = self.nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
@@ -56,7 +66,7 @@ class PyMCSampler:
         if key not in _COMPILED:
             _COMPILED[key] = spec.family.pymc_model(spec)
         with _COMPILED[key]:
-            pm.set_data(spec.family.pymc_data())
+            pm.set_data(spec.family.pymc_data(), coords=spec.family.coords())  # data of another size
             tree = pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=progressbar,
                              target_accept=target_accept, compute_convergence_checks=False)
         stats = tree["sample_stats"].to_dataset()
@@ -94,7 +104,7 @@ def _warn_on_poor_mixing(beta, tau):
         rhat = "R-hat needs at least 2 chains" if single else f"largest R-hat {worst_rhat:.3f}"
         warnings.warn(f"the chains may not have converged ({rhat}, smallest bulk ESS {worst_ess:.0f}; want R-hat "
                       "< 1.01 and ESS > 400): run more chains or draws (chains=4, draws=1000 or more), or use "
-                      "engine='exact' where the model allows it", ConvergenceWarning, stacklevel=5)
+                      "engine='exact' where the model allows it", ConvergenceWarning, skip_file_prefixes=PACKAGE_DIR)
 
 
 class MCMCEngine:
@@ -139,7 +149,7 @@ class MCMCEngine:
         if n_div:
             warnings.warn(f"{n_div} divergent transitions remain at target_accept = {accept}: the posterior may be "
                           "biased. Try engine='exact' (where the family allows it), a more informative tau prior, "
-                          "or more tuning steps (tune=...)", ConvergenceWarning, stacklevel=4)
+                          "or more tuning steps (tune=...)", ConvergenceWarning, skip_file_prefixes=PACKAGE_DIR)
         beta, tau = family.from_posterior(post)
         stats_ = {"diverging": diverging}
         if depth is not None:

@@ -39,9 +39,16 @@ class ClusterKernel:
     """log L(tau, tau_w) and mu | tau, tau_w for arrays of tau (Nb,) and tau_w (Nw,): grids (Nb, Nw)."""
 
     def __init__(self, y, v, cluster_index, m, prior_mean=0.0, prior_precision=0.0):
-        self.y, self.v = np.asarray(y, float), np.asarray(v, float)
-        self.index, self.m = cluster_index, m
-        self.m0, self.p0 = float(prior_mean), float(prior_precision)
+        # rows in one canonical order (cluster, y, v): every sum is then rounded the same way whatever the order
+        # of the input rows, so the quadrature's nodes (and the node-resolution quantiles of I2) do not move
+        # when rows are permuted
+        y, v, cluster_index = (np.asarray(a) for a in (y, v, cluster_index))
+        order = np.lexsort((v, y, cluster_index))
+        y, self.v, self.index, self.m = y[order].astype(float), v[order].astype(float), cluster_index[order], m
+        # centred at the precision-weighted mean: t^2 / c no longer cancels against q (y + 1e8 loses no digits)
+        self.centre = float(np.sum(y / self.v) / np.sum(1 / self.v))
+        self.y = y - self.centre
+        self.m0, self.p0 = float(prior_mean) - self.centre, float(prior_precision)
         self._const = 0.5 * (math.log(self.p0) if self.p0 > 0 else LOG_2PI)
 
     def grid(self, tau, tau_w):
@@ -54,7 +61,7 @@ class ClusterKernel:
         yy = np.sum(q[None] - (tau**2)[:, None, None] * t[None] ** 2 / c, axis=-1)
         R = yy - 2 * b * T + b * b * P_data + self.p0 * (b - self.m0) ** 2
         ll = -0.5 * (len(self.y) * LOG_2PI + logdet[None, :] + np.sum(np.log(c), axis=-1) + np.log(P) + R)
-        return b, 1 / P, ll + self._const
+        return b + self.centre, 1 / P, ll + self._const
 
 
 class _Dimension:
@@ -189,6 +196,39 @@ class TwoLevelQuadrature:
         idx = rng.choice(len(self.weight), size=n, p=self.weight)
         return self.hyper[idx], self.b[idx], self.cov[idx]
 
+    def function_cdf(self, fn, x) -> float:
+        """P(fn(tau, tau_w) <= x | y) for a function monotone in tau_w at fixed tau (each I^2 of the model): at each
+        tau node, the tau_w panels wholly inside the region count whole, the panel where fn crosses x counts up to
+        the crossing through the integral of its 20-point interpolant (the rule's own polynomial), so the CDF is
+        as smooth as the integrand and not a step function of the nodes."""
+        d0, d1 = self.dims
+        weight = np.exp(self._logf - self.log_evidence)  # (N0, N1)
+        tail = 1 if d1.with_tail else 0
+        tb = d0.tau[:, None]
+        n0, n_panels = len(d0.tau), len(d1.edges) - 1
+
+        def f(tw):
+            tb_, tw_ = np.broadcast_arrays(tb, tw)
+            return fn(np.column_stack([tb_.ravel(), tw_.ravel()])).reshape(tb_.shape)
+
+        below_edges = f(np.exp(d1.edges)[None, :]) <= x  # (N0, P + 1)
+        body = weight[:, tail:].reshape(n0, n_panels, -1)
+        inside = below_edges[:, :-1] & below_edges[:, 1:]
+        total = np.sum(body * inside[..., None]) + (np.sum(weight[:, 0] * (f(np.zeros((1, 1)))[:, 0] <= x)) if tail else 0)
+        rows, panels = np.nonzero(below_edges[:, :-1] != below_edges[:, 1:])
+        if rows.size:
+            lo, hi = d1.edges[panels], d1.edges[panels + 1]
+            rising = below_edges[rows, panels]  # below x at the panel's left edge: the region is left of the crossing
+            for _ in range(60):  # bisection in u = log tau_w for the crossing
+                mid = (lo + hi) / 2
+                under = fn(np.column_stack([d0.tau[rows], np.exp(mid)])) <= x
+                lo, hi = np.where(under == rising, mid, lo), np.where(under == rising, hi, mid)
+            z = 2 * ((lo + hi) / 2 - d1.edges[panels]) / (d1.edges[panels + 1] - d1.edges[panels]) - 1
+            share = _partial_weights(z)  # (R, 20): share of each node's weight left of z
+            share = np.where(rising[:, None], share, 1 - share)
+            total += np.sum(body[rows, panels] * share)
+        return float(min(max(total, 0.0), 1.0))
+
     def log_marginal(self, d, u):
         """log of the marginal integrand of dimension d at u = log tau (array): the other dimension summed."""
         tau = np.exp(np.asarray(u, float))
@@ -199,6 +239,21 @@ class TwoLevelQuadrature:
         with np.errstate(divide="ignore"):
             lp = self.priors[d].logpdf(tau) + u
         return logsumexp(ll, axis=1 - d) + lp
+
+
+def _partial_weights(z):
+    """For the 20-point Gauss-Legendre rule (x_j, w_j): int_-1^z l_j(x) dx / w_j at each z (array), l_j the
+    Lagrange basis polynomial of node j; l_j = w_j sum_n (2n + 1)/2 P_n(x_j) P_n and int_-1^z P_n =
+    (P_n+1(z) - P_n-1(z)) / (2n + 1) (n >= 1)."""
+    from numpy.polynomial import legendre
+
+    z = np.atleast_1d(np.asarray(z, float))
+    P_nodes = np.stack([legendre.legval(_X20, np.eye(21)[n]) for n in range(20)])  # (20 degrees, 20 nodes)
+    P_z = np.stack([legendre.legval(z, np.eye(22)[n]) for n in range(21)])  # degrees 0..20 at z
+    out = np.broadcast_to((z + 1) / 2, (20, len(z))).T.copy()
+    for n in range(1, 20):
+        out += np.outer((P_z[n + 1] - P_z[n - 1]) / 2, P_nodes[n])
+    return out
 
 
 class _Marginal(TauQuadrature):

@@ -68,6 +68,11 @@ class Heterogeneity:
         tau = np.asarray(tau, float)
         return {"tau": tau, "tau2": tau**2, "I2": 100 * tau**2 / (tau**2 + self.s2)}[self.transform]
 
+    @property
+    def support(self) -> tuple[float, float]:
+        """The ends of the quantity's range: 0 and infinity (100 for I2)."""
+        return 0.0, 100.0 if self.transform == "I2" else np.inf
+
     def to_tau(self, x: float) -> float:
         """The tau at which the quantity equals x (nan below its range, inf above)."""
         if self.transform == "tau":
@@ -87,10 +92,12 @@ class Shrunken:
 @dataclass(frozen=True)
 class HyperFunction:
     """A function of several heterogeneity parameters, fn(tau (N, H)) -> (N,) (e.g. the I^2 of one level of
-    a multilevel model); exact moments, quantiles to the resolution of the quadrature nodes."""
+    a multilevel model); exact moments, quantiles to the resolution of the quadrature nodes. `support`: the
+    ends of its range (the quantiles at 0 and 1)."""
 
     name: str
     fn: object = None
+    support: tuple = (-np.inf, np.inf)
 
     def __hash__(self):
         return hash(self.name)
@@ -262,6 +269,12 @@ class LinearFamily:
     def derived_draws(self) -> list[str]:
         """Quantities stored as draws in the DataTree besides coefficients, tau and theta."""
         return []
+
+    def shape_free_key(self) -> tuple:
+        """The cache key of a one-block family whose PyMC model holds the study dimension only in its pm.Data
+        (y, se, X): one compiled model serves data sets of every size (nutpie's with_data; a refit with k = 10
+        after k = 18 takes 0.2 s instead of a new compile)."""
+        return (self.name, self.terms, tuple(b.common for b in self.blocks))
 
     def cache_key(self) -> tuple:
         """What a compiled PyMC model depends on besides priors: family, shapes, block layout."""

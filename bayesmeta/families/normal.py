@@ -22,6 +22,9 @@ class NormalNormal(PooledEffect):
     def batchable(self) -> bool:
         return self.random
 
+    def cache_key(self):
+        return self.shape_free_key()
+
     def describe(self) -> str:
         mu = self.coef_priors[0].describe()
         if self.effects == "common":

@@ -43,6 +43,9 @@ class MetaRegression(LinearFamily):
                              "fit.predict({...}) for the mean and new-study effect at given moderator values")
         raise self.unknown(name, [f"beta[{t}]" for t in self.terms] + ["tau", "tau2", "I2", "theta[study]"])
 
+    def cache_key(self):
+        return self.shape_free_key()
+
     def summary_rows(self):
         return [f"beta[{t}]" for t in self.terms] + ["tau", "tau2", "I2"]
 

@@ -33,7 +33,7 @@ class StudentTEffects(PooledEffect):
     def hyper_quantity(self, base):
         if base in ("tau", "tau2"):
             return Heterogeneity(0, base)
-        return HyperFunction("nu", lambda t: t[:, 1]) if base == "nu" else None
+        return HyperFunction("nu", lambda t: t[:, 1], (1.0, np.inf)) if base == "nu" else None
 
     def cache_key(self):
         return (*super().cache_key(), str(self.nu_prior))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import EstimationWarning
+from ..errors import EstimationWarning, user_stacklevel
 from .base import Linear, LinearFamily
 
 TAU_MODES = ("common", "separate")
@@ -56,7 +56,7 @@ class Subgroups(LinearFamily):
                 how = ("it borrows tau from the other subgroups" if self.tau_mode == "common" else
                        "its tau is learned from the prior alone")
                 warnings.warn(f"subgroup {g!r} of {self.column!r} has one study: it is still analysed ({how})",
-                              EstimationWarning, stacklevel=4)
+                              EstimationWarning, stacklevel=user_stacklevel())
 
     def _group(self, arg):
         g = arg if arg in self.groups else arg.strip().strip("'\"")

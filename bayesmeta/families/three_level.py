@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import DataError, EstimationWarning
+from ..errors import DataError, EstimationWarning, user_stacklevel
 from ..numerics import cluster_sums
 from .base import HyperFunction, Heterogeneity, PooledEffect, typical_variance
 
@@ -40,7 +40,7 @@ class ThreeLevel(PooledEffect):
         if self.clusters == self.data.k:
             warnings.warn(f"every cluster has one effect ({self.data.k} effects): tau and tau_within are not "
                           "separately identified (their split is the priors'); fit the random-effects model instead",
-                          EstimationWarning, stacklevel=4)
+                          EstimationWarning, stacklevel=user_stacklevel())
         super().__post_init__()
         self.s2 = typical_variance(self.data.vi)
 
@@ -54,7 +54,8 @@ class ThreeLevel(PooledEffect):
         if base in ("tau_within", "tau2_within"):
             return Heterogeneity(1, base.replace("_within", ""))
         if base in ("I2", "I2_between", "I2_within"):
-            return HyperFunction(base, self._share({"I2": [0, 1], "I2_between": [0], "I2_within": [1]}[base]))
+            return HyperFunction(base, self._share({"I2": [0, 1], "I2_between": [0], "I2_within": [1]}[base]),
+                                 (0.0, 100.0))
         return None
 
     def arguments(self):

@@ -39,7 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from ..binary import RATIO_NAMES, binary_effects, corrected_cells, counts_of, peto_terms
-from ..errors import DataError, EstimationWarning
+from ..errors import PACKAGE_DIR, DataError, EstimationWarning, plain
 from .result import FrequentistResult
 from .tau2 import q_profile_ci
 
@@ -175,7 +175,7 @@ def pool_counts(data, method="MH", level=0.95, subgroup=None) -> RevManResult:
     if method not in BINARY_METHODS:
         raise ValueError(f"method must be one of {', '.join(BINARY_METHODS)}, not {method!r}")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise ValueError(f"level must be a probability between 0 and 1 (e.g. 0.95), not {level!r}")
+        raise ValueError(f"level must be a probability between 0 and 1 (e.g. 0.95), not {plain(level)!r}")
     what = "Peto's method" if method == "Peto" else "Mantel-Haenszel"
     counts = counts_of(data, what)
     if method == "Peto" and data.measure != "logOR":
@@ -190,6 +190,9 @@ def pool_counts(data, method="MH", level=0.95, subgroup=None) -> RevManResult:
         return _pool(pooling, random, tuple(c[mask] for c in counts), y[mask], v[mask], data.measure, level)
 
     overall = pool(np.ones(data.k, bool))
+    if random and data.k == 1:  # as the inverse-variance random-effects fit warns
+        warnings.warn("k = 1: heterogeneity cannot be estimated; tau^2 set to 0", EstimationWarning,
+                      skip_file_prefixes=PACKAGE_DIR)
     result = RevManResult(
         k=data.k, method=method, ci="z", mu=overall.mu, se=overall.se, lower=overall.lower, upper=overall.upper,
         pvalue=overall.pvalue, tau2=overall.tau2, tau2_lower=overall.tau2_lower, tau2_upper=overall.tau2_upper,
@@ -217,7 +220,7 @@ def add_subgroups(result, data, column, pool) -> None:
         part = pool(labels == g)
         if part.k == 1:
             warnings.warn(f"subgroup {g!r} of {column!r} has one study: it is still analysed (its estimate and "
-                          "interval are that study's own)", EstimationWarning, stacklevel=3)
+                          "interval are that study's own)", EstimationWarning, skip_file_prefixes=PACKAGE_DIR)
         rows.append(dict(k=part.k, mu=part.mu, se=part.se, lower=part.lower, upper=part.upper, tau2=part.tau2,
                          I2=part.I2, Q=part.Q, Q_pvalue=part.Q_pvalue, pvalue=part.pvalue))
     table = pd.DataFrame(rows, index=pd.Index(groups, name=column))

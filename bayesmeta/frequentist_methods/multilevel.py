@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from ..errors import DataError, EstimationWarning
+from ..errors import PACKAGE_DIR, DataError, EstimationWarning
 from ..numerics import cluster_sums
 from .result import PooledOnly
 from .tau2 import typical_variance
@@ -134,9 +134,11 @@ def three_level(data, method="REML", robust=False, level=0.95) -> ThreeLevelResu
         raise DataError(f"a three-level model needs at least 2 clusters (the data have {m})")
     if m == k:
         warnings.warn(f"every cluster has one effect ({k} effects in {m} clusters): tau^2 and tau^2 within are not "
-                      "separately identified; fit the random-effects model instead", EstimationWarning, stacklevel=3)
+                      "separately identified; fit the random-effects model instead", EstimationWarning, skip_file_prefixes=PACKAGE_DIR)
     reml = method == "REML"
     scale = float(np.var(y)) + float(np.mean(v))
+    centre = float(np.sum(y / v) / np.sum(1 / v))  # y centred: q - tau^2 t^2 / c loses no digits under y + c
+    y = y - centre
 
     def negll(x):
         return -log_likelihood(x[0] * scale, x[1] * scale, y, v, index, m, reml)[0]
@@ -148,10 +150,11 @@ def three_level(data, method="REML", robust=False, level=0.95) -> ThreeLevelResu
         if best is None or res.fun < best.fun:
             best = res
     tau2, tau2_w = (float(x) * scale for x in best.x)
-    _, mu, P = log_likelihood(tau2, tau2_w, y, v, index, m, reml)
+    _, mu_c, P = log_likelihood(tau2, tau2_w, y, v, index, m, reml)
     s, t, _, _ = cluster_sums(y, v, tau2_w, index, m)
+    mu = mu_c + centre
     if robust:
-        score = (t - mu * s) / (1 + tau2 * s)
+        score = (t - mu_c * s) / (1 + tau2 * s)
         se = math.sqrt(m / (m - 1) * np.sum(score**2)) / P
         if not se > 0:
             raise DataError("cluster-robust SE is 0: every cluster's effects equal the pooled estimate; report the "

@@ -39,7 +39,7 @@ from scipy import stats
 
 from ..design import INTERCEPT, design_matrix, subgroup_labels
 from ..effects import EffectData
-from ..errors import DataError, EstimationWarning
+from ..errors import PACKAGE_DIR, DataError, EstimationWarning, plain
 from .mantel_haenszel import BINARY_METHODS, pool_counts
 from .result import FrequentistResult
 from .tau2 import DEFAULT_CONTROL, METHODS, estimate_tau2, q_profile_ci, q_statistic, typical_variance
@@ -124,7 +124,7 @@ def _check_options(method, ci, level, subgroup_tau):
     if ci not in CI_TYPES:
         raise ValueError(f"ci must be 'z' or 'hksj', not {ci!r}")
     if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise ValueError(f"level must be a probability between 0 and 1 (e.g. 0.95), not {level!r}")
+        raise ValueError(f"level must be a probability between 0 and 1 (e.g. 0.95), not {plain(level)!r}")
     if subgroup_tau not in SUBGROUP_TAU:
         raise ValueError(f"subgroup_tau must be 'separate' or 'common', not {subgroup_tau!r}")
 
@@ -138,8 +138,8 @@ def _inputs(data: EffectData):
         i = int(np.flatnonzero(bad_y | bad_se)[0])
         where = f"row {i + 1} ({data.study[i]!r})"
         if bad_y[i]:
-            raise DataError(f"{where}, column 'y': the effect {y[i]!r} is not a finite number")
-        raise DataError(f"{where}, column 'se': the standard error {se[i]!r} must be a positive finite number")
+            raise DataError(f"{where}, column 'y': the effect {float(y[i])!r} is not a finite number")
+        raise DataError(f"{where}, column 'se': the standard error {float(se[i])!r} must be a positive finite number")
     return y, se
 
 
@@ -172,12 +172,25 @@ def _scaled_control(control, c):
     return out
 
 
+def _centre(y, se, X):
+    """The precision-weighted mean m of y when the design spans the constant (an intercept, or a full set of
+    subgroup dummies), and the coefficients' shift g m with X g = 1: the fit runs on y - m, so y + 1e8 loses
+    no digits, and adding g m back gives the coefficients of y. (0, 0) when the constant is not in the span."""
+    gamma, *_ = np.linalg.lstsq(X, np.ones(len(y)), rcond=None)
+    if np.linalg.norm(X @ gamma - 1) > 1e-8 * math.sqrt(len(y)):
+        return 0.0, np.zeros(X.shape[1])
+    gamma = np.where(np.abs(gamma) < 1e-12, 0.0, gamma)
+    m = float(np.sum(y / se**2) / np.sum(1 / se**2))
+    return m, gamma * m
+
+
 # --------------------------------------------------------------------------- the model fit
 def _fit(y, se, X, labels, method, ci, level, control, intercept=True, r2=False) -> SimpleNamespace:
     """Everything `rma()` reports for effects y with SEs se on design X, in the units of y. `intercept`: the
     first column of X is the intercept (QM then leaves it out)."""
     c = _scale_factor(y, se, labels)
-    ys, vs, ctrl = y / c, (se / c) ** 2, _scaled_control(control, c)
+    centre, shift = _centre(y, se, X)
+    ys, vs, ctrl = (y - centre) / c, (se / c) ** 2, _scaled_control(control, c)
     k, p = X.shape
     tau2, notes = estimate_tau2(ys, vs, method, ctrl, X)
     fit = WeightedFit(X, 1 / (vs + tau2), ys)
@@ -194,12 +207,14 @@ def _fit(y, se, X, labels, method, ci, level, control, intercept=True, r2=False)
     else:
         crit, sf = stats.norm.ppf(0.5 + level / 2), stats.norm.sf
     se_b = np.sqrt(np.diag(vb))
-    stat = fit.b / se_b
-    out = SimpleNamespace(k=k, p=p, tau2=tau2 * c**2, notes=notes, b=fit.b * c, vb=vb * c**2, se=se_b * c,
-                          stat=stat, pvalue=2 * sf(np.abs(stat)), lower=(fit.b - crit * se_b) * c,
-                          upper=(fit.b + crit * se_b) * c, weights=100 * fit.ws / np.sum(fit.ws))
+    b = fit.b * c + shift
+    stat = b / (se_b * c)
+    out = SimpleNamespace(k=k, p=p, tau2=tau2 * c**2, notes=notes, b=b, vb=vb * c**2, se=se_b * c,
+                          stat=stat, pvalue=2 * sf(np.abs(stat)), lower=b - crit * se_b * c,
+                          upper=b + crit * se_b * c, weights=100 * fit.ws / np.sum(fit.ws))
     btt = np.arange(1, p) if p > 1 and intercept else np.arange(p)  # the intercept is column 0
-    qm = fit.wald(len(btt))
+    qm = fit.wald(len(btt)) if not np.any(shift[btt]) else float(
+        b[btt] @ np.linalg.solve(fit.vcov[np.ix_(btt, btt)] * c**2, b[btt]))
     if ci == "hksj":
         if not fit.rss / df > 0:
             raise EstimationError("Knapp-Hartung: the effects fit the model exactly (no residual variation to "
@@ -262,7 +277,7 @@ def _plain_result(data, method, ci, level, prediction, control, preset, moderato
         raise DataError("Knapp-Hartung needs at least 2 studies (it has k - 1 = 0 degrees of freedom)")
     fit = _fit(y, se, np.ones((k, 1)), data.study, method, ci, level, control)
     if k == 1 and fit.notes:
-        warnings.warn(fit.notes[0], EstimationWarning, stacklevel=3)
+        warnings.warn(fit.notes[0], EstimationWarning, skip_file_prefixes=PACKAGE_DIR)
     mu, se_mu = float(fit.b[0]), float(fit.se[0])
     pred = _prediction_kind(prediction, ci, method)
     pi_lo = pi_hi = float("nan")
@@ -324,7 +339,7 @@ def _subgroup_analysis(data, column, tau, preset, options) -> FrequentistResult:
     for g in groups:
         if sizes[g] == 1:
             warnings.warn(f"subgroup {g!r} of {column!r} has one study: it is still analysed (tau^2 = 0 there; "
-                          "its estimate and Wald interval are that study's own)", EstimationWarning, stacklevel=3)
+                          "its estimate and Wald interval are that study's own)", EstimationWarning, skip_file_prefixes=PACKAGE_DIR)
     overall = _plain_result(data, preset=preset, **options)
     if tau == "separate":
         rows = [_separate_subgroup(data.subset(labels == g), options) for g in groups]
@@ -382,7 +397,13 @@ def _common_subgroups(data, labels, groups, options) -> list[dict]:
 
 
 def as_results(freq) -> list:
-    """None, one FrequentistResult or several, as a list."""
+    """None, one frequentist result or several, as a list; anything else is a ValueError naming it."""
     if freq is None:
         return []
-    return list(freq) if isinstance(freq, (list, tuple)) else [freq]
+    out = list(freq) if isinstance(freq, (list, tuple)) else [freq]
+    for i, r in enumerate(out):
+        if not all(hasattr(r, name) for name in ("mu", "lower", "upper", "label", "level")):
+            where = f"item {i + 1} of the list" if isinstance(freq, (list, tuple)) else "the argument"
+            raise ValueError(f"compare(): {where} is {r!r} ({type(r).__name__}), not a frequentist result; pass "
+                             "bm.frequentist(data, ...) or a list of them")
+    return out

@@ -101,13 +101,28 @@ def t_effects(data, level=0.95) -> TEffectsResult:
     k = len(y)
     if k < 3:
         raise DataError(f"t random effects need at least 3 studies to estimate mu, tau and nu (k = {k})")
+    # in standard units (y - centre) / scale: the optimisers' tolerances are then the same whatever the units
+    # and location of the data (y + 1e8 or y / 1e3 give the same fit)
     scale = float(np.std(y)) + float(np.sqrt(np.mean(v)))
-    normal = optimize.minimize(lambda p: -_normal_loglik(p[0], math.exp(p[1]) * scale, y, v),
+    centre = float(np.sum(y / v) / np.sum(1 / v))
+    y, v = (y - centre) / scale, v / scale**2
+    result = _fit_standard(y, v)
+    z = stats.norm.ppf(0.5 + level / 2)
+    mu, se, shift = centre + scale * result["mu"], scale * result["se"], k * math.log(scale)
+    return TEffectsResult(k=k, mu=mu, se=se, lower=mu - z * se, upper=mu + z * se,
+                          pvalue=float(2 * stats.norm.sf(abs(mu / se))), tau=scale * result["tau"], nu=result["nu"],
+                          loglik=result["loglik"] - shift, loglik_normal=result["loglik_normal"] - shift,
+                          lr_statistic=result["lr_statistic"], level=level, measure=data.measure)
+
+
+def _fit_standard(y, v):
+    """The maximum-likelihood fit on data in standard units: mu, se, tau, nu and the log likelihoods."""
+    normal = optimize.minimize(lambda p: -_normal_loglik(p[0], math.exp(p[1]), y, v),
                                [float(np.mean(y)), math.log(0.5)], method="Nelder-Mead",
                                options=dict(xatol=1e-10, fatol=1e-12, maxiter=20000))
 
     def negll(p):
-        mu, tau, nu = p[0], math.exp(p[1]) * scale, 1 + min(math.exp(p[2]), NU_MAX - 1)
+        mu, tau, nu = p[0], math.exp(p[1]), 1 + min(math.exp(p[2]), NU_MAX - 1)
         return -log_likelihood(mu, tau, nu, y, v)
 
     best = None
@@ -116,10 +131,10 @@ def t_effects(data, level=0.95) -> TEffectsResult:
                                 options=dict(xatol=1e-9, fatol=1e-12, maxiter=40000))
         if best is None or res.fun < best.fun:
             best = res
-    mu, tau, nu = best.x[0], math.exp(best.x[1]) * scale, 1 + min(math.exp(best.x[2]), NU_MAX - 1)
+    mu, tau, nu = best.x[0], math.exp(best.x[1]), 1 + min(math.exp(best.x[2]), NU_MAX - 1)
     # the observed information of mu from the full Hessian (mu is correlated with tau and nu); where tau or nu
     # sits at a boundary (tau -> 0, nu -> NU_MAX) the Hessian is singular there, and mu's own curvature serves
-    hess = _hessian(negll, best.x, np.array([1e-4 * (abs(mu) + scale), 1e-3, 1e-3]))
+    hess = _hessian(negll, best.x, np.array([1e-4 * (abs(mu) + 1), 1e-3, 1e-3]))
     try:
         var = np.linalg.inv(hess)[0, 0]
     except np.linalg.LinAlgError:
@@ -130,13 +145,9 @@ def t_effects(data, level=0.95) -> TEffectsResult:
     if not math.isfinite(se):
         raise DataError("t random effects: the likelihood is flat in mu at its maximum; the model cannot be "
                         "estimated from these data")
-    z = stats.norm.ppf(0.5 + level / 2)
     ll_normal = -normal.fun
-    return TEffectsResult(k=k, mu=float(mu), se=float(se), lower=float(mu - z * se), upper=float(mu + z * se),
-                          pvalue=float(2 * stats.norm.sf(abs(mu / se))), tau=float(tau), nu=float(nu),
-                          loglik=float(-best.fun), loglik_normal=float(ll_normal),
-                          lr_statistic=float(max(0.0, 2 * (-best.fun - ll_normal))), level=level,
-                          measure=data.measure)
+    return dict(mu=float(mu), se=float(se), tau=float(tau), nu=float(nu), loglik=float(-best.fun),
+                loglik_normal=float(ll_normal), lr_statistic=float(max(0.0, 2 * (-best.fun - ll_normal))))
 
 
 def _hessian(f, x, h):

@@ -29,7 +29,7 @@ import warnings
 import numpy as np
 from scipy import stats
 
-from ..errors import EstimationWarning
+from ..errors import PACKAGE_DIR, EstimationWarning
 from .wls import EstimationError, WeightedFit, zeroin
 
 METHODS = ("FE", "DL", "REML", "ML", "PM", "SJ", "HS", "HE", "EB")
@@ -173,7 +173,7 @@ def estimate_tau2(y, v, method, control=None, X=None) -> tuple[float, list[str]]
             reml = method == "REML"
             if _log_lik(0.0, y, v, X, reml) - _log_lik(tau2, y, v, X, reml) > control["tol"]:
                 warnings.warn(f"{method}: Fisher scoring may have stopped at a local maximum; tau^2 set to 0 "
-                              "(check the profile likelihood)", EstimationWarning, stacklevel=3)
+                              "(check the profile likelihood)", EstimationWarning, skip_file_prefixes=PACKAGE_DIR)
                 tau2 = 0.0
     tau2 = max(0.0, float(tau2))
     if tau2 == 0.0:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .. import priors as _priors
 from ..effects import ARM_ROLES, STANDARDISED, EffectData, table_roles
-from ..errors import DataError
+from ..errors import PACKAGE_DIR, DataError
 
 ERRORS = ("raise", "skip")
 
@@ -19,6 +19,25 @@ _EVENT_QUANTITIES = ("mu", "theta_new", "tau", "tau2", "I2")
 
 
 # --------------------------------------------------------------------------- options
+def _text_names(df, by, columns):
+    """Column names as text: a table with integer column names (e.g. made from a NumPy array) is read with its
+    names as strings, and `by` or column arguments given as integers name those columns."""
+    if not isinstance(df, pd.DataFrame):
+        return df, by, columns
+    names = [str(c) for c in df.columns]
+    if len(set(names)) < len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise DataError(f"the table has two columns named {dup!r} (e.g. the number {dup} and the text '{dup}')")
+    if any(not isinstance(c, str) for c in df.columns):
+        df = df.set_axis(names, axis=1)
+
+    def text(c):
+        return str(c) if isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_)) else c
+
+    by = [text(c) for c in by] if isinstance(by, (list, tuple)) else text(by)
+    return df, by, {role: text(c) for role, c in columns.items()}
+
+
 def _by_columns(df, by) -> list[str]:
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"expected a pandas DataFrame, got {type(df).__name__}")
@@ -218,7 +237,7 @@ class Effects:
             except DataError as err:
                 raise DataError(self.where(g, str(err))) from None
         for w in caught:
-            warnings.warn(self.where(g, str(w.message)), w.category, stacklevel=4)
+            warnings.warn(self.where(g, str(w.message)), w.category, skip_file_prefixes=PACKAGE_DIR)
         return data
 
     def where(self, g, message: str) -> str:
@@ -249,6 +268,7 @@ def _prepare(df, by, columns, measure, benefit, tau_prior, errors, bayes=True):
     """Groups, their effects, tau priors and errors: a list of (group index, y, se, tau prior) for the groups
     that can be fitted (with bayes=False the measure in place of the prior), and {group index: reason} for
     those that cannot (with errors='raise' the first raises)."""
+    df, by, columns = _text_names(df, by, columns)
     by = _by_columns(df, by)
     if errors not in ERRORS:
         raise ValueError(f"errors must be 'raise' or 'skip', not {errors!r}")

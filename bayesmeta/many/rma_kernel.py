@@ -178,7 +178,9 @@ def _rma_many(ys, ses, method, ci, level, prediction, control, width=None):
     with np.errstate(divide="ignore", invalid="ignore"):
         c = 2.0 ** np.round(0.5 * (np.log2(lo) + np.log2(hi)))
     c = np.where(ok, c, 1.0)
-    y, v = y0 / c[:, None], np.where(mask, (se0 / c[:, None]) ** 2, 1.0)
+    w0 = np.where(mask, 1 / se0**2, 0.0)
+    centre = np.sum(w0 * y0, axis=1) / np.sum(w0, axis=1)  # centred as rma._fit centres: y + 1e8 keeps its digits
+    y, v = np.where(mask, y0 - centre[:, None], 0.0) / c[:, None], np.where(mask, (se0 / c[:, None]) ** 2, 1.0)
     ctrl = {**DEFAULT_CONTROL, **(control or {})}
     threshold = np.minimum(ctrl["threshold"] / c**2, 1e-3)
     tol = np.minimum(ctrl["tol"] / c**2, 1e-2)
@@ -237,7 +239,7 @@ def _rma_many(ys, ses, method, ci, level, prediction, control, width=None):
     else:
         crit, sf = stats.norm.ppf(0.5 + level / 2), stats.norm.sf
     se_b = np.sqrt(vb)
-    stat = fit.b / se_b
+    stat = (fit.b + centre / c) / se_b
     qe = np.maximum(0.0, fe.rss)
     s2 = df / fe.tr_p
     lo_t, hi_t = _q_profile(y, v, mask, k, tau2, level, tol, tau2_max, ok & ~single)
@@ -245,7 +247,7 @@ def _rma_many(ys, ses, method, ci, level, prediction, control, width=None):
     bounds = np.column_stack([tau2, lo_t, hi_t])
     I2 = 100 * bounds / (bounds + s2[:, None])
     H2 = bounds / s2[:, None] + 1
-    mu, se_mu = fit.b * c, se_b * c
+    mu, se_mu = fit.b * c + centre, se_b * c
     pi_lo = pi_hi = np.full(G, np.nan)
     if pred:
         pdf = {"z": None, "t": df, "hts": k - 2}[pred]
@@ -254,7 +256,7 @@ def _rma_many(ys, ses, method, ci, level, prediction, control, width=None):
         pcrit = stats.norm.ppf(0.5 + level / 2) if pdf is None else stats.t.ppf(0.5 + level / 2, np.maximum(pdf, 1))
         half = pcrit * np.sqrt(se_mu**2 + tau2 * c**2)
         pi_lo, pi_hi = mu - half, mu + half
-    out = np.column_stack([mu, se_mu, (fit.b - crit * se_b) * c, (fit.b + crit * se_b) * c, 2 * sf(np.abs(stat)),
+    out = np.column_stack([mu, se_mu, mu - crit * se_mu, mu + crit * se_mu, 2 * sf(np.abs(stat)),
                            tau2 * c**2, lo_t * c**2, hi_t * c**2, I2[:, 0], I2[:, 1], I2[:, 2], H2[:, 0], qe,
                            stats.chi2.sf(qe, np.maximum(df, 1)), pi_lo, pi_hi])
     out[single, 6:14] = np.nan  # tau2 CI, I2 (and CI), H2, Q, Q_pvalue: rma leaves them out for k = 1

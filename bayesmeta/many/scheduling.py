@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .. import priors as _priors
-from ..errors import DataError
+from ..errors import PACKAGE_DIR, DataError
 from .groups import _plain
 
 _WARNINGS = threading.Lock()  # warnings.catch_warnings swaps process-wide state: one thread at a time
@@ -141,7 +141,7 @@ def _gather(groups, items, task, how, errors, failed, names, first=None):
         values[idx], labels[idx] = vals, lab
         for g, messages in said.items():
             for category, message in messages:
-                warnings.warn(f"{groups.name(g)}: {message}", category, stacklevel=3)
+                warnings.warn(f"{groups.name(g)}: {message}", category, skip_file_prefixes=PACKAGE_DIR)
         for g, reason in bad.items():
             message = f"{groups.name(g)}: {reason}"
             if errors == "raise":
