@@ -229,7 +229,7 @@ def load_table(analysis: Analysis) -> tuple[pd.DataFrame, list[str]]:
     study = d.get("columns", {}).get("study")
     if "dataset" in d:  # the name and the file were checked by load_analysis
         table = datasets.load(d["dataset"])
-        notes.append(f"Data: bundled data set '{d['dataset']}' ({table.attrs['source']}); {table.attrs['sign']}.")
+        notes.append(f"Data: bundled data set '{d['dataset']}' ({table.attrs['source']}).")
     else:
         try:
             table = read_table(analysis.path.parent / d["file"], sep=d.get("sep"), decimal=d.get("decimal"),
@@ -339,7 +339,7 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     from .comparison import compare
     from .fitting import fit as fit_model
     from .frequentist_methods import frequentist
-    from .reports import build_report, fit_events
+    from .reports import build_report, event_label, fit_events
 
     a, m, pr, rep = (analysis.spec.get(s, {}) for s in ("analysis", "model", "priors", "report"))
     with warnings.catch_warnings(record=True) as caught:
@@ -400,7 +400,7 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     captions = {"forest_revman": "Forest plot in RevMan's layout (the frequentist analysis as RevMan prints it), with "
                                  "the Bayesian posterior and predictive interval below",
                 "forest": "Bayesian forest plot: observed and shrunken study effects, " + (
-                    "pooled mu and the predictive interval" if pooled else "given each study's moderator values"),
+                    "the pooled effect and the predictive interval" if pooled else "given each study's moderator values"),
                 "density": "Posterior densities with the probability of benefit shaded",
                 "prior_posterior": "Prior against posterior", "benefit": "Probability of benefit of at least c",
                 "funnel": "Funnel plot", "trace": "MCMC trace", "rank": "MCMC rank plot",
@@ -435,8 +435,8 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     fit.shrinkage(ci=ci).to_csv(out / "shrinkage.csv")
     compare(fit, freq, ci=ci).to_csv(out / "comparison.csv")
     events = fit_events(fit, thresholds)
-    pd.Series({e: fit.prob(e) for e in events}, name="probability").rename_axis("event").to_csv(
-        out / "probabilities.csv")
+    pd.DataFrame({"probability": [fit.prob(e) for e in events], "description": [event_label(fit, e) for e in events]},
+                 index=pd.Index(events, name="event")).to_csv(out / "probabilities.csv")
     fit.save(out / "posterior.nc")
     written.update(report_html=out / "report.html", report_md=out / "report.md", summary=out / "summary.csv",
                    shrinkage=out / "shrinkage.csv", comparison=out / "comparison.csv",
@@ -458,7 +458,7 @@ def sensitivity_table(fit, tau_priors, thresholds, ci=0.95) -> pd.DataFrame:
                       seed=fit.seed, **fit.family.arguments())
         s = f.summary(ci=ci)
         names = f.family.coefficient_rows() + [r for r in f.family.summary_rows() if r.startswith("tau")][:3]
-        row = {}
+        row = {"tau prior label": f.spec.tau_prior.label()}
         for q in names:
             row.update({q: s.loc[q, "median"], f"{q} lower": s.loc[q, "lower"], f"{q} upper": s.loc[q, "upper"]})
         for _, _, new_q in f.family.pooled():

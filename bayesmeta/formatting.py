@@ -85,6 +85,61 @@ def probability_events(data, thresholds=None, quantities=("mu", "theta_new")) ->
     return out
 
 
+_SUBJECTS = {"mu": "the pooled effect", "theta_new": "the effect in a new study", "tau": "tau", "tau2": "tau\u00b2",
+             "I2": "I\u00b2 (%)"}
+_OPERATORS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
+
+
+def quantity_words(quantity: str) -> str:
+    """A quantity of fit.prob in words: 'mu' -> 'the pooled effect', 'theta_new[online]' -> 'the effect in a new
+    study in online', 'beta[weeks]' -> 'the coefficient of weeks', 'mu[a] - mu[b]' -> 'the pooled effect in a
+    minus the pooled effect in b'; anything else as it is."""
+    quantity = quantity.strip()
+    if " - " in quantity:
+        a, b = (quantity_words(q) for q in quantity.split(" - ", 1))
+        return f"{a} minus {b}"
+    base, _, rest = quantity.partition("[")
+    arg = rest[:-1] if rest.endswith("]") else None
+    if base == "beta" and arg is not None:
+        return "the intercept" if arg == "intercept" else f"the coefficient of {arg}"
+    if base in _SUBJECTS:
+        return _SUBJECTS[base] + (f" in {arg}" if arg is not None else "")
+    return quantity
+
+
+def event_words(event: str, measure: str | None = None, benefit: str | None = None) -> str:
+    """An event of fit.prob in words for a reader, in the benefit direction: 'mu < 0' -> 'the pooled effect
+    favours the intervention', 'theta_new <= -0.2' (SMD) -> 'the effect in a new study is at least 0.2 SD in
+    favour'; against it or without a direction 'tau > 0.5' -> 'tau is above 0.5'. The code form stays in the
+    report's reproducibility appendix and in probabilities.csv."""
+    parts = event.rsplit(" ", 2)
+    if len(parts) != 3 or parts[1] not in _OPERATORS:
+        return event
+    quantity, op, value = parts
+    try:
+        c = float(value)
+    except ValueError:
+        return event
+    if any(o in quantity for o in "<>"):  # an interval such as '-0.5 < mu < 0'
+        return event
+    subject = quantity_words(quantity)
+    base = quantity.split("[")[0].strip()
+    if benefit is None or op.rstrip("=") != benefit_operator(benefit) or base not in ("mu", "theta_new", "beta"):
+        return f"{subject} is {_OPERATORS[op]} {c:g}"
+    if " - " in quantity and c == 0:  # a difference between subgroups
+        a, b = (q.strip().partition("[")[2].rstrip("]") for q in quantity.split(" - ", 1))
+        return f"the effect is more favourable in {a} than in {b}"
+    if base == "beta" or " - " in quantity:
+        return f"{subject} is {_OPERATORS[op]} {c:g}, towards benefit"
+    if c == 0:
+        return f"{subject} favours the intervention"
+    if measure in STANDARDISED:
+        return f"{subject} is at least {abs(c):g} SD in favour"
+    if measure in ("logOR", "logRR"):
+        return f"{subject} is a ratio ({measure[3:]}) of {math.exp(c):.3g} or further in favour"
+    return f"{subject} is at least {abs(c):g} ({measure or 'effect'} units) in favour"
+
+
 # --------------------------------------------------------------------------- one formatter for every table
 @dataclass
 class DisplayTable:

@@ -181,21 +181,21 @@ class Fit:
         return float(lo), float(hi)
 
     # ---------------------------------------------------------------- the public summaries
-    def _table(self, names, ci, kind, index_name="quantity", quantities=None, median=True) -> pd.DataFrame:
-        """mean, sd, (median,) lower, upper of the quantities `names` (or the given quantity objects)."""
+    def _table(self, names, ci, kind, index_name="quantity", quantities=None) -> pd.DataFrame:
+        """mean, sd, median, lower, upper of the quantities `names` (or the given quantity objects)."""
         ci = check_ci(ci)
         _check_kind(kind)
-        key = (tuple(names), ci, kind, index_name, median)
+        key = (tuple(names), ci, kind, index_name)
         if key in self._tables:
             return self._tables[key].copy()
         qs = quantities or [self.quantity(name) for name in names]
-        probs = [(1 - ci) / 2, (1 + ci) / 2] + ([0.5] if median else [])
+        probs = [(1 - ci) / 2, (1 + ci) / 2, 0.5]
         values = self.backend.summaries(qs, probs)
         if kind == "hdi":
             values[:, [2, 3]] = [self.backend.hdi(q, ci) for q in qs]
-        columns = ["mean", "sd", "lower", "upper"] + (["median"] if median else [])
+        columns = ["mean", "sd", "lower", "upper", "median"]
         out = pd.DataFrame(values, columns=columns, index=pd.Index(list(names), name=index_name))
-        out = out[["mean", "sd", "median", "lower", "upper"] if median else columns]
+        out = out[["mean", "sd", "median", "lower", "upper"]]
         out.attrs["interval"] = (f"{ci:.0%} {'equal-tailed' if kind == 'eti' else 'highest-density'} "
                                  "credible interval")
         self._tables[key] = out
@@ -253,10 +253,10 @@ class Fit:
         return out
 
     def shrinkage(self, ci: float = 0.95, kind: str = "eti") -> pd.DataFrame:
-        """Per study: observed y and se, and the posterior mean, sd and interval of its effect theta_i."""
+        """Per study: observed y and se, and the posterior mean, sd, median and interval of its effect theta_i."""
         data = self.data
         table = self._table(list(data.study), ci, kind, index_name="study",
-                            quantities=[Shrunken(i) for i in range(data.k)], median=False)
+                            quantities=[Shrunken(i) for i in range(data.k)])
         table.insert(0, "se", data.se)
         table.insert(0, "y", data.y)
         return table

@@ -66,14 +66,20 @@ class TauPrior:
         raise NotImplementedError
 
     def describe(self) -> str:
+        """The prior in a sentence for the model section, with its median and 95% point."""
         if not self.proper:
-            return f"{self.label} (improper)"
+            return f"{self.wording} (improper)"
         q = self.ppf(np.array([0.5, 0.95]))
-        return f"{self.label} (prior median of tau {q[0]:.2f}, 95% of its mass below {q[1]:.2f})"
+        return f"{self.wording} (prior median of tau {q[0]:.2f}, 95% of its mass below {q[1]:.2f})"
 
     @property
-    def label(self) -> str:
+    def wording(self) -> str:
         return str(self)
+
+    def label(self) -> str:
+        """A short name for a reader (a table header, a figure title): 'half-normal prior on tau (scale 0.5)',
+        'Empirical prior of Rhodes et al. 2015 (SMD, general)'; str(prior) is the code form."""
+        return self.wording
 
     def bind(self, data) -> "TauPrior":
         """The prior for these data (only data-dependent priors such as Jeffreys' change). Refuses a prior that
@@ -95,11 +101,13 @@ class TauPrior:
 
 class ParametricTauPrior(TauPrior):
     """A tau prior given by named parameters: subclasses are dataclasses that declare `keyword` (the prior
-    string name), `template` (the label, with {parameter} fields), `positive` (parameters that must be > 0),
+    string name), `template` (the wording in a sentence, with {parameter} fields), `short` (the reader's label
+    in a table or figure), `positive` (parameters that must be > 0),
     `dist` (a scipy distribution on tau) and `pymc`."""
 
     keyword = ""
     template = ""
+    short = ""
     positive: tuple = ()
 
     def __post_init__(self):
@@ -113,9 +121,12 @@ class ParametricTauPrior(TauPrior):
         return f"{self.keyword}({', '.join(f'{v:g}' for v in self._params().values())})"
 
     @property
-    def label(self):
+    def wording(self):
         source = getattr(self, "source", "")
         return self.template.format(**self._params()) + (f" ({source})" if source else "")
+
+    def label(self):
+        return empirical_label(getattr(self, "source", "")) or self.short.format(**self._params())
 
 
 def _pm():
@@ -128,6 +139,7 @@ def _pm():
 class HalfNormal(ParametricTauPrior):
     scale: float
     keyword, template, positive = "halfnormal", "half-normal prior on tau with scale {scale:g}", ("scale",)
+    short = "half-normal prior on tau (scale {scale:g})"
 
     @cached_property
     def dist(self):
@@ -141,6 +153,7 @@ class HalfNormal(ParametricTauPrior):
 class HalfCauchy(ParametricTauPrior):
     scale: float
     keyword, template, positive = "halfcauchy", "half-Cauchy prior on tau with scale {scale:g}", ("scale",)
+    short = "half-Cauchy prior on tau (scale {scale:g})"
 
     @cached_property
     def dist(self):
@@ -158,6 +171,7 @@ class HalfT(ParametricTauPrior):
     scale: float
     keyword, positive = "halft", ("nu", "scale")
     template = "half-Student-t prior on tau with {nu:g} degrees of freedom and scale {scale:g}"
+    short = "half-t prior on tau ({nu:g} df, scale {scale:g})"
 
     def logpdf(self, tau):
         tau = np.asarray(tau, float)
@@ -181,6 +195,7 @@ class HalfT(ParametricTauPrior):
 class Exponential(ParametricTauPrior):
     rate: float
     keyword, template, positive = "exponential", "exponential prior on tau with rate {rate:g}", ("rate",)
+    short = "exponential prior on tau (rate {rate:g})"
 
     @cached_property
     def dist(self):
@@ -195,6 +210,7 @@ class Uniform(ParametricTauPrior):
     lower: float
     upper: float
     keyword, template = "uniform", "uniform prior on tau between {lower:g} and {upper:g}"
+    short = "uniform prior on tau ({lower:g} to {upper:g})"
 
     def __post_init__(self):
         _finite(self, **self._params())
@@ -221,6 +237,7 @@ class LogNormalTau2(ParametricTauPrior):
     s: float
     source: str = ""
     keyword, template, positive = "lognormal_tau2", "log-normal prior on tau^2, log tau^2 ~ N({m:g}, {s:g}^2)", ("s",)
+    short = "log-normal prior on tau\u00b2 (log-scale mean {m:g}, SD {s:g})"
 
     @cached_property
     def dist(self):
@@ -240,6 +257,7 @@ class LogTTau2(ParametricTauPrior):
     source: str = ""
     keyword, positive = "logt_tau2", ("s", "nu")
     template = "log-t prior on tau^2, log tau^2 ~ t_{nu:g}({m:g}, {s:g})"
+    short = "log-t prior on tau\u00b2 (log-scale location {m:g}, scale {s:g}, {nu:g} df)"
 
     @cached_property
     def _log_tau(self):
@@ -275,6 +293,7 @@ class InvGammaTau(ParametricTauPrior):
     source: str = ""
     keyword, positive = "invgamma_tau", ("shape", "scale")
     template = "inverse-gamma prior on tau with shape {shape:g} and scale {scale:g}"
+    short = "inverse-gamma prior on tau (shape {shape:g}, scale {scale:g})"
 
     @cached_property
     def dist(self):
@@ -330,8 +349,11 @@ class Jeffreys(TauPrior):
         return "jeffreys"
 
     @property
-    def label(self):
+    def wording(self):
         return "Jeffreys prior on tau (improper, depends on the standard errors)"
+
+    def label(self):
+        return "Jeffreys prior on tau (improper)"
 
 
 # --------------------------------------------------------------------------- mu priors
@@ -384,6 +406,13 @@ class MuPrior:
         return {"flat": "flat", "normal": f"normal({self.m:g}, {self.s:g})",
                 "student_t": f"student_t({self.nu:g}, {self.m:g}, {self.s:g})"}[self.kind]
 
+    def label(self) -> str:
+        """A short name for a reader: 'flat prior on mu', 'normal prior on mu (mean 0, SD 1)', 'Empirical prior
+        of Bartoš et al. 2021 (SMD, Back and Neck)'; str(prior) is the code form."""
+        return empirical_label(self.source) or {
+            "flat": "flat prior on mu", "normal": f"normal prior on mu (mean {self.m:g}, SD {self.s:g})",
+            "student_t": f"Student-t prior on mu ({self.nu:g} df, location {self.m:g}, scale {self.s:g})"}[self.kind]
+
     def describe(self) -> str:
         src = f" ({self.source})" if self.source else ""
         return {"flat": "flat (improper uniform) prior on mu",
@@ -393,6 +422,13 @@ class MuPrior:
 
 
 # --------------------------------------------------------------------------- empirical priors
+def empirical_label(source: str) -> str:
+    """'Rhodes et al. 2015, SMD, general' -> 'Empirical prior of Rhodes et al. 2015 (SMD, general)'; '' -> ''."""
+    if not source:
+        return ""
+    cite, _, where = source.partition(", ")
+    return f"Empirical prior of {cite}" + (f" ({where})" if where else "")
+
 def _table(name) -> pd.DataFrame:
     with resources.files("bayesmeta.prior_tables").joinpath(name).open("r", encoding="utf-8") as fh:
         return pd.read_csv(fh)
@@ -441,7 +477,7 @@ def rhodes(outcome: str | None = None, comparison: str | None = None, area: str 
     where = ("general" if row["outcome"] == "any (marginal)"
              else f"{row['outcome']}; {row['comparison']}; {row['medical.area']}")
     return LogTTau2(float(row["location_log_tau2"]), float(row["scale_log_tau2"]), float(row["df"]),
-                    source=f"Rhodes et al. 2015, {where}")
+                    source=f"Rhodes et al. 2015, SMD, {where}")
 
 
 def turner(outcome: str | None = None, comparison: str | None = None) -> LogNormalTau2:
@@ -455,7 +491,7 @@ def turner(outcome: str | None = None, comparison: str | None = None) -> LogNorm
         row = _pick(rows, "comparison", comparison, "pharmacological vs. placebo / control").iloc[0]
     where = "general" if row["outcome"] == "any (marginal)" else f"{row['outcome']}; {row['comparison']}"
     return LogNormalTau2(float(row["mu_log_tau2"]), float(row["sigma_log_tau2"]),
-                         source=f"Turner et al. 2015, {where}")
+                         source=f"Turner et al. 2015, log OR, {where}")
 
 
 def bartos(subfield: str | None = None, parameter: str = "tau"):
@@ -463,7 +499,7 @@ def bartos(subfield: str | None = None, parameter: str = "tau"):
     tau ~ inverse-gamma(shape, scale), mu ~ Student-t(df, 0, scale). No subfield: all of Cochrane."""
     table = _table("bartos2021_smd.csv")
     row = _pick(table, "subfield", subfield, "Cochrane (all)").iloc[0]
-    source = f"Bartoš et al. 2021, {row['subfield']}"
+    source = f"Bartoš et al. 2021, SMD, {row['subfield']}"
     if parameter == "tau":
         return InvGammaTau(float(row["tau_shape"]), float(row["tau_scale"]), source=source)
     if pd.isna(row["mu_scale"]):

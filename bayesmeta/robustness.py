@@ -285,8 +285,9 @@ def default_tau_priors(data) -> list:
 
 def sensitivity(fit, tau_priors=None, mu_priors=None, ci: float = CI) -> pd.DataFrame:
     """Refits under every pair of a tau prior and a mu prior (strings or prior objects; defaults
-    `default_tau_priors` plus the fit's own, and the fit's mu prior). One row per pair: tau_prior, mu_prior,
-    own (the fit's priors), then the _SUMMARY columns (mu, tau, theta_new medians and `ci` intervals,
+    `default_tau_priors` plus the fit's own, and the fit's mu prior). One row per pair: tau_prior, mu_prior (the
+    code of each), own (the fit's priors), tau_label and mu_label (each named for a reader), then the _SUMMARY
+    columns (mu, tau, theta_new medians and `ci` intervals,
     p_benefit = P(mu on the benefit side of 0), p_new_benefit for a new study, log_evidence)."""
     taus = default_tau_priors(fit.data) if tau_priors is None else list(tau_priors)
     mus = [fit.spec.mu_prior] if mu_priors is None else list(mu_priors)
@@ -294,14 +295,17 @@ def sensitivity(fit, tau_priors=None, mu_priors=None, ci: float = CI) -> pd.Data
     if tau_priors is None and str(fit.spec.tau_prior) not in [str(t) for t in tau_objs]:
         tau_objs.insert(0, fit.spec.tau_prior)
     mu_objs = [_priors.mu_prior(m) for m in mus]
-    blocks, labels = [], []
+    blocks, labels, names = [], [], []
     for mu in mu_objs:
         blocks.append(variants(fit, [np.arange(fit.data.k)] * len(tau_objs), tau_objs, mu, ci))
         labels += [(str(t), str(mu)) for t in tau_objs]
+        names += [(t.label(), mu.label()) for t in tau_objs]
     table = _frame(np.concatenate(blocks), pd.RangeIndex(len(labels)))
     table.insert(0, "mu_prior", [m for _, m in labels])
     table.insert(0, "tau_prior", [t for t, _ in labels])
     table.insert(2, "own", [(t, m) == (str(fit.spec.tau_prior), str(fit.spec.mu_prior)) for t, m in labels])
+    table.insert(3, "tau_label", [t for t, _ in names])  # for a reader: 'Empirical prior of Rhodes et al. 2015 ...'
+    table.insert(4, "mu_label", [m for _, m in names])
     table.attrs.update(benefit=benefit_side(fit.data)[1], interval=f"{ci:.0%} equal-tailed credible interval")
     return table
 

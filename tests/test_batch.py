@@ -360,3 +360,22 @@ def test_progress_bar_only_on_a_terminal(capfd):
     assert out == "" and err == ""
     table = bm.fit_many(df, by=["review", "analysis"], chunk_size=5, progress=True)
     assert len(table) == df.groupby(["review", "analysis"]).ngroups
+
+
+def test_fit_many_asks_the_engine_registry_how_to_batch(monkeypatch):
+    """fit_many holds no engine names: each engine declares whether it has vectorised kernels (batch), whether it
+    samples (a seed, one thread), its label and chunk size. An exact engine without its kernels fits every group
+    through bm.fit, to the same numbers (1e-6: the adaptive quadrature against the vectorised one)."""
+    from bayesmeta.engines import ENGINES, get_engine
+    from bayesmeta.engines.exact_engine import ExactEngine
+
+    for name in ENGINES:
+        eng = get_engine(name)
+        assert isinstance(eng.batch, bool) and isinstance(eng.sampled, bool) and eng.chunk >= 1 and eng.group_label
+    df = corpus(seed=5, n=6)
+    fast = bm.fit_many(df, by=["review", "analysis"], probs=["mu < 0"])
+    monkeypatch.setattr(ExactEngine, "batch", False)
+    slow = bm.fit_many(df, by=["review", "analysis"], probs=["mu < 0"])
+    assert set(fast["engine"]) == {"exact (vectorised)"} and set(slow["engine"]) == {"exact (adaptive)"}
+    numbers = [c for c in fast.columns if c.startswith(("mu_", "tau_", "mu <"))]
+    assert np.allclose(fast[numbers].to_numpy(float), slow[numbers].to_numpy(float), atol=1e-6)

@@ -160,7 +160,7 @@ def test_probabilities_and_shrinkage():
     assert fit.prob("-0.5 < mu < 0") == pytest.approx(fit.cdf("mu", 0) - fit.cdf("mu", -0.5))
     assert 0 < fit.prob("I2 > 50") < 1 and 0 < fit.prob("tau2 > 0.01") < 1
     sh = fit.shrinkage()
-    assert list(sh.columns) == ["y", "se", "mean", "sd", "lower", "upper"] and len(sh) == 22
+    assert list(sh.columns) == ["y", "se", "mean", "sd", "median", "lower", "upper"] and len(sh) == 22
     # Shrinkage pulls every estimate towards mu and narrows it.
     mu = fit.moments("mu")[0]
     assert np.all(np.abs(sh["mean"] - mu) <= np.abs(sh["y"] - mu) + 1e-12) and np.all(sh["sd"] < sh["se"])

@@ -68,7 +68,7 @@ def test_forest_in_subgroup_blocks(thirdwave, tau):
     for g in groups:  # heading, the subgroup's studies in input order, then its pooled rows
         expected += [f"{g} (k = {int((member == g).sum())})"]
         expected += [s for s, m in zip(data.study, member) if m == g]
-        expected += [f"Bayesian mu[{g}] (95% CrI)", f"New study in {g} (95% predictive interval)",
+        expected += [f"Pooled effect in {g} (95% CrI)", f"New study in {g} (95% predictive interval)",
                      f"DL, {g} (95% CI)"]
     assert labels == expected
     bold = [t.get_text() for t in fig.axes[0].get_yticklabels() if t.get_fontweight() == "bold"]
@@ -78,7 +78,7 @@ def test_forest_in_subgroup_blocks(thirdwave, tau):
     for g in groups:  # the numbers beside each subgroup's diamond and predictive bar, and RevMan's subgroup row
         for q in (f"mu[{g}]", f"theta_new[{g}]"):
             r = summ.loc[q]
-            assert f"{r['mean']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}]" in texts
+            assert f"{r['median']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}]" in texts  # medians, as the tables
         row = freq.subgroups.loc[g]
         assert f"{row['mu']:.2f} [{row['lower']:.2f}, {row['upper']:.2f}]" in texts
         if tau == "separate":
@@ -275,8 +275,9 @@ def test_density_per_subgroup_is_the_exact_density(thirdwave, tau):
     assert axes[0].get_xlim() == axes[5].get_xlim()  # one x axis for all subgroups
     texts = texts_of(fig)
     for g in fit.family.groups:
-        assert any(f"P(mu[{g}] > 0) {shown(fit.prob(f'mu[{g}] > 0'))}" in t for t in texts)
-        assert any(f"P(theta_new[{g}] >= 0.2) {shown(fit.prob(f'theta_new[{g}] >= 0.2'))}" in t for t in texts)
+        # in words (the panel's title names the subgroup): P(mu[g] > 0), P(theta_new[g] >= 0.2)
+        assert any(f"P(favours the intervention) {shown(fit.prob(f'mu[{g}] > 0'))}" in t for t in texts)
+        assert any(f"P(at least 0.2 SD in favour) {shown(fit.prob(f'theta_new[{g}] >= 0.2'))}" in t for t in texts)
     assert len(plots.density(fit, quantities=("mu",)).axes) == len(fit.family.groups)
     with pytest.raises(ValueError, match="'mu' and/or 'theta_new'"):
         plots.density(fit, quantities=("tau",))
@@ -289,7 +290,7 @@ def test_density_of_a_meta_regression_draws_the_coefficients(raudenbush):
     assert [ax.get_title(loc="left") for ax in axes] == [f"beta[{t}]" for t in fit.family.terms]
     x, y = axes[1].get_lines()[0].get_data()
     assert y == pytest.approx(fit.density("beta[weeks]", x), rel=1e-12)
-    assert any(f"P(beta[weeks] > 0) {shown(fit.prob('beta[weeks] > 0'))}" in t for t in texts_of(fig))
+    assert any(f"P(above 0, towards benefit) {shown(fit.prob('beta[weeks] > 0'))}" in t for t in texts_of(fig))
     assert len(plots.density(fit, quantities=["beta[weeks]"]).axes) == 1
     with pytest.raises(ValueError, match="no coefficient"):
         plots.density(fit, quantities=["beta[age]"])

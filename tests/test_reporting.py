@@ -11,11 +11,11 @@ from typer.testing import CliRunner
 
 import bayesmeta as bm
 from bayesmeta import plots
-from bayesmeta.analysis import AnalysisError, load_analysis, run_analysis
+from bayesmeta.analysis import AnalysisError, load_analysis, load_table, run_analysis, sensitivity_table
 from bayesmeta.findings.review_file import is_review_file
 from bayesmeta.cli import app
 from bayesmeta.formatting import pct
-from bayesmeta.reports import build_report
+from bayesmeta.reports import build_report, event_label, fit_events
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = [m for m in sorted((ROOT / "models").glob("*.toml")) if not is_review_file(m)]  # analysis files
@@ -82,8 +82,8 @@ def test_figures_have_the_promised_content(clbp):
         plots.forest(fit, columns=("pvalue",))
     fig = plots.density(fit, thresholds=(0, -0.2))
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert any(f"P(mu < 0) = {fit.prob('mu < 0'):.3f}" in t for t in texts)
-    assert any(f"P(theta_new <= -0.2) = {fit.prob('theta_new <= -0.2'):.3f}" in t for t in texts)
+    assert any(f"P(favours the intervention) = {fit.prob('mu < 0'):.3f}" in t for t in texts)  # mu < 0, in words
+    assert any(f"P(at least 0.2 SD in favour) = {fit.prob('theta_new <= -0.2'):.3f}" in t for t in texts)
     plots._plt().close(fig)
     fig = plots.benefit_curves(fit)
     x, y = fig.axes[0].lines[0].get_data()
@@ -234,14 +234,18 @@ def test_tables_print_the_fits_numbers_alike_in_every_format(clbp, clbp_report):
                            f"{format_number(r['lower'], d)} to {format_number(r['upper'], d)}"], q
     probs = display_table(tables["Posterior probabilities"])
     assert probs.header == ["Event", "Posterior probability"]
-    for event, shown in probs.rows:
+    events = fit_events(fit, [0, -0.2, -0.8])
+    assert [r[0] for r in probs.rows] == [event_label(fit, e) for e in events]  # words, the code in the appendix
+    for event, (_, shown) in zip(events, probs.rows):
         assert shown == format_probability(fit.prob(event))
-    assert ["mu <= -0.8", "< 0.001"] in probs.rows  # a small probability, not 1.2e-05
+    assert ["P(the pooled effect is at least 0.8 SD in favour)", "< 0.001"] in probs.rows  # not 1.2e-05
+    assert [r[3] for r in display_table(tables["Study effects after shrinkage"]).rows] == [
+        format_number(v, decimals_for(fit.shrinkage()["median"])) for v in fit.shrinkage()["median"]]
     shrink = display_table(tables["Study effects after shrinkage"])
     assert [r[0] for r in shrink.rows] == list(data.study)
     sh = fit.shrinkage()
     d = decimals_for(sh["mean"])
-    assert [r[3] for r in shrink.rows] == [format_number(v, d) for v in sh["mean"]]
+    assert [r[4] for r in shrink.rows] == [format_number(v, d) for v in sh["mean"]]
     text, md, page = (clbp_report.render(f) for f in ("text", "markdown", "html"))
     for row in summary.rows + shrink.rows:  # the same cells in the three formats
         for cell in row[1:]:
@@ -289,7 +293,9 @@ def test_subgroup_report_answers_by_subgroup_first():
     t = display_table(table)
     assert [r[0] for r in t.rows] == fit.family.groups
     assert t.header[:4] == ["Subgroup", "Pooled effect (median)", "95% CrI", "New study: 95% PrI"]
-    assert t.header[4:] == ["P(mean effect > 0)", "P(mean effect >= 0.2)", "P(new study > 0)", "P(new study >= 0.2)"]
+    assert t.header[4:] == ["P(the pooled effect favours the intervention)", "P(the pooled effect is at least 0.2 SD in "
+                            "favour)", "P(the effect in a new study favours the intervention)",
+                            "P(the effect in a new study is at least 0.2 SD in favour)"]  # words, not code
     group = dict((r[0], r) for r in t.rows)["group"]
     assert group[4] == "> 0.999" == format_probability(fit.prob("mu[group] > 0"))
     assert any("test for subgroup differences Chi\u00b2 = " in i for i in summary.items)
@@ -456,3 +462,88 @@ def test_revman_forest_of_100_studies_with_long_names_stays_clean():
         rows = sorted(b.y0 for b in labels)
         assert min(np.diff(rows)) > 0.9 * labels[0].height  # one row each, no overlap
         plots._plt().close(fig)
+
+
+# --------------------------------------------------------------------------- issue 22: what a review author reads
+def figure_texts(fig) -> list:
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text) if t.get_text().strip() and t.get_visible()]
+
+
+def test_one_summary_one_convention(clbp, clbp_report):
+    """Forest plots, tables and sentences show the posterior median (the summary table's), and the sign convention
+    is stated once (the data set's own note on its raw g column, the opposite sign, is not repeated)."""
+    data, fit, freq = clbp
+    s, sh = fit.summary(), fit.shrinkage()
+    # the median of a study effect: its shrinkage column against the posterior CDF at it (exact, 1e-8)
+    assert fit.cdf("theta[1]", sh["median"].iloc[0]) == pytest.approx(0.5, abs=1e-8)
+    texts = [t.get_text() for t in figure_texts(plots.forest(fit, freq=freq))]
+    mu, new = s.loc["mu"], s.loc["theta_new"]
+    assert f"{mu['median']:.2f} [{mu['lower']:.2f}, {mu['upper']:.2f}]" in texts
+    assert f"{new['median']:.2f} [{new['lower']:.2f}, {new['upper']:.2f}]" in texts
+    assert all(f"{r['median']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}]" in texts for _, r in sh.iterrows())
+    assert not any(t.startswith(f"{new['mean']:.2f} [{new['lower']:.2f}") for t in texts)  # -0.24 (mean), not -0.23
+    assert f"{new['mean']:.2f}" != f"{new['median']:.2f}"  # the case of the issue: they differ when printed
+    revman = [t.get_text() for t in figure_texts(plots.forest(fit, freq=freq, style="revman"))]
+    assert f"{new['median']:.2f}" in revman and any("posterior median [95% credible interval]" in t for t in revman)
+    plots._plt().close("all")
+    md = clbp_report.render("markdown")
+    assert md.count("Sign convention") == 1 and md.count("intervention minus control") == 1
+    assert "Sign convention: SMD = intervention minus control; negative values favour digital self-management." in md
+    _, notes = load_table(load_analysis(ROOT / "models" / "clbp_digital_pain.toml"))
+    assert not any("minus" in n or "favours" in n for n in notes)
+
+
+def test_words_not_code(clbp, clbp_report):
+    """Tables and figures name priors and events in words; the code form is in the Reproduce appendix, and each of
+    its lines computes the number shown (fit.prob of the code against the probability table, exactly)."""
+    from bayesmeta.formatting import event_words
+    from bayesmeta.priors import bartos, mu_prior, tau_prior
+
+    data, fit, freq = clbp
+    assert tau_prior("rhodes()").label() == "Empirical prior of Rhodes et al. 2015 (SMD, general)"
+    assert bartos("Back and Neck").label() == "Empirical prior of Bartoš et al. 2021 (SMD, Back and Neck)"
+    assert tau_prior("turner()").label() == "Empirical prior of Turner et al. 2015 (log OR, general)"
+    assert tau_prior("halfnormal(0.5)").label() == "half-normal prior on tau (scale 0.5)"
+    assert str(tau_prior("halfnormal(0.5)")) == "halfnormal(0.5)" and mu_prior("flat").label() == "flat prior on mu"
+    assert event_words("theta_new <= -0.2", "SMD", "lower") == "the effect in a new study is at least 0.2 SD in favour"
+    assert event_words("mu < 0", "SMD", "lower") == "the pooled effect favours the intervention"
+    assert event_words("mu > 0", "SMD", "lower") == "the pooled effect is above 0"  # against benefit: plain words
+    assert event_words("mu[a] - mu[b] < 0", "SMD", "lower") == "the effect is more favourable in a than in b"
+    report = build_report(fit, freq=freq, thresholds=[0, -0.2], sensitivity=sensitivity_table(
+        fit, ["halfnormal(0.5)", "rhodes()"], [0, -0.2]))
+    body = report.render("markdown").split("## Reproducibility")[0]
+    for code in ("P(mu", "P(theta_new", "halfnormal(", "logt\\_tau2(", "~ flat", "pooled mu"):
+        assert code not in body, code
+    assert "Empirical prior of Rhodes et al. 2015 (SMD, general)" in body
+    assert "Bayesian: half-normal prior on tau (scale 0.5), flat prior on mu" in body
+    repro = dict(display_table(report.sections[-1].tables[0][1]).rows)
+    probs = dict(display_table(next(s for s in report.sections if s.title == "Posterior").tables[1][1]).rows)
+    for words, shown in probs.items():
+        event = re.fullmatch(r"fit\.prob\('(.+)'\)", repro[words]).group(1)
+        assert format_probability(fit.prob(event)) == shown
+    assert repro["Sensitivity: Empirical prior of Rhodes et al. 2015 (SMD, general)"] == \
+        "tau_prior='logt_tau2(-3.44, 2.59, 5)'"
+    assert repro["The model"] == "bm.fit(data, tau_prior='halfnormal(0.5)', mu_prior='flat', engine='exact', seed=1)"
+
+
+def test_bayesian_forest_plot_text_at_body_size_and_wide_intervals_clipped():
+    """Every text of the Bayesian forest plot at the size of its labels (10 pt; the title 11), and a tiny trial
+    with a very wide interval (more than 2.5 times the median width) clipped at the axis with arrows, so the axis
+    spans the other studies and the diamonds keep their size."""
+    from bayesmeta.plots.common import FONT
+
+    y = [-0.3, -0.2, -0.4, -0.1, -0.25, -0.9]
+    se = [0.12, 0.15, 0.1, 0.13, 0.11, 1.5]  # the last: a trial of a few patients
+    data = bm.EffectData(y, se, [f"S{i}" for i in range(6)], benefit="lower")
+    fit = bm.fit(data, seed=1)
+    fig = plots.forest(fit, freq=bm.frequentist(data, method="REML"))
+    sizes = {round(t.get_fontsize(), 1) for t in figure_texts(fig)}
+    assert sizes <= {FONT, FONT + 1}, sizes
+    lo, hi = fig.axes[0].get_xlim()
+    assert lo > -0.9 - 1.96 * 1.5 and hi < -0.9 + 1.96 * 1.5  # the wide interval does not set the axis
+    assert lo < min(y[:5]) - 1.96 * 0.15 and hi > 0  # every other interval and 0 are on it
+    markers = [line.get_marker() for line in fig.axes[0].get_lines()]
+    assert markers.count("<") == 1 and markers.count(">") == 1  # both ends of the clipped interval
+    plots._plt().close(fig)

@@ -13,6 +13,22 @@ class ExactEngine:
     """Quadrature over tau for each block; the posterior is a QuadratureBackend (normal mixtures)."""
 
     name = "exact"
+    # For many analyses at once (bayesmeta.many): the vectorised kernels first (`fit_batch`), this engine for the
+    # groups they hand back; no sampler, so no seed is needed and threads share the groups.
+    batch, sampled, group_label, chunk = True, False, "exact (adaptive)", 2000
+
+    @staticmethod
+    def check_mu_prior(mu_prior):
+        if mu_prior.kind == "student_t":
+            raise ValueError("the exact engine takes a flat or normal prior on mu; use engine='mcmc' for a Student-t "
+                             "prior")
+
+    @staticmethod
+    def fit_batch(y, vi, offsets, tau_priors, mu_prior, ci, events):
+        """Many normal-normal analyses at once (`engines.batch.exact_many`): values (G, C) and which groups are done."""
+        from .batch import exact_many
+
+        return exact_many(y, vi, offsets, tau_priors, mu_prior, ci, events)
 
     def __init__(self, draws=1000, chains=4, **_sampler_settings):
         self.draws, self.chains = draws, chains  # of the i.i.d. draws for figures and the DataTree

@@ -111,6 +111,13 @@ class MCMCEngine:
     """Sample (beta, tau); retry with a higher target_accept while there are divergences."""
 
     name = "mcmc"
+    # For many analyses at once (bayesmeta.many): every group through this engine; a seed is needed, and the
+    # chains run in parallel themselves (one thread per process), in small chunks.
+    batch, sampled, group_label, chunk = False, True, "mcmc", 20
+
+    @staticmethod
+    def check_mu_prior(mu_prior):
+        """Every prior on mu is sampled."""
 
     def __init__(self, draws=1000, chains=4, tune=1000, target_accept=0.9, progressbar=False):
         self.draws, self.chains, self.tune = draws, chains, tune

@@ -9,26 +9,28 @@ import pandas as pd
 
 from .. import priors as _priors
 from ..effects import EffectData
-from ..engines.batch import QUANTITIES, STATS, exact_many
+from ..engines import get_engine
+from ..engines.batch import QUANTITIES, STATS
 from .groups import _check_ci, _prepare, _probs, parse_event
 from .scheduling import _WARNINGS, _attrs, _gather, _sizes_of
 
 
 def run_chunk(chunk, mu_prior, ci, events, engine="exact", seed=None, sampler=None):
-    """Fit a chunk of groups [(index, y, se, tau prior), ...]: the vectorised exact engine, and `bm.fit` for the
-    groups it hands back (or for all of them with engine='mcmc'). Returns (indices, values (G, C), engine
+    """Fit a chunk of groups [(index, y, se, tau prior), ...]: the engine's vectorised kernels where it has them
+    (`batch`), and `bm.fit` for the groups they hand back (or for all of them). Returns (indices, values (G, C), engine
     labels, {index: reason} of the groups that failed, {index: [(warning category, message), ...]}). Runs in
     this process or on a dask worker; warnings are returned, to be given with the group's name."""
     idx = np.array([c[0] for c in chunk], int)
     ks = np.array([len(c[1]) for c in chunk], int)
     n_cols = len(QUANTITIES) * len(STATS) + len(events)
-    labels = np.full(len(chunk), "exact (vectorised)", dtype=object)
+    labels = np.full(len(chunk), f"{engine} (vectorised)", dtype=object)
     failed = {}
-    if engine == "exact":
+    eng = get_engine(engine)
+    if eng.batch:
         offsets = np.concatenate([[0], np.cumsum(ks)])
         y = np.concatenate([c[1] for c in chunk]) if chunk else np.empty(0)
         se = np.concatenate([c[2] for c in chunk]) if chunk else np.empty(0)
-        values, done = exact_many(y, se**2, offsets, [c[3] for c in chunk], mu_prior, ci, events)
+        values, done = eng.fit_batch(y, se**2, offsets, [c[3] for c in chunk], mu_prior, ci, events)
     else:
         values, done = np.full((len(chunk), n_cols), np.nan), np.zeros(len(chunk), bool)
     said = {}
@@ -38,7 +40,7 @@ def run_chunk(chunk, mu_prior, ci, events, engine="exact", seed=None, sampler=No
             warnings.simplefilter("always")
             try:
                 values[j] = _single(y, se, prior, mu_prior, ci, events, engine, seed, sampler or {})
-                labels[j] = "exact (adaptive)" if engine == "exact" else "mcmc"
+                labels[j] = eng.group_label
             except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
                 failed[int(g)] = f"{type(err).__name__}: {err}" if not isinstance(err, ValueError) else str(err)
                 labels[j] = None
@@ -94,26 +96,23 @@ def fit_many(df: pd.DataFrame, by, y: str | None = None, se: str | None = None, 
     from ..fitting import check_seed
 
     ci = _check_ci(ci)
-    if engine not in ("exact", "mcmc"):
-        raise ValueError(f"engine must be 'exact' or 'mcmc', not {engine!r}")
+    eng = get_engine(engine)
     exprs = _probs(probs)
     events = [parse_event(e) for e in exprs]
     mu = _priors.mu_prior(mu_prior)
-    if engine == "exact" and mu.kind == "student_t":
-        raise ValueError("the exact engine takes a flat or normal prior on mu; use engine='mcmc' for a Student-t "
-                         "prior")
+    eng.check_mu_prior(mu)
     unknown = set(sampler) - {"draws", "chains", "tune", "target_accept"}
     if unknown:
         raise TypeError(f"fit_many() got unexpected keyword argument(s) {sorted(unknown)}")
-    seed = check_seed(seed) if engine == "mcmc" else seed
+    seed = check_seed(seed) if eng.sampled else seed
     columns = dict(y=y, se=se, vi=vi, n1=n1, mean1=mean1, sd1=sd1, n2=n2, mean2=mean2, sd2=sd2, study=study, n=n)
     groups, items, failed = _prepare(df, by, columns, measure, benefit, tau_prior, errors)
-    size, threads = _sizes_of(chunk_size, threads, len(items), scheduler, engine)
+    size, threads = _sizes_of(chunk_size, threads, len(items), scheduler, eng.sampled, eng.chunk)
     task = _ChunkTask(mu, ci, events, engine, seed, sampler)
     names = [f"{q}_{s}" for q in QUANTITIES for s in STATS] + exprs
     table, labels, keep = _gather(groups, items, task, (size, scheduler, threads, progress), errors, failed, names)
     table["engine"] = labels[keep]
-    table.attrs.update(_attrs(groups, failed, ci, tau_prior, mu, engine, seed))
+    table.attrs.update(_attrs(groups, failed, ci, tau_prior, mu, eng.name, seed if eng.sampled else None))
     return table
 
 

@@ -74,7 +74,7 @@ def frequentist_many(df: pd.DataFrame, by, y: str | None = None, se: str | None 
         _check_options(method, ci, level, "separate")
     columns = dict(y=y, se=se, vi=vi, n1=n1, mean1=mean1, sd1=sd1, n2=n2, mean2=mean2, sd2=sd2, study=study, n=None)
     groups, items, failed = _prepare(df, by, columns, measure, benefit, None, errors, bayes=False)
-    size, threads = _sizes_of(chunk_size, threads, len(items), scheduler, "freq")
+    size, threads = _sizes_of(chunk_size, threads, len(items), scheduler)
     task = _FreqTask(dict(method=method, ci=ci, level=level, prediction=prediction, control=control))
     first = dict(method=PRESETS[method]["method"] if method in PRESETS else method,
                  ci=PRESETS[method]["ci"] if method in PRESETS else ci)

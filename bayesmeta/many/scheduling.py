@@ -155,13 +155,13 @@ def _gather(groups, items, task, how, errors, failed, names, first=None):
     return pd.concat([table, pd.DataFrame(values[keep], columns=list(names))], axis=1), labels, keep
 
 
-def _sizes_of(chunk_size, threads, n_items, scheduler, engine):
-    if threads is None:  # MCMC samples its chains in parallel itself
-        threads = _default_threads() if scheduler is None and engine != "mcmc" else 1
+def _sizes_of(chunk_size, threads, n_items, scheduler, sampled=False, per=2000):
+    """Chunk size (at most `per` groups) and threads (a sampler runs its chains in parallel itself: one thread)."""
+    if threads is None:
+        threads = _default_threads() if scheduler is None and not sampled else 1
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"threads must be a whole number >= 1, not {threads!r}")
     if chunk_size is None:
-        per = 20 if engine == "mcmc" else 2000
         chunk_size = max(1, min(per, math.ceil(n_items / max(2 * threads, 8 if scheduler is not None else 1))))
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a whole number >= 1, not {chunk_size!r}")
@@ -176,6 +176,6 @@ def _attrs(groups, failed, ci, tau_prior, mu, engine, seed):
     out = dict(skipped=skipped, interval=f"{ci:.0%} equal-tailed credible interval",
                tau_prior="default by measure" if tau_prior is None else str(_priors.tau_prior(tau_prior)),
                mu_prior=str(mu), engine=engine)
-    if engine == "mcmc":
+    if seed is not None:  # a sampler's seed
         out["seed"] = int(seed)
     return out

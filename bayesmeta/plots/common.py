@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
+
 from ..effects import benefit_operator
 from ..formatting import plain_text
 
@@ -83,6 +85,32 @@ def direction_label(data, symbol="effect") -> str:
         return measure
     side = benefit_operator(data.benefit)
     return f"{measure}; {side} 0 favours the intervention"
+
+
+FONT = 10  # points: every text of a forest plot (labels, numbers, headers) at the size of the body text
+
+
+WIDE = 2.5  # a study interval wider than this many times the median width is clipped (with an arrow)
+
+
+def axis_limits(core, lower, upper, pad: float = 0.05) -> tuple[float, float]:
+    """The x range of a forest plot: `core` (pooled and predictive intervals, shrunken intervals, observed point
+    estimates), 0, and every observed interval (`lower`, `upper`) except very wide ones (more than WIDE times the
+    median width), padded by `pad` of the span. A very wide interval is clipped at the range with an arrow (as
+    RevMan and metafor's forest() do), so one small trial does not stretch the axis and shrink the diamonds."""
+    lower, upper = np.asarray(lower, float), np.asarray(upper, float)
+    width = upper - lower
+    kept = width <= WIDE * np.median(width) if len(width) else np.zeros(0, bool)
+    v = np.concatenate([np.asarray(core, float), lower[kept], upper[kept], [0.0]])
+    v = v[np.isfinite(v)]
+    lo, hi = float(v.min()), float(v.max())
+    margin = pad * max(hi - lo, 1e-9)
+    return lo - margin, hi + margin
+
+
+def interval_text(mid, lo, hi) -> str:
+    """'-0.24 [-0.41, -0.08]': an estimate and its interval on a figure, two decimals."""
+    return f"{mid:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def _diamond(ax, lo, mid, hi, y, color):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..effects import benefit_operator
-from ..formatting import aligned_numbers, prob_text3
+from ..formatting import aligned_numbers, event_words, prob_text3, quantity_words
 from .common import (
     BLUE,
     GREY,
@@ -117,7 +117,6 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
         common = (min(ends[:, 0].min(), min(cs)), max(ends[:, 1].max(), max(cs)))
     from matplotlib import colormaps
 
-    full_names = all(len(q) <= 24 for row in panels for q, *_ in row)  # else 'P(mu < 0)' under the subgroup's title
     for r, row in enumerate(panels):
         for c in range(ncols):
             ax = axes[r, c]
@@ -138,8 +137,7 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
                 cut = float(value)
                 ax.fill_between(x, 0, y, where=x <= cut if cmp.startswith("<") else x >= cut, color=colour, alpha=0.9,
                                 lw=0)
-                shown = q if full_names else split_base(q)  # the panel's title names the subgroup or term
-                texts.append(f"P({shown} {cmp} {value}) {prob_text3(fit.prob(expr))}")
+                texts.append(f"P({_predicate(expr, q, data)}) {prob_text3(fit.prob(expr))}")
                 if x[0] <= cut <= x[-1]:
                     ax.axvline(cut, color=GREY, lw=0.8, ls="--")
             q_lo, q_med, q_hi = fit.ppf(q, [(1 - ci) / 2, 0.5, (1 + ci) / 2])
@@ -172,3 +170,10 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
                          int(16 * 5.2 * ncols)), fontsize=9, x=0.01, ha="left")
     fig.tight_layout()
     return fig
+
+
+def _predicate(event: str, quantity: str, data) -> str:
+    """An event in words without its subject (the panel's title names it): 'at least 0.2 SD in favour'."""
+    words = event_words(event, data.measure, data.benefit)
+    subject = quantity_words(quantity)
+    return words.removeprefix(subject).strip().removeprefix("is ") if words.startswith(subject) else words

@@ -14,11 +14,14 @@ from .common import (
     GREEN,
     GREY,
     ORANGE,
+    FONT,
     _diamond,
     _plain,
     _plt,
     _z,
+    axis_limits,
     direction_label,
+    interval_text,
     short_label,
 )
 from .notes import _by_moderators, subgroup_difference_lines, subgroup_test_text
@@ -81,83 +84,28 @@ def forest(fit, freq=None, order: str = "input", ci: float = 0.95, columns=FORES
     blocks = {"subgroups": _forest_subgroups, "regression": _forest_regression, "clusters": _forest_clusters}
     if fit.family.display in blocks:  # the layout the family declares
         return blocks[fit.family.display](fit, freq, order, ci, columns, title)
+    return _forest_pooled(fit, freq, order, ci, columns, title)
+
+
+def _forest_pooled(fit, freq, order, ci, columns, title):
+    """One pooled effect: the studies, then (under a line) the pooled effect, the predictive interval and each
+    frequentist result; the dotted line at the posterior median of mu runs through all rows."""
     from ..frequentist_methods import as_results, frequentist
 
-    plt = _plt()
-    data = fit.data
-    z = _z(ci)
-    shrink = fit.shrinkage(ci=ci)
-    freq_list = as_results(freq)
-    weight_source = freq_list[0] if freq_list else frequentist(data, method="REML")
-    weights = weight_source.weights.to_numpy()
-    idx = np.arange(data.k)
-    if order == "effect":
-        idx = np.argsort(data.y)
-    elif order == "weight":
-        idx = np.argsort(-weights)
-    elif order != "input":
-        raise ValueError("order must be 'input', 'effect' or 'weight'")
-    n_pooled = 2 + len(freq_list)
-    height = 1.6 + 0.3 * (data.k + n_pooled + 1)
-    fig, (ax, tx) = plt.subplots(1, 2, figsize=(11, height), sharey=True,
-                                 gridspec_kw=dict(width_ratios=(1.35, 1), wspace=0.02))
-    rows = np.arange(data.k)[::-1] + n_pooled + 1
-    summ = fit.summary(ci=ci)
-    study_marks(ax, rows, data, idx, z, weights, shrink)
-    y_mu, y_pred = n_pooled, n_pooled - 1
-    _diamond(ax, summ.loc["mu", "lower"], summ.loc["mu", "mean"], summ.loc["mu", "upper"], y_mu, BLUE)
-    ax.plot([summ.loc["theta_new", "lower"], summ.loc["theta_new", "upper"]], [y_pred] * 2, color=BLUE, lw=5,
-            alpha=0.45, solid_capstyle="butt")
-    pooled_rows = [(y_mu, f"Bayesian pooled mu ({ci:.0%} CrI)", summ.loc["mu"]),
-                   (y_pred, f"New study ({ci:.0%} predictive interval)", summ.loc["theta_new"])]
-    for j, res in enumerate(freq_list):
-        y_f = y_pred - 1 - j
-        _diamond(ax, res.lower, res.mu, res.upper, y_f, ORANGE)
-        pooled_rows.append((y_f, f"{res.label} ({res.level:.0%} CI)", dict(mean=res.mu, lower=res.lower,
-                                                                            upper=res.upper)))
-    ax.axvline(0, color="black", lw=0.8)
-    ax.axvline(summ.loc["mu", "mean"], color=BLUE, lw=0.8, ls=":")
-    labels = [short_label(data.study[i]) for i in idx] + [r[1] for r in pooled_rows]
-    ticks = list(rows) + [r[0] for r in pooled_rows]
-    ax.set_yticks(ticks, labels)
-    top = max(ticks) + 1.0
-    ax.set_ylim(min(ticks) - 0.8, top)
-    ax.axhline(n_pooled + 0.5, color=GREY, lw=0.5)
-    ax.set_xlabel(direction_label(data))
-    for a in (ax, tx):
-        for spine in ("top", "right", "left"):
-            a.spines[spine].set_visible(False)
-        a.tick_params(axis="y", length=0)
-    # Right-hand table: observed [CI], shrunken [CrI], weight (RevMan-style percent).
-    tx.set_xlim(0, 1)
-    tx.set_xticks([])
-    tx.spines["bottom"].set_visible(False)
-    headers = {"observed": f"Observed [{ci:.0%} CI]", "shrunken": f"Shrunken [{ci:.0%} CrI]",
-               "weight": f"Weight ({weight_source.method})"}
-    xpos = dict(zip(columns, (0.0, 0.40, 0.82)))
-    for col, x in xpos.items():
-        tx.text(x, top - 0.3, headers[col], fontsize=8, fontweight="bold", va="center")
-    for row, i in zip(rows, idx):
-        s = shrink.iloc[i]
-        cells = {"observed": (f"{data.y[i]:.2f} [{data.y[i] - z * data.se[i]:.2f}, {data.y[i] + z * data.se[i]:.2f}]",
-                              "black"),
-                 "shrunken": (f"{s['mean']:.2f} [{s['lower']:.2f}, {s['upper']:.2f}]", BLUE),
-                 "weight": (f"{weights[i]:.1f}%", "black")}
-        for col, x in xpos.items():
-            tx.text(x, row, cells[col][0], fontsize=8, va="center", color=cells[col][1])
-    x_pooled = xpos.get("shrunken", xpos.get("observed", 0.0))
-    for y_row, _, r in pooled_rows:
-        tx.text(x_pooled, y_row, f"{r['mean']:.2f} [{r['lower']:.2f}, {r['upper']:.2f}]", fontsize=8, va="center",
-                fontweight="bold")
-    fig.suptitle(short_label(title, 120) if title else f"Bayesian random-effects meta-analysis, k = {data.k}; mu ~ "
-                 f"{fit.spec.mu_prior}, tau ~ {fit.spec.tau_prior}", fontsize=10, x=0.02, ha="left", va="top",
-                 y=1 - 0.1 / height)  # in inches from the top: clear of the column headers however tall the plot
-    ax.plot([], [], "s", color=GREY, label=f"observed ({ci:.0%} CI)")
-    ax.plot([], [], "o-", color=BLUE, label=f"shrunken posterior ({ci:.0%} CrI)")
-    ax.plot([], [], color=BLUE, lw=5, alpha=0.45, label=f"{ci:.0%} predictive interval")
-    fig.legend(loc="lower left", ncol=3, fontsize=8, frameon=False, bbox_to_anchor=(0.02, 0.0))
-    fig.subplots_adjust(bottom=0.95 / height, top=1 - 0.45 / height)
-    return fig
+    data, summ = fit.data, fit.summary(ci=ci)
+    results = as_results(freq)
+    source = results[0] if results else frequentist(data, method="REML")
+    pooled = [("diamond", f"Pooled effect ({ci:.0%} CrI)", summ.loc["mu"], BLUE),
+              ("bar", f"Effect in a new study ({ci:.0%} predictive interval)", summ.loc["theta_new"], BLUE)]
+    pooled += [("diamond", f"{r.label} ({r.level:.0%} CI)", dict(median=r.mu, lower=r.lower, upper=r.upper), ORANGE)
+               for r in results]
+    blocks = [dict(heading=None, studies=np.arange(data.k), pooled=[], vline=summ.loc["mu", "median"]),
+              dict(heading=None, studies=[], pooled=pooled)]
+    title = title or (f"Bayesian random-effects meta-analysis, k = {data.k}; {fit.spec.tau_prior.label()}, "
+                      f"{fit.spec.mu_prior.label()}")
+    legend = [("observed", ci), ("shrunken", ci), ("predictive", ci)]
+    return _forest_blocks(fit, ci, columns, order, source.weights.to_numpy(), source.method, blocks, [], title,
+                          legend)
 
 
 def _forest_subgroups(fit, freq, order, ci, columns, title):
@@ -196,21 +144,21 @@ def _forest_subgroups(fit, freq, order, ci, columns, title):
             if row["k"] < 2:
                 het = "heterogeneity not applicable (1 study)"
             heading.append((f"{r.label}: {het}", ORANGE))
-        pooled = [("diamond", f"Bayesian mu[{gl}] ({ci:.0%} CrI)", summ.loc[f"mu[{g}]"], BLUE),
+        pooled = [("diamond", f"Pooled effect in {gl} ({ci:.0%} CrI)", summ.loc[f"mu[{g}]"], BLUE),
                   ("bar", f"New study in {gl} ({ci:.0%} predictive interval)", summ.loc[f"theta_new[{g}]"], BLUE)]
         for r in results:
             row = r.subgroups.rename(index=str).loc[g]
             pooled.append(("diamond", f"{r.label}, {gl} ({r.level:.0%} CI)",
-                           dict(mean=row["mu"], lower=row["lower"], upper=row["upper"]), ORANGE))
+                           dict(median=row["mu"], lower=row["lower"], upper=row["upper"]), ORANGE))
         blocks.append(dict(heading=f"{short_label(g, 40)} (k = {fam.sizes[g]})", heading_note=heading,
-                           studies=np.flatnonzero(labels == g), pooled=pooled, vline=summ.loc[f"mu[{g}]", "mean"]))
+                           studies=np.flatnonzero(labels == g), pooled=pooled, vline=summ.loc[f"mu[{g}]", "median"]))
     notes = [(subgroup_test_text(r), "black") for r in (results or [source])]
     op = benefit_operator(data.benefit)
     side = "" if data.benefit is None else f"; {op} 0: the first named subgroup's effect is the more favourable"
     diffs = subgroup_difference_lines(fit, ci)
     if len(diffs) > 8:  # many subgroups: three pairs a line
         diffs = ["   ".join(diffs[i:i + 3]) for i in range(0, len(diffs), 3)]
-    notes.append((f"Bayesian differences between subgroup means (posterior mean [{ci:.0%} CrI]{side}):", BLUE))
+    notes.append((f"Bayesian differences between subgroup means (posterior median [{ci:.0%} CrI]{side}):", BLUE))
     notes += [("    " + d, BLUE) for d in diffs]
     if separate:
         notes.append(("Each subgroup has its own tau (posterior median [CrI] in its heading).", BLUE))
@@ -220,7 +168,7 @@ def _forest_subgroups(fit, freq, order, ci, columns, title):
                       f"(posterior median [{ci:.0%} CrI]), borrowing strength across subgroups.", BLUE))
     notes.append((f"Weights within each subgroup ({source.label}).", GREY))
     title = title or (f"Bayesian subgroup analysis by {short_label(fam.column, 40)} ({fam.tau_mode} tau), "
-                      f"k = {data.k}; mu[g] ~ {fit.spec.mu_prior}, tau ~ {fit.spec.tau_prior}")
+                      f"k = {data.k}; {fit.spec.mu_prior.label()} on each mu[g], {fit.spec.tau_prior.label()}")
     legend = [("observed", ci), ("shrunken", ci), ("bayes", ci), ("predictive", ci)] + (
         [("freq", results[0].level)] if results else [])
     return _forest_blocks(fit, ci, columns, order, weights, source.label, blocks, notes, title, legend)
@@ -240,9 +188,9 @@ def _forest_clusters(fit, freq, order, ci, columns, title):
     blocks = [dict(heading=f"{short_label(c, 40)} ({sizes[j]} effect{'s' if sizes[j] > 1 else ''})",
                    studies=np.flatnonzero(fam.cluster_index == j), pooled=[])
               for j, c in enumerate(fam.cluster_names)]
-    pooled = [("diamond", f"Bayesian mu ({ci:.0%} CrI)", summ.loc["mu"], BLUE),
+    pooled = [("diamond", f"Pooled effect ({ci:.0%} CrI)", summ.loc["mu"], BLUE),
               ("bar", f"New effect in a new cluster ({ci:.0%} predictive interval)", summ.loc["theta_new"], BLUE)]
-    pooled += [("diamond", f"{r.label} ({r.level:.0%} CI)", dict(mean=r.mu, lower=r.lower, upper=r.upper), ORANGE)
+    pooled += [("diamond", f"{r.label} ({r.level:.0%} CI)", dict(median=r.mu, lower=r.lower, upper=r.upper), ORANGE)
                for r in results]
     blocks.append(dict(heading="All clusters", studies=[], pooled=pooled))
     t, tw = summ.loc["tau"], summ.loc["tau_within"]
@@ -250,8 +198,9 @@ def _forest_clusters(fit, freq, order, ci, columns, title):
               f"{tw['median']:.2f} [{tw['lower']:.2f}, {tw['upper']:.2f}] (posterior median [{ci:.0%} CrI]).", BLUE),
              (f"Weights: each effect's share of the pooled estimate ({source.label}).", GREY)]
     title = title or (f"Bayesian three-level meta-analysis, {data.k} effects in {fam.clusters} clusters; "
-                      f"mu ~ {fit.spec.mu_prior}, tau ~ {fit.spec.tau_prior}, tau_within ~ {fit.spec.tau_within_prior}")
-    legend = [("observed", ci), ("shrunken", ci), ("bayes pooled", ci), ("predictive", ci)] + (
+                      f"{fit.spec.mu_prior.label()}; between clusters {fit.spec.tau_prior.label()}, within clusters "
+                      f"{fit.spec.tau_within_prior.label()}")
+    legend = [("observed", ci), ("shrunken", ci), ("bayes", ci), ("predictive", ci)] + (
         [("freq pooled", results[0].level)] if results else [])
     return _forest_blocks(fit, ci, columns, order, weights, source.label, blocks, notes, title, legend)
 
@@ -283,7 +232,7 @@ def _forest_regression(fit, freq, order, ci, columns, title):
     if getattr(fam.design, "dropped", ()):
         notes.append((f"Left out for a missing moderator: {', '.join(str(d[1]) for d in fam.design.dropped)}", GREY))
     title = title or (f"Bayesian meta-regression {short_label(fam.formula, 60)}, k = {data.k}; "
-                      f"tau ~ {fit.spec.tau_prior}")
+                      f"{fit.spec.tau_prior.label()}")
     fitted = fam.design.X @ fit.coefficients(ci=ci)["mean"].to_numpy()  # posterior mean of x_i' beta
     blocks = [dict(heading=None, studies=np.arange(data.k), pooled=[], vline=None, fitted=fitted)]
     legend = [("observed", ci), ("shrunken given moderators", ci), ("fitted", ci)]
@@ -293,21 +242,26 @@ def _forest_regression(fit, freq, order, ci, columns, title):
 _ROW_IN = 0.3  # inches per forest plot row
 
 
-_NOTE_IN = 0.19  # inches per note line under a forest plot
+_NOTE_IN = 0.22  # inches per note line under a forest plot
 
 
-def study_marks(ax, rows, data, idx, z, weights, shrink) -> None:
-    """Each study's observed effect (grey square sized by its weight, with its CI) and shrunken estimate (blue dot
-    with its CrI), one row each: four collections for all studies instead of four lines per study (a forest plot of
-    a whole review draws thousands)."""
+def study_marks(ax, rows, data, idx, z, weights, shrink, limits) -> None:
+    """Each study's observed effect (grey square sized by its weight, with its CI, cut at the axis `limits` with
+    an arrow head) and shrunken posterior median (blue dot with its CrI), one row each: a few collections for all
+    studies instead of four lines per study (a forest plot of a whole review draws thousands)."""
     rows, idx = np.asarray(rows, float), np.asarray(idx, int)
     y, se = data.y[idx], data.se[idx]
+    lo, hi = y - z * se, y + z * se
     s = shrink.iloc[idx]
-    ax.hlines(rows + 0.15, y - z * se, y + z * se, color=GREY, lw=1.2, zorder=2)
+    ax.hlines(rows + 0.15, np.maximum(lo, limits[0]), np.minimum(hi, limits[1]), color=GREY, lw=1.2, zorder=2)
+    for side, beyond, marker in ((limits[0], lo < limits[0], "<"), (limits[1], hi > limits[1], ">")):
+        if beyond.any():
+            ax.scatter(np.full(beyond.sum(), side), rows[beyond] + 0.15, s=25, marker=marker, color=GREY,
+                       linewidths=0, zorder=2.5, clip_on=False)
     ax.hlines(rows - 0.15, s["lower"], s["upper"], color=BLUE, lw=1.6, zorder=2)
     size = 3 + 9 * np.sqrt(weights[idx] / np.max(weights))  # marker width in points, as Line2D's markersize
     ax.scatter(y, rows + 0.15, s=size**2, marker="s", color=GREY, linewidths=0, zorder=2.5)
-    ax.scatter(s["mean"], rows - 0.15, s=16, marker="o", color=BLUE, linewidths=0, zorder=2.5)
+    ax.scatter(s["median"], rows - 0.15, s=16, marker="o", color=BLUE, linewidths=0, zorder=2.5)
 
 
 def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes, title, legend):
@@ -319,6 +273,9 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
     data = fit.data
     z = _z(ci)
     shrink = fit.shrinkage(ci=ci)
+    core = [*shrink["lower"], *shrink["upper"], *data.y]
+    core += [float(r[c]) for b in blocks for _, _, r, _ in b["pooled"] for c in ("median", "lower", "upper")]
+    limits = axis_limits(core, data.y - z * data.se, data.y + z * data.se)
     entries = []  # (kind, payload, height in rows), top to bottom
     for b in blocks:
         idx = np.asarray(b["studies"], int)
@@ -340,15 +297,15 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
     bottom_in = 0.6 + _NOTE_IN * len(notes) + 0.22 * legend_rows + 0.1
     top_in = 0.45
     height = _ROW_IN * (span + 1.8) + bottom_in + top_in
-    fig, (ax, tx) = plt.subplots(1, 2, figsize=(11, height), sharey=True,
-                                 gridspec_kw=dict(width_ratios=(1.35, 1), wspace=0.02))
+    fig, (ax, tx) = plt.subplots(1, 2, figsize=(12, height), sharey=True,
+                                 gridspec_kw=dict(width_ratios=(1.2, 1), wspace=0.02))
     tx.set_xlim(0, 1)
     headers = {"observed": f"Observed [{ci:.0%} CI]", "shrunken": f"Shrunken [{ci:.0%} CrI]",
                "weight": f"Weight ({weight_label})"}
-    xpos = dict(zip(columns, (0.0, 0.40, 0.82)))
+    xpos = dict(zip(columns, (0.0, 0.42, 0.86)))
     top = ys[0] + 1.0
     for col, x in xpos.items():
-        tx.text(x, top - 0.3, headers[col], fontsize=8, fontweight="bold", va="center")
+        tx.text(x, top - 0.3, headers[col], fontsize=FONT, fontweight="bold", va="center")
     x_pooled = xpos.get("shrunken", xpos.get("observed", 0.0))
     ticks, tick_labels, bold = [], [], []
     block_rows = {}  # id(block) -> rows of its studies and pooled rows
@@ -364,10 +321,10 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
             previous = None
             for text, colour in item.get("heading_note", []):  # one after the other on the heading row
                 if previous is None:
-                    previous = tx.text(0.0, row, text, fontsize=7.5, va="center", color=colour)
+                    previous = tx.text(0.0, row, text, fontsize=FONT - 1, va="center", color=colour)
                 else:
                     previous = tx.annotate(text, xy=(1, 0.5), xycoords=previous, xytext=(9, 0),
-                                           textcoords="offset points", fontsize=7.5, va="center", color=colour)
+                                           textcoords="offset points", fontsize=FONT - 1, va="center", color=colour)
             continue
         if kind == "gap":
             current = None
@@ -379,23 +336,23 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
             s = shrink.iloc[i]
             if fitted is not None:
                 ax.plot(fitted[i], row - 0.15, "|", color=GREEN, ms=9, mew=2)
-            cells = {"observed": (f"{data.y[i]:.2f} [{lo:.2f}, {hi:.2f}]", "black"),
-                     "shrunken": (f"{s['mean']:.2f} [{s['lower']:.2f}, {s['upper']:.2f}]", BLUE),
+            cells = {"observed": (interval_text(data.y[i], lo, hi), "black"),
+                     "shrunken": (interval_text(s["median"], s["lower"], s["upper"]), BLUE),
                      "weight": (f"{weights[i]:.1f}%", "black")}
             for col, x in xpos.items():
-                tx.text(x, row, cells[col][0], fontsize=8, va="center", color=cells[col][1])
+                tx.text(x, row, cells[col][0], fontsize=FONT, va="center", color=cells[col][1])
             label = short_label(data.study[i])
         else:
             shape, label, r, colour = item
-            mean, lo, hi = float(r["mean"]), float(r["lower"]), float(r["upper"])
+            mean, lo, hi = float(r["median"]), float(r["lower"]), float(r["upper"])
             if not np.all(np.isfinite([mean, lo, hi])):
-                tx.text(x_pooled, row, "not estimable", fontsize=8, va="center", color=GREY)
+                tx.text(x_pooled, row, "not estimable", fontsize=FONT, va="center", color=GREY)
             elif shape == "diamond":
                 _diamond(ax, lo, mean, hi, row, colour)
             else:
                 ax.plot([lo, hi], [row] * 2, color=colour, lw=5, alpha=0.45, solid_capstyle="butt")
             if np.all(np.isfinite([mean, lo, hi])):
-                tx.text(x_pooled, row, f"{mean:.2f} [{lo:.2f}, {hi:.2f}]", fontsize=8, va="center", fontweight="bold",
+                tx.text(x_pooled, row, interval_text(mean, lo, hi), fontsize=FONT, va="center", fontweight="bold",
                         color="black" if colour == BLUE else colour)
         ticks.append(row)
         tick_labels.append(label)
@@ -405,42 +362,43 @@ def _forest_blocks(fit, ci, columns, order, weights, weight_label, blocks, notes
         rows = block_rows.get(id(b))
         if b.get("vline") is not None and rows:
             ax.plot([b["vline"]] * 2, [max(rows) + 0.45, min(rows) - 0.45], color=BLUE, lw=0.8, ls=":")
+    ax.set_xlim(*limits)
     ax.axvline(0, color="black", lw=0.8)
-    ax.set_yticks(ticks, tick_labels)
+    ax.set_yticks(ticks, tick_labels, fontsize=FONT)
+    ax.tick_params(axis="x", labelsize=FONT)
     for lab, is_bold in zip(ax.get_yticklabels(), bold):
         if is_bold:
             lab.set_fontweight("bold")
     ax.set_ylim(min(ys) - 0.8, top)
     if marks:
-        study_marks(ax, [r for r, _ in marks], data, [i for _, i in marks], z, weights, shrink)
+        study_marks(ax, [r for r, _ in marks], data, [i for _, i in marks], z, weights, shrink, limits)
     for row, (kind, *_) in zip(ys, entries):
         if kind == "gap":
             ax.axhline(row - 0.3, color=GREY, lw=0.5)
-    ax.set_xlabel(direction_label(data))
+    ax.set_xlabel(direction_label(data), fontsize=FONT)
     for a in (ax, tx):
         for spine in ("top", "right", "left"):
             a.spines[spine].set_visible(False)
         a.tick_params(axis="y", length=0)
     tx.set_xticks([])
     tx.spines["bottom"].set_visible(False)
-    fig.suptitle(short_label(title, 140), fontsize=10, x=0.02, ha="left", va="top", y=1 - 0.1 / height)
+    fig.suptitle(short_label(title, 140), fontsize=FONT + 1, x=0.02, ha="left", va="top", y=1 - 0.1 / height)
     # Notes under the axis (the test for subgroup differences, the Bayesian differences, tau), then the legend.
     legend_in = 0.22 * legend_rows + 0.1
     for j, (text, colour) in enumerate(notes):
-        fig.text(0.02, (legend_in + _NOTE_IN * (len(notes) - j - 0.5)) / height, text, fontsize=8, va="center",
+        fig.text(0.02, (legend_in + _NOTE_IN * (len(notes) - j - 0.5)) / height, text, fontsize=FONT, va="center",
                  color=colour)
     styles = {"observed": dict(marker="s", color=GREY, ls="none", label=f"observed ({ci:.0%} CI)"),
-              "shrunken": dict(marker="o", color=BLUE, label=f"shrunken posterior ({ci:.0%} CrI)"),
-              "shrunken given moderators": dict(marker="o", color=BLUE,
-                                                label=f"shrunken posterior given the moderators ({ci:.0%} CrI)"),
-              "bayes": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian subgroup mean ({ci:.0%} CrI)"),
+              "shrunken": dict(marker="o", color=BLUE, label=f"shrunken: posterior median ({ci:.0%} CrI)"),
+              "shrunken given moderators": dict(
+                  marker="o", color=BLUE, label=f"shrunken given the moderators: posterior median ({ci:.0%} CrI)"),
+              "bayes": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian pooled effect, median ({ci:.0%} CrI)"),
               "predictive": dict(color=BLUE, lw=5, alpha=0.45, label=f"{ci:.0%} predictive interval"),
               "freq": dict(marker="D", color=ORANGE, ls="none", label="frequentist subgroup estimate (CI)"),
-              "bayes pooled": dict(marker="D", color=BLUE, ls="none", label=f"Bayesian pooled mean ({ci:.0%} CrI)"),
               "freq pooled": dict(marker="D", color=ORANGE, ls="none", label="frequentist pooled estimate (CI)"),
               "fitted": dict(marker="|", color=GREEN, ls="none", ms=9, mew=2,
                              label="mean effect at the study's moderator values (x'beta)")}
     handles = [Line2D([], [], **styles[name]) for name, _ in legend]
-    fig.legend(handles=handles, loc="lower left", ncol=3, fontsize=8, frameon=False, bbox_to_anchor=(0.02, 0.0))
+    fig.legend(handles=handles, loc="lower left", ncol=3, fontsize=FONT, frameon=False, bbox_to_anchor=(0.02, 0.0))
     fig.subplots_adjust(bottom=bottom_in / height, top=1 - top_in / height)
     return fig

@@ -27,7 +27,7 @@ def subgroup_difference_lines(fit, ci: float = 0.95, width: int = 30) -> list[st
     out = []
     for (a, b), (_, row) in zip(pairs, table.iterrows()):
         out.append(f"P({short_label(b, width)} \u2212 {short_label(a, width)} {op} 0) {prob_text(row[f'P({op} 0)'])}; "
-                   f"difference {row['mean']:.2f} [{row['lower']:.2f}, {row['upper']:.2f}]")
+                   f"difference {row['median']:.2f} [{row['lower']:.2f}, {row['upper']:.2f}]")
     return out
 
 

@@ -197,12 +197,12 @@ def _revman_rows(fit, freq, order, ci) -> SimpleNamespace:
 
     def bayes_rows(mean_q, new_q, where=""):
         m, p = summ.loc[mean_q], summ.loc[new_q]
-        rows = [("bayes", f"Bayesian: pooled effect{where} ({ci:.0%} CrI)", (m["mean"], m["lower"], m["upper"]),
+        rows = [("bayes", f"Bayesian: pooled effect{where} ({ci:.0%} CrI)", (m["median"], m["lower"], m["upper"]),
                  "diamond"),
-                ("bayes", f"Bayesian: new study{where} ({ci:.0%} PrI)", (p["mean"], p["lower"], p["upper"]), "bar")]
+                ("bayes", f"Bayesian: new study{where} ({ci:.0%} PrI)", (p["median"], p["lower"], p["upper"]), "bar")]
         if op:
-            rows.append(("line", f"Bayesian: P({short_label(mean_q, 40)} {op} 0) {prob_text(fit.prob(f'{mean_q} {op} 0'))}; "
-                                 f"P({short_label(new_q, 40)} {op} 0) {prob_text(fit.prob(f'{new_q} {op} 0'))}", BLUE))
+            rows.append(("line", f"Bayesian: P(benefit{where}) {prob_text(fit.prob(f'{mean_q} {op} 0'))}; "
+                                 f"P(benefit in a new study{where}) {prob_text(fit.prob(f'{new_q} {op} 0'))}", BLUE))
         return rows
 
     rows = []  # (kind, ...) top to bottom
@@ -246,10 +246,10 @@ def _revman_rows(fit, freq, order, ci) -> SimpleNamespace:
     taus = "; ".join(f"{short_label(q, 40)} = {summ.loc[q, 'median']:.2f} [{summ.loc[q, 'lower']:.2f}, "
                      f"{summ.loc[q, 'upper']:.2f}]" for q in tau_rows)
     coef = "mu[g]" if by_subgroup else "mu"
-    rows.append(("line", f"Bayesian model (blue): {coef} ~ {fit.spec.mu_prior}" +
-                 (f", tau ~ {fit.spec.tau_prior}; {taus} (posterior median [{ci:.0%} CrI])" if tau_rows
-                  else "; common effect (tau = 0)"), BLUE))
-    rows.append(("line", f"Bayesian rows: posterior mean [{ci:.0%} credible interval]; PrI: predictive interval of "
+    rows.append(("line", f"Bayesian model (blue): {fit.spec.mu_prior.label()}{' on each ' + coef if by_subgroup else ''}"
+                 + (f", {fit.spec.tau_prior.label()}; {taus} (posterior median [{ci:.0%} CrI])" if tau_rows
+                    else "; common effect (tau = 0)"), BLUE))
+    rows.append(("line", f"Bayesian rows: posterior median [{ci:.0%} credible interval]; PrI: predictive interval of "
                          "the effect in a new study.", BLUE))
     for kind, *rest in rows:
         if kind == "study" and arms[0][0] and any(cell(col, h, rest[0]) == "" for _, cols in arms for col, h in cols):

@@ -55,9 +55,8 @@ def sensitivity_plot(fit, table=None):
     table = fit.sensitivity() if table is None else table
     own = table[table["own"]]
     full = (own.iloc[0] if len(own) else table.iloc[0])[["mu_median", "mu_lower", "mu_upper"]]
-    several_mu = table["mu_prior"].nunique() > 1
-    labels = [f"tau ~ {t}" + (f", mu ~ {m}" if several_mu else "") for t, m in zip(table["tau_prior"],
-                                                                                  table["mu_prior"])]
+    several_mu = table["mu_prior"].nunique() > 1  # else the tau prior alone names each row
+    labels = [f"{t}, {m}" if several_mu else t for t, m in zip(table["tau_label"], table["mu_label"])]
     return _interval_figure(table, labels, full, table["own"].to_numpy(), f"pooled effect: {direction_label(fit.data)}",
                             "Prior sensitivity: refits under other priors (orange: the fit's own)")
 

@@ -16,7 +16,9 @@ package facade through `bayesmeta.hooks` (the posterior layer never imports the 
 from .document import Report, Section
 from .sections import build_report, render_report
 from .statements import (
+                         bayes_label,
                          effect_sentences,
+                         event_label,
                          fit_events,
                          frequentist_sentence,
                          heterogeneity_sentence,
@@ -24,6 +26,8 @@ from .statements import (
                          prior_sentence,
                          probability_statements,
                          quantity_label,
+                         reproduce_rows,
+                         sign_convention,
                          versions,
 )
 from .tables import (
@@ -31,7 +35,9 @@ from .tables import (
                          bayes_factor_table,
                          diagnostics_table,
                          differences_table,
+                         prior_labels,
                          probability_table,
+                         reproduce_table,
                          sensitivity_display,
                          shrinkage_table,
                          side_by_side_table,
@@ -39,8 +45,9 @@ from .tables import (
                          summary_table,
 )
 
-__all__ = ["Report", "Section", "answer_table", "bayes_factor_table", "build_report", "diagnostics_table",
-           "differences_table", "effect_sentences", "fit_events", "frequentist_sentence", "heterogeneity_sentence",
-           "i2_words", "prior_sentence", "probability_statements", "probability_table", "quantity_label",
-           "render_report", "sensitivity_display", "shrinkage_table", "side_by_side_table", "studies_table",
-           "summary_table", "versions"]
+__all__ = ["Report", "Section", "answer_table", "bayes_factor_table", "bayes_label", "build_report",
+           "diagnostics_table", "differences_table", "effect_sentences", "event_label", "fit_events",
+           "frequentist_sentence", "heterogeneity_sentence", "i2_words", "prior_labels", "prior_sentence",
+           "probability_statements", "probability_table", "quantity_label", "render_report", "reproduce_rows",
+           "reproduce_table", "sensitivity_display", "shrinkage_table", "side_by_side_table", "sign_convention",
+           "studies_table", "summary_table", "versions"]

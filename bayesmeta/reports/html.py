@@ -1,4 +1,6 @@
-"""Self-contained HTML rendering of a `Report`: a table of contents, tables that scroll on narrow screens, print CSS, figures as inline SVG."""
+"""Self-contained HTML rendering of a `Report`: a table of contents; tables that stack their rows on a phone (each
+cell beside its column's name) and scroll where still too wide; figures as inline SVG scaled to the page, each with
+a link to open it alone at full size; print CSS that keeps each heading with its first table or figure."""
 
 from __future__ import annotations
 
@@ -69,15 +71,20 @@ th,td{white-space:nowrap}th.num,td.num{text-align:right}.long{white-space:normal
 tbody th{text-align:left;font-weight:normal}tbody tr:nth-child(even){background:#fafafa}
 figure{margin:1.2em 0}.fig-wrap{max-width:100%;overflow-x:auto;-webkit-overflow-scrolling:touch}
 figure svg,figure img{display:block;max-width:100%;height:auto}
-figcaption{font-size:.9em;color:#444;margin-top:.3em}figcaption a{color:#555}
-@media (max-width:600px){body{padding:.6em;font-size:15px}table{font-size:.82em}
-.fig-wrap svg,.fig-wrap img{max-width:none;width:auto}}
+figcaption{font-size:.9em;color:#444;margin-top:.3em}figcaption a{color:#555}.files{display:block}
+@media (max-width:600px){body{padding:.6em;font-size:15px}
+table,thead,tbody,tr,th,td,caption{display:block}thead{position:absolute;left:-9999px}
+tbody tr{border-bottom:1px solid #bbb;padding:.3em 0}tbody tr:nth-child(even){background:none}
+tbody th{font-weight:600;white-space:normal;border:0;padding:.2em 0}
+td,td.num{display:flex;justify-content:space-between;gap:1em;white-space:normal;border:0;padding:.1em 0 .1em .8em;
+text-align:right}td.num{white-space:nowrap}td::before{content:attr(data-label);text-align:left;color:#555;
+white-space:normal;flex:1 1 auto;min-width:0}}
 @media print{
 @page{margin:16mm 14mm}
 body{max-width:none;padding:0;font-size:10pt;color:#000}
 nav.toc{background:none;border:0;padding:0}
-h2{break-after:avoid;page-break-after:avoid}
-figure,table,tr,li{break-inside:avoid;page-break-inside:avoid}
+h2,caption{break-after:avoid;page-break-after:avoid}p{orphans:3;widows:3}
+.keep,figure,table,tr,li{break-inside:avoid;page-break-inside:avoid}figcaption{break-before:avoid}
 .table-wrap,.fig-wrap{overflow:visible}table{font-size:7.5pt;max-width:100%}
 th,td,thead th{white-space:normal;overflow-wrap:normal;padding:.15em .35em}.long{min-width:0}
 .fig-wrap svg,.fig-wrap img{width:auto;max-width:100%}
@@ -109,9 +116,10 @@ def _html_table(caption: str, t: DisplayTable, ident: str) -> str:
     def cls(text, align):  # numbers right-aligned; text on one line unless long (then it wraps)
         return " class='num'" if align == "r" else " class='long'" if len(text) > LONG_CELL else ""
 
-    for r in t.rows:
+    for r in t.rows:  # each cell names its column (data-label), shown beside it when a phone stacks the rows
         cells = [f"<th scope='row'{cls(r[0], 'l')}>{esc(r[0])}</th>"]
-        cells += [f"<td{cls(v, a)}>{esc(v)}</td>" for v, a in zip(r[1:], t.align[1:])]
+        cells += [f"<td{cls(v, a)} data-label='{esc(h, quote=True)}'>{esc(v)}</td>"
+                  for v, a, h in zip(r[1:], t.align[1:], t.header[1:])]
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f"<div class='table-wrap' role='region' tabindex='0' aria-labelledby='{ident}'><table>"
             f"<caption id='{ident}'>{esc(caption)}</caption><thead><tr>{head}</tr></thead><tbody>"
@@ -128,8 +136,8 @@ def _html_figure(caption: str, fig, number: int) -> str:
         files = [(p.suffix[1:].upper(), p.name) for p in (path.with_suffix(".svg"), path.with_suffix(".png"))
                  if p.exists()]
         if files:
-            links = " <span class='files'>(" + ", ".join(f"<a href='figures/{esc(n, quote=True)}'>{k}</a>"
-                                                          for k, n in files) + ")</span>"
+            links = "<span class='files'>Open the figure alone, full size: " + ", ".join(
+                f"<a href='figures/{esc(n, quote=True)}' target='_blank'>{k}</a>" for k, n in files) + ".</span>"
     body = (inline_svg(svg, f"f{number}", label) if svg is not None else
             f"<img alt='{esc(label, quote=True)}' src='data:image/png;base64,{_png_base64(fig)}'>")
     return (f"<figure id='figure-{number}'><div class='fig-wrap' tabindex='0'>{body}</div>"
@@ -152,18 +160,20 @@ def _html(report) -> str:
     table_no = 0
     for sec, ident in zip(report.sections, ids):
         cls = " class='summary'" if ident == "summary" else ""
-        out.append(f"<section id='{ident}'{cls}><h2>{esc(sec.title)}</h2>")
-        out += [f"<p>{esc(p)}</p>" for p in sec.paragraphs]
+        blocks = []
         for caption, table in sec.key_tables:
             table_no += 1
-            out.append(_html_table(caption, display_table(table), f"table-{table_no}"))
+            blocks.append(_html_table(caption, display_table(table), f"table-{table_no}"))
         if sec.items:
-            out.append("<ul>" + "".join(f"<li>{esc(one_line(item))}</li>" for item in sec.items) + "</ul>")
+            blocks.append("<ul>" + "".join(f"<li>{esc(one_line(item))}</li>" for item in sec.items) + "</ul>")
         for caption, table in sec.tables:
             table_no += 1
-            out.append(_html_table(caption, display_table(table), f"table-{table_no}"))
-        for fig in sec.figures:
-            out.append(_html_figure(fig[0], fig[1], numbers[id(fig)]))
+            blocks.append(_html_table(caption, display_table(table), f"table-{table_no}"))
+        blocks += [_html_figure(fig[0], fig[1], numbers[id(fig)]) for fig in sec.figures]
+        # In print the heading, its paragraphs and the first table or figure stay on one page.
+        lead = [f"<h2>{esc(sec.title)}</h2>", *(f"<p>{esc(p)}</p>" for p in sec.paragraphs), *blocks[:1]]
+        out.append(f"<section id='{ident}'{cls}><div class='keep'>" + "\n".join(lead) + "</div>")
+        out += blocks[1:]
         out.append("</section>")
     out.append("</main></body></html>")
     return "\n".join(out)

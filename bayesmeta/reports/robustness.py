@@ -39,7 +39,7 @@ def leave_one_out_sentence(loo) -> str:
 
 def prior_grid_sentence(grid) -> str:
     """The range of the pooled effect and of P(benefit) over the prior grid."""
-    lo, s_lo, hi, s_hi, p_lo, p_hi = _ranges(grid, lambda i: f"tau ~ {grid.loc[i, 'tau_prior']}")
+    lo, s_lo, hi, s_hi, p_lo, p_hi = _ranges(grid, lambda i: grid.loc[i, "tau_label"])
     a, b = aligned_numbers(lo, hi)
     return (f"Over {len(grid)} priors, the pooled effect ranges from {a} ({s_lo}) to {b} ({s_hi}), P(benefit) from "
             f"{pct(p_lo)} to {pct(p_hi)} and P(a new study shows benefit) from {pct(grid['p_new_benefit'].min())} "
@@ -87,7 +87,7 @@ def robustness_section(fit, ci: float = 0.95, figures=(), models: dict | None = 
         sec.tables.append(("Model comparison (arviz-stats compare, PSIS-LOO)", table[["rank", "elpd", "elpd_diff",
                                                                                       "dse", "weight"]]))
     sec.tables.append(("Leave-one-out (exact refits without each study)", _compact(loo, list(loo.index), ci)))
-    labels = [f"tau ~ {t}, mu ~ {m}" for t, m in zip(grid["tau_prior"], grid["mu_prior"])]
+    labels = [f"{t}, {m}" for t, m in zip(grid["tau_label"], grid["mu_label"])]  # the codes: tau_prior, mu_prior
     sec.tables.append(("Prior sensitivity", _compact(grid, labels, ci)))
     sec.tables.append(("Power-scaling sensitivity (above 0.05: sensitive)", power))
     return sec

@@ -12,6 +12,7 @@ from .statements import (
     heterogeneity_sentence,
     prior_sentence,
     probability_statements,
+    sign_convention,
     versions,
 )
 from .tables import (
@@ -19,7 +20,9 @@ from .tables import (
     bayes_factor_table,
     diagnostics_table,
     differences_table,
+    prior_labels,
     probability_table,
+    reproduce_table,
     sensitivity_display,
     shrinkage_table,
     side_by_side_table,
@@ -67,10 +70,6 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
     freq_list = as_results(freq)
     places = _placed_figures(figures)
     title = title or f"Bayesian meta-analysis of {data.outcome if data.outcome != 'effect' else 'the effect'}"
-    direction = {"lower": "lower values (negative effects) favour the intervention",
-                 "higher": "higher values (positive effects) favour the intervention",
-                 None: "direction not stated: the review does not say which side favours the intervention"}[
-        data.benefit]
     sections = []
     # ---- the answer
     summary = Section("Summary")
@@ -99,7 +98,7 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
             sections[-1].paragraphs = []
     # ---- the details
     s_data = Section("Data", [
-        f"{studies(data.k)}; effect measure {data.measure} (treatment minus control); {direction}.", *notes])
+        f"{studies(data.k)}. {sign_convention(fit, intervention)}", *notes])
     s_data.tables.append(("Studies (observed effects and standard errors)", studies_table(fit)))
     sections.append(s_data)
     model = Section("Model and priors", [fit.spec.describe()])
@@ -124,7 +123,7 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
     if sensitivity is not None:
         sec = Section("Sensitivity to the prior on tau", [
             "The same model refitted with other priors on the heterogeneity tau (medians and 95% intervals)."])
-        sec.tables.append(("Prior sensitivity", sensitivity_display(sensitivity, ci)))
+        sec.tables.append(("Prior sensitivity", sensitivity_display(sensitivity, ci, fit)))
         sections.append(sec)
     if robust:
         from .robustness import robustness_section
@@ -161,7 +160,10 @@ def build_report(fit, freq=None, thresholds=None, intervention="the intervention
         sections.append(Section("Figures", figures=places["figures"]))
     vers = versions(fit.settings.get("sampler"))
     sections.append(Section("Reproducibility", [
-        f"Seed {fit.seed}. " + ", ".join(f"{k} {v}" for k, v in vers.items()) + "."]))
+        f"Seed {fit.seed}. " + ", ".join(f"{k} {v}" for k, v in vers.items()) + ".",
+        "The code behind each prior and probability of this report (for Python; probabilities.csv and "
+        "sensitivity.csv hold the same codes):"], tables=[("Reproduce", reproduce_table(
+            fit, thresholds, {} if sensitivity is None else prior_labels(sensitivity)))]))
     return Report(title, sections)
 
 

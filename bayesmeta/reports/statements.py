@@ -13,6 +13,7 @@ from ..effects import STANDARDISED, benefit_operator, benefit_sign
 from ..formatting import (
     article,
     decimals_for,
+    event_words,
     format_number,
     format_pvalue,
     pct,
@@ -46,6 +47,45 @@ def both_directions(fit, mean_q, new_q, where="") -> str:
              for q in (mean_q, new_q) for op in ("<", ">")]
     return (f"Direction not stated{place} (the review does not say which side favours the intervention): "
             + "; ".join(parts) + ".")
+
+
+def event_label(fit, event: str) -> str:
+    """An event as a reader reads it: 'P(the effect in a new study is at least 0.2 SD in favour)'."""
+    return f"P({event_words(event, fit.data.measure, fit.data.benefit)})"
+
+
+def bayes_label(fit) -> str:
+    """The Bayesian analysis named for a reader: 'Bayesian: half-normal prior on tau (scale 0.5), flat prior on mu'."""
+    priors = [fit.spec.tau_prior.label()] if fit.family.random else []
+    return "Bayesian: " + ", ".join(priors + [p.label() for p in dict.fromkeys(fit.family.coef_priors)])
+
+
+def reproduce_rows(fit, thresholds=None, tau_priors=None) -> dict[str, str]:
+    """What the report shows, in words, mapped to the code that computes it (the report's appendix): the fit,
+    each prior on tau of the sensitivity table (`tau_priors`: code -> label), and each probability."""
+    spec = fit.spec
+    args = ", ".join(f"{k}={v!r}" for k, v in fit.family.arguments().items() if v not in (None, "random"))
+    call = (f"bm.fit(data, tau_prior={str(spec.tau_prior)!r}, mu_prior={str(spec.mu_prior)!r}, "
+            f"engine={fit.engine!r}, seed={fit.seed}" + (f", {args}" if args else "") + ")")
+    rows = {"The model": call}
+    for code, label in dict(tau_priors).items():
+        rows[f"Sensitivity: {label}"] = f"tau_prior={code!r}"
+    for event in fit_events(fit, thresholds):
+        rows[event_label(fit, event)] = f"fit.prob({event!r})"
+    return rows
+
+
+def sign_convention(fit, intervention: str = "the intervention") -> str:
+    """The sign convention, stated once: 'Sign convention: SMD = intervention minus control; negative values
+    favour X.' Effects given directly are read as given."""
+    data = fit.data
+    m = data.measure if data.measure != "generic" else "effect"
+    how = (f"{m} = intervention minus control" if data.arms is not None or m in RATIO_MEASURES
+           else f"the effects ({m}) as given in the data")
+    if data.benefit is None:
+        return f"Sign convention: {how}; no benefit direction was declared."
+    side = "negative" if data.benefit == "lower" else "positive"
+    return f"Sign convention: {how}; {side} values favour {intervention}."
 
 
 def probability_statements(fit, thresholds=None, intervention="the intervention") -> list[str]:

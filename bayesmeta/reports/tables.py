@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..formatting import format_bayes_factor, probability_events
-from .statements import fit_events, quantity_label
+from .statements import bayes_label, event_label, fit_events, quantity_label, reproduce_rows
 
 
 # --------------------------------------------------------------------------- tables for the report
@@ -47,9 +47,9 @@ def answer_table(fit, thresholds=None, ci: float = 0.95) -> pd.DataFrame:
         row = {"Pooled effect (median)": a["median"], f"{ci:.0%} CrI": (a["lower"], a["upper"]),
                f"New study: {ci:.0%} PrI": (b["lower"], b["upper"])}
         for event in probability_events(fit.data, thresholds, (mean_q, new_q)):
-            name = event.replace(mean_q, "mean effect", 1) if event.startswith(mean_q + " ") else event.replace(
-                new_q, "new study", 1)
-            row[f"P({name})"] = fit.prob(event)
+            generic = event.replace(mean_q, "mu", 1) if event.startswith(mean_q + " ") else event.replace(
+                new_q, "theta_new", 1)  # the subgroup is the row
+            row[event_label(fit, generic)] = fit.prob(event)
         rows.append(row)
         index.append(where.removeprefix("in subgroup ") or "all studies")
     name = "Subgroup" if getattr(fit.family, "column", None) else "Effect"
@@ -59,8 +59,8 @@ def answer_table(fit, thresholds=None, ci: float = 0.95) -> pd.DataFrame:
 def shrinkage_table(fit, ci: float = 0.95) -> pd.DataFrame:
     s = fit.shrinkage(ci=ci)
     out = pd.DataFrame({f"Observed ({fit.data.measure})": s["y"].to_numpy(), "SE": s["se"].to_numpy(),
-                        "Posterior mean": s["mean"].to_numpy(), "Posterior SD": s["sd"].to_numpy(),
-                        f"{ci:.0%} CrI": _pairs(s["lower"], s["upper"])},
+                        "Posterior median": s["median"].to_numpy(), "Posterior mean": s["mean"].to_numpy(),
+                        "Posterior SD": s["sd"].to_numpy(), f"{ci:.0%} CrI": _pairs(s["lower"], s["upper"])},
                        index=pd.Index(list(s.index), name="Study"))
     return out
 
@@ -75,10 +75,16 @@ def differences_table(fit, ci: float = 0.95) -> pd.DataFrame:
 
 
 def probability_table(fit, thresholds=None) -> pd.DataFrame:
-    """Every event of the report (fit_events, as probabilities.csv) with its posterior probability."""
+    """Every event of the report (fit_events, as probabilities.csv) in words, with its posterior probability."""
     events = fit_events(fit, thresholds)
     return pd.DataFrame({"Posterior probability": [fit.prob(e) for e in events]},
-                        index=pd.Index(events, name="Event"))
+                        index=pd.Index([event_label(fit, e) for e in events], name="Event"))
+
+
+def reproduce_table(fit, thresholds=None, tau_priors=None) -> pd.DataFrame:
+    """The appendix: each thing the report shows in words beside the code that computes it."""
+    rows = reproduce_rows(fit, thresholds, tau_priors or {})
+    return pd.DataFrame({"Code": list(rows.values())}, index=pd.Index(list(rows), name="Shown as"))
 
 
 ARM_WORDS = {"n1": "N (intervention)", "mean1": "Mean (intervention)", "sd1": "SD (intervention)",
@@ -119,6 +125,8 @@ def side_by_side_table(fit, freq_list, ci: float = 0.95, full: bool = True) -> p
     from ..comparison import compare
 
     comp = compare(fit, freq_list, ci=ci)
+    bayes = str(comp.index[0][1] if isinstance(comp.index, pd.MultiIndex) else comp.index[0])
+    comp = comp.rename(index={bayes: bayes_label(fit)})  # the code form is in the appendix
     if isinstance(comp.index, pd.MultiIndex):  # subgroup means or coefficients, each with its analyses together
         params = list(dict.fromkeys(comp.index.get_level_values(0)))
         comp = comp.iloc[sorted(range(len(comp)), key=lambda i: params.index(comp.index[i][0]))]
@@ -140,9 +148,24 @@ def side_by_side_table(fit, freq_list, ci: float = 0.95, full: bool = True) -> p
     return out
 
 
-def sensitivity_display(table: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
-    """analysis.sensitivity_table for reading: one column per prior on tau, one row per quantity (median with its
-    interval; tau² left out, tau says it), per predictive interval and per probability."""
+LABEL_COLUMN = "tau prior label"  # sensitivity.csv: the reader's name of each prior (the index is its code)
+
+
+def prior_labels(table: pd.DataFrame) -> dict[str, str]:
+    """code -> reader's label of each prior on tau of a sensitivity table (its index, and its label column)."""
+    from ..priors import tau_prior
+
+    labels = (table[LABEL_COLUMN] if LABEL_COLUMN in table.columns else
+              [tau_prior(str(i)).label() for i in table.index])
+    return dict(zip(map(str, table.index), labels))
+
+
+def sensitivity_display(table: pd.DataFrame, ci: float = 0.95, fit=None) -> pd.DataFrame:
+    """analysis.sensitivity_table for reading: one column per prior on tau (its reader's label), one row per
+    quantity (median with its interval; tau² left out, tau says it), per predictive interval and per probability
+    (in words when the `fit` is given)."""
+    names = list(prior_labels(table).values())
+    table = table.drop(columns=[LABEL_COLUMN], errors="ignore")
     cols = list(table.columns)
     rows, groups, probs = {}, [], []
     for c in cols:
@@ -163,10 +186,10 @@ def sensitivity_display(table: pd.DataFrame, ci: float = 0.95) -> pd.DataFrame:
             probs.append(False)
     for c in cols:
         if c.startswith("P("):
-            rows[c] = list(table[c])
+            rows[c if fit is None else event_label(fit, c[2:-1])] = list(table[c])
             groups.append("probability")
             probs.append(True)
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=[str(i) for i in table.index])
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=names)
     out.index.name = "Quantity (prior on tau in the columns)"
     out.attrs.update(row_groups=groups, probability_rows=probs)
     return out
