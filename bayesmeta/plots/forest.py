@@ -255,9 +255,8 @@ def study_marks(ax, rows, data, idx, z, weights, shrink, limits) -> None:
     s = shrink.iloc[idx]
     ax.hlines(rows + 0.15, np.maximum(lo, limits[0]), np.minimum(hi, limits[1]), color=GREY, lw=1.2, zorder=2)
     for side, beyond, marker in ((limits[0], lo < limits[0], "<"), (limits[1], hi > limits[1], ">")):
-        if beyond.any():
-            ax.scatter(np.full(beyond.sum(), side), rows[beyond] + 0.15, s=25, marker=marker, color=GREY,
-                       linewidths=0, zorder=2.5, clip_on=False)
+        for row in rows[beyond]:  # few: the axis is set by the other studies
+            ax.plot(side, row + 0.15, marker=marker, color=GREY, ms=5, clip_on=False)
     ax.hlines(rows - 0.15, s["lower"], s["upper"], color=BLUE, lw=1.6, zorder=2)
     size = 3 + 9 * np.sqrt(weights[idx] / np.max(weights))  # marker width in points, as Line2D's markersize
     ax.scatter(y, rows + 0.15, s=size**2, marker="s", color=GREY, linewidths=0, zorder=2.5)
