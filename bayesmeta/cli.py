@@ -489,6 +489,8 @@ def review(
         help="benefit direction (lower or higher) where the file does not state one (data packages, Metapsy)")] = None,
     benefit_map: Annotated[Optional[str], typer.Option(
         help="TOML file declaring the benefit direction per analysis, lines such as \"1.1\" = \"higher\"")] = None,
+    sof: Annotated[Optional[str], typer.Option(
+        help="judgements TOML (one [[outcome]] per analysis): also write the summary of findings")] = None,
     overwrite: Overwrite = False,
 ):
     """A whole review: read every analysis of a RevMan or Metapsy file, reproduce RevMan's pooled results (checked
@@ -529,7 +531,7 @@ def review(
 
             apply_benefit(rv, declared)
         return write_review(rv, target, seed=seed, mid=mids, tau_prior=tau_prior, figures=figures,
-                            progress=sys.stderr.isatty(), overwrite=overwrite)
+                            progress=sys.stderr.isatty(), overwrite=overwrite, sof=sof)
 
     result = run_guarded(go)
     table, check = result["table"], result["check"]
@@ -541,6 +543,8 @@ def review(
                f"{int((status == 'placeholder').sum())} RevMan placeholders, {int((status == 'differs').sum())} "
                "differ beyond the tolerance")
     typer.echo(f"index: {display_path(result['files']['index'])}")
+    if "summary_of_findings" in result["files"]:
+        typer.echo(f"summary of findings: {display_path(result['files']['summary_of_findings'])}")
 
 
 def main():  # pragma: no cover - the console script

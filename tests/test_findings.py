@@ -520,3 +520,26 @@ def test_bayesmeta_run_writes_the_summary_of_findings_of_a_review_file(tmp_path)
     table = pd.read_csv(out / "summary_of_findings.csv")
     assert len(table) == 2 and table["k"].iloc[0] == 18
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_bayesmeta_review_with_sof_writes_the_summary_of_findings(tmp_path):
+    """`bayesmeta review FILE.rm5 --sof judgements.toml` writes the review and its summary of findings; a bad
+    judgements file is one clear line and leaves no output folder."""
+    from typer.testing import CliRunner
+
+    from bayesmeta.cli import app
+
+    rm5 = Path(__file__).parent / "data" / "revman" / "review.rm5"
+    judgements = tmp_path / "judgements.toml"
+    judgements.write_text('[review]\nintervention = "aspirin"\ncomparison = "placebo"\n[defaults]\ntau_prior = '
+                          '"halfnormal(0.5)"\n[[outcome]]\nanalysis = "1.1"\ncontrol_risk = 0.1\n', encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["review", str(rm5), "--out", str(out), "--no-figures", "--sof", str(judgements)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "summary_of_findings" / "summary_of_findings.csv")
+    assert list(table["outcome"]) == [bm.read_revman(rm5).analyses.loc["1.1", "outcome"]]
+    assert (out / "summary_of_findings" / "summary_of_findings.docx").stat().st_size > 0
+    judgements.write_text('[review]\nintervention = "a"\ncomparison = "p"\n[[outcome]]\nanalysis = "9.9"\n')
+    result = CliRunner().invoke(app, ["review", str(rm5), "--out", str(tmp_path / "out2"), "--sof", str(judgements)])
+    assert result.exit_code != 0 and "'analysis' '9.9' is not in the review" in result.output
+    assert not (tmp_path / "out2").exists()

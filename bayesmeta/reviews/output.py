@@ -313,17 +313,21 @@ def _write_all(prepared, stage: Path, figures: bool, workers: int | None) -> dic
 
 def write_review(review, out, seed: int = 1, mid: dict | None = None, tau_prior=None, engine: str = "exact",
                  figures: bool = True, progress: bool = False, overwrite: bool = False, numbers=None,
-                 workers: int | None = None) -> dict:
+                 workers: int | None = None, sof=None) -> dict:
     """Fit every analysis of `review` (or those in `numbers`) and write the folder described in the module
     docstring. Returns {"out": folder, "table": the index DataFrame, "check": RevMan vs ours, "files": {...}}. An
     analysis that cannot be analysed (no estimable studies, ...) is listed with the reason; the others are still
     written. A folder that is not empty is refused unless `overwrite`; then only what an earlier run wrote is
     replaced (bayesmeta.output_folder: staged, atomic, nothing left behind on failure or SIGTERM). `workers`:
-    processes for the reports (default: one per core)."""
+    processes for the reports (default: one per core). `sof`: a judgements file (TOML, one [[outcome]] per
+    analysis, see bayesmeta.findings.review_file) whose summary of findings is written to summary_of_findings/."""
+    from ..findings.output import write_summary_of_findings
+    from ..findings.review_file import review_summary_of_findings
     from ..output_folder import OutputFolder
 
     out = Path(out)
     analyses = list(review) if numbers is None else [review.analysis(n) for n in numbers]
+    findings = None if sof is None else review_summary_of_findings(review, sof)  # its errors before any writing
     with OutputFolder(out, overwrite) as stage:
         prepared = [prepare(review, a, seed, mid, tau_prior, engine) for a in _progress(analyses, progress)]
         table = pd.DataFrame([p.row for p in prepared])
@@ -333,11 +337,15 @@ def write_review(review, out, seed: int = 1, mid: dict | None = None, tau_prior=
         check.to_csv(stage / "check.csv", index=False)
         (stage / "index.html").write_text(index_html(review, table, summarise(check), seed), encoding="utf-8")
         late = _write_all(prepared, stage, figures, workers)
+        if findings is not None:
+            write_summary_of_findings(findings, stage / "summary_of_findings")
     for p in prepared:
         for message in dict.fromkeys(p.notes + late.get(p.number, [])):
             warnings.warn(f"analysis {p.number}: {message}", ReviewWarning, stacklevel=2)
     files = {"index": out / "index.html", "analyses": out / "analyses.csv", "check": out / "check.csv"}
-    return dict(out=out, table=table, check=check, files=files)
+    if findings is not None:
+        files["summary_of_findings"] = out / "summary_of_findings" / "summary_of_findings.html"
+    return dict(out=out, table=table, check=check, files=files, sof=findings)
 
 
 def _progress(items, show):
