@@ -334,8 +334,74 @@ def _model_average(fit, rep):
 GOSH_MAX_K = 15  # the Bayesian GOSH plot of every subset (2^15 exact fits) in a report: up to 15 studies
 
 
-def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
+CAPTIONS = {
+    "forest_revman": "Forest plot in RevMan's layout (the frequentist analysis as RevMan prints it), with the Bayesian "
+                     "posterior and predictive interval below",
+    "forest": "Bayesian forest plot: observed and shrunken study effects, the pooled effect and the predictive interval",
+    "forest_regression": "Bayesian forest plot: observed and shrunken study effects, given each study's moderator values",
+    "density": "Posterior densities with the probability of benefit shaded",
+    "prior_posterior": "Prior against posterior", "benefit": "Probability of benefit of at least c",
+    "funnel": "Funnel plot", "trace": "MCMC trace", "rank": "MCMC rank plot",
+    "bubble": "Bubble plot: effects against the moderator, with the posterior mean and predictive bands",
+    "leave_one_out": "Leave-one-out: the pooled effect without each study (exact refits)",
+    "average": "Model averaging (RoBMA-PSMA): prior and posterior inclusion probabilities, and the model-averaged and "
+               "conditional posteriors of the effect",
+    "baujat": "Baujat plot: each study's contribution to the heterogeneity (Q) against its influence on the pooled "
+              "estimate (frequentist, REML)",
+    "sensitivity_grid": "Prior sensitivity: the pooled effect under a grid of priors",
+    "loo_pit": "LOO-PIT: each study's effect against the predictive distribution of the others",
+    "gosh": "Bayesian GOSH plot: posterior medians of mu and tau on every subset of the studies",
+}
+
+
+def _wanted_figures(fit, rep, robust, averaged) -> list[str]:
+    """The figures of a report: `[report] figures` or the defaults for the family, then those of the robustness
+    and model-averaging sections where they are shown; "forest" brings RevMan's layout first."""
+    sampled = "sampler" in fit.settings  # trace and rank plots need a sampler's chains
+    pooled = bool(fit.family.pooled())  # benefit curves need a pooled effect (a meta-regression has none)
+    wanted = list(rep.get("figures", ["forest", "density", "prior_posterior"] + (["benefit"] if pooled else [])
+                          + ["funnel"] + (["bubble"] if fit.family.continuous_moderators() else [])
+                          + (["trace", "rank"] if sampled else [])))
+    extra = (["leave_one_out", "baujat", "sensitivity_grid", "loo_pit"] + (["gosh"] if fit.data.k <= GOSH_MAX_K else [])
+             if robust else []) + (["average"] if averaged is not None else [])
+    wanted += [f for f in extra if f not in wanted]
+    if "forest" in wanted and "forest_revman" not in wanted and fit.family.revman_forest:
+        wanted.insert(wanted.index("forest"), "forest_revman")
+    return [f for f in wanted if sampled or f not in ("trace", "rank")]
+
+
+def _draw_figures(fit, freq, rep, thresholds, ci, averaged, robust, out, notes) -> tuple[dict, dict]:
+    """Draw and write each wanted figure: ({name: (caption, png path)}, {"figure_NAME": png path}); a figure that
+    cannot be drawn (e.g. no proper prior) is a note in the report."""
     from . import plots
+
+    order = rep.get("forest_order", "input")
+    makers = {"forest_revman": lambda: plots.forest(fit, freq=freq, order=order, ci=ci, style="revman"),
+              "forest": lambda: plots.forest(fit, freq=freq, order=order, ci=ci),
+              "density": lambda: plots.density(fit, thresholds=thresholds, ci=ci),
+              "prior_posterior": lambda: plots.prior_posterior(fit), "benefit": lambda: plots.benefit_curves(fit),
+              "funnel": lambda: plots.funnel(fit.data, contours=True, filled=_trim_and_fill(fit)),
+              "trace": lambda: plots.trace(fit), "rank": lambda: plots.rank(fit),
+              "bubble": lambda: plots.bubble(fit, fit.family.continuous_moderators()[0]),
+              "leave_one_out": lambda: plots.leave_one_out_plot(fit),
+              "sensitivity_grid": lambda: plots.sensitivity_plot(fit), "loo_pit": lambda: plots.loo_pit_plot(fit),
+              "baujat": lambda: plots.baujat(fit.data), "average": lambda: plots.model_average(averaged),
+              "gosh": lambda: plots.gosh_plot(fit)}
+    figures, written = {}, {}
+    for name in _wanted_figures(fit, rep, robust, averaged):
+        try:
+            fig = makers[name]()
+        except ValueError as err:  # e.g. no proper prior to draw
+            notes.append(f"Figure '{name}' not drawn: {err}.")
+            continue
+        png = _write_figure(fig, out, name)
+        caption = CAPTIONS["forest_regression" if name == "forest" and not fit.family.pooled() else name]
+        figures[name] = (caption, str(png))
+        written[f"figure_{name}"] = png
+    return figures, written
+
+
+def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
     from .comparison import compare
     from .fitting import fit as fit_model
     from .frequentist_methods import frequentist
@@ -372,58 +438,8 @@ def _run_model(analysis: Analysis, out: Path, progressbar: bool) -> dict:
         freq = [frequentist(fit.data, method=meth, **freq_keys)
                 for meth in rep.get("frequentist", ["revman5", "cochrane"])]
     averaged = _model_average(fit, rep)
-    written, figures = {}, {}
-    sampled = "sampler" in fit.settings  # trace and rank plots need a sampler's chains
-    bubbles = fit.family.continuous_moderators()
-    pooled = bool(fit.family.pooled())  # benefit curves need a pooled effect (a meta-regression has none)
-    wanted = list(rep.get("figures", ["forest", "density", "prior_posterior"] + (["benefit"] if pooled else [])
-                          + ["funnel"] + (["bubble"] if bubbles else []) + (["trace", "rank"] if sampled else [])))
-    robust = rep.get("robust", pooled and fit.family.batchable())  # "Is the answer robust?": exact refits
-    if robust:  # the section's figures, unless [report] figures names some of them itself
-        wanted += [f for f in ["leave_one_out", "baujat", "sensitivity_grid", "loo_pit"] + (["gosh"] if fit.data.k <= GOSH_MAX_K
-                                                                                  else []) if f not in wanted]
-    if averaged is not None and "average" not in wanted:
-        wanted.append("average")
-    if ("forest" in wanted and "forest_revman" not in wanted
-            and fit.family.revman_forest):  # "forest": both, RevMan's layout first
-        wanted.insert(wanted.index("forest"), "forest_revman")
-    order = rep.get("forest_order", "input")
-    makers = {"forest_revman": lambda: plots.forest(fit, freq=freq, order=order, ci=ci, style="revman"),
-              "forest": lambda: plots.forest(fit, freq=freq, order=order, ci=ci),
-              "density": lambda: plots.density(fit, thresholds=thresholds, ci=ci),
-              "prior_posterior": lambda: plots.prior_posterior(fit), "benefit": lambda: plots.benefit_curves(fit),
-              "funnel": lambda: plots.funnel(fit.data, contours=True, filled=_trim_and_fill(fit)), "trace": lambda: plots.trace(fit),
-              "rank": lambda: plots.rank(fit), "bubble": lambda: plots.bubble(fit, bubbles[0]),
-              "leave_one_out": lambda: plots.leave_one_out_plot(fit), "sensitivity_grid": lambda: plots.sensitivity_plot(fit),
-              "loo_pit": lambda: plots.loo_pit_plot(fit), "baujat": lambda: plots.baujat(fit.data),
-              "average": lambda: plots.model_average(averaged), "gosh": lambda: plots.gosh_plot(fit)}
-    captions = {"forest_revman": "Forest plot in RevMan's layout (the frequentist analysis as RevMan prints it), with "
-                                 "the Bayesian posterior and predictive interval below",
-                "forest": "Bayesian forest plot: observed and shrunken study effects, " + (
-                    "the pooled effect and the predictive interval" if pooled else "given each study's moderator values"),
-                "density": "Posterior densities with the probability of benefit shaded",
-                "prior_posterior": "Prior against posterior", "benefit": "Probability of benefit of at least c",
-                "funnel": "Funnel plot", "trace": "MCMC trace", "rank": "MCMC rank plot",
-                "bubble": "Bubble plot: effects against the moderator, with the posterior mean and predictive bands",
-                "leave_one_out": "Leave-one-out: the pooled effect without each study (exact refits)",
-                "average": "Model averaging (RoBMA-PSMA): prior and posterior inclusion probabilities, and the "
-                           "model-averaged and conditional posteriors of the effect",
-                "baujat": "Baujat plot: each study's contribution to the heterogeneity (Q) against its influence on the "
-                          "pooled estimate (frequentist, REML)",
-                "sensitivity_grid": "Prior sensitivity: the pooled effect under a grid of priors",
-                "loo_pit": "LOO-PIT: each study's effect against the predictive distribution of the others",
-                "gosh": "Bayesian GOSH plot: posterior medians of mu and tau on every subset of the studies"}
-    for name in wanted:
-        if name in ("trace", "rank") and not sampled:
-            continue
-        try:
-            fig = makers[name]()
-        except ValueError as err:  # e.g. no proper prior to draw
-            notes.append(f"Figure '{name}' not drawn: {err}.")
-            continue
-        png = _write_figure(fig, out, name)
-        figures[name] = (captions[name], str(png))
-        written[f"figure_{name}"] = png
+    robust = rep.get("robust", bool(fit.family.pooled()) and fit.family.batchable())  # exact refits
+    figures, written = _draw_figures(fit, freq, rep, thresholds, ci, averaged, robust, out, notes)
     if sensitivity is not None:
         sensitivity.to_csv(out / "sensitivity.csv")
         written["sensitivity"] = out / "sensitivity.csv"
