@@ -17,7 +17,7 @@ def test_docs_build_strict():
                          timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     page = (ROOT / "site" / "reanalyses" / "clbp_digital_pain" / "index.html").read_text()
-    assert page.count("<img") == 6 and "probability that digital self-management reduces pain intensity" in page
+    assert page.count("<img") == 12 and "probability that digital self-management reduces pain intensity" in page
     assert "bayesmeta.posterior.Fit" in (ROOT / "site" / "api" / "index.html").read_text()
 
 

@@ -92,7 +92,7 @@ def density(fit, quantities=("mu", "theta_new"), thresholds=None, ci: float = 0.
             fit.quantity(q)  # a clear error for a name the model does not have
         cs = [0.0]
         flat = [(q, short_label(q, 45), [f"{q} {op} 0"]) for q in names]
-        ncols = min(3, len(flat))
+        ncols = min(2, len(flat))  # two columns: readable on a phone as well
         panels = [flat[i:i + ncols] for i in range(0, len(flat), ncols)]
         direction = "" if data.benefit is None else (
             " (the effect more favourable as the moderator rises, or than at the reference level)")
