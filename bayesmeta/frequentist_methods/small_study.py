@@ -134,6 +134,9 @@ def _lm(y, v, X):
     """R's lm(y ~ X - 1, weights = 1/v): coefficients, their SEs (residual variance estimated), df."""
     fit = WeightedFit(X, 1 / v, y)
     df = len(y) - X.shape[1]
+    if fit.rss <= 1e-20 * np.sum(y**2 / v):
+        raise DataError("regtest(model='lm'): the effects lie exactly on a line in the predictor (e.g. identical "
+                        "effects), so the residual variance is 0 and the test is undefined")
     sigma2 = fit.rss / df
     return fit.b, np.sqrt(np.diag(fit.vcov) * sigma2), df
 
@@ -162,6 +165,9 @@ def ranktest(data: EffectData, exact: bool = True) -> RanktestResult:
     k = len(y)
     if k < 3:
         raise DataError(f"ranktest needs at least 3 studies (k = {k})")
+    for values, what in ((y, "effect"), (se, "standard error")):
+        if np.ptp(values) == 0:
+            raise DataError(f"ranktest: every study has the same {what}, so Kendall's tau is undefined")
     v = se**2
     w = 1 / v
     mu = float(np.sum(w * y) / np.sum(w))
