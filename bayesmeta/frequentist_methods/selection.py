@@ -102,6 +102,7 @@ class _Problem:
         f = self.weight(p, d) * np.exp(-z**2 / 2) / np.sqrt(2 * np.pi)
         return np.sum(f * (b - a) / 2 * _GL_W, axis=(1, 2))
 
+    @np.errstate(all="ignore")  # overflow and log(0) at extreme trial points give -inf or NaN: rejected
     def loglik(self, mu, tau2, d):
         tau2 = 0.0 if tau2 < 10 * np.finfo(float).eps else tau2
         var = self.v + tau2
@@ -143,16 +144,20 @@ class SelmodelResult:
     notes: list = field(default_factory=list)
 
     def __repr__(self):
+        mu = (f"  mu = {self.mu:.4f} (SE {self.se:.4f}), 95% CI [{self.lower:.4f}, {self.upper:.4f}], "
+              f"z = {self.statistic:.4f}, p = {self.pvalue:.4g}" if np.isfinite(self.se) else
+              f"  mu = {self.mu:.4f} (no SE, CI or test: see the note)")
+        tau2_se = f" (SE {self.tau2_se:.4f})" if np.isfinite(self.tau2_se) else ""
         lines = [f"Selection model ({self.type}{'' if self.steps is None else f', steps {[float(x) for x in self.steps]}'}; "
-                 f"one-sided p-values, alternative {self.alternative!r}), k = {self.k}, ML",
-                 f"  mu = {self.mu:.4f} (SE {self.se:.4f}), 95% CI [{self.lower:.4f}, {self.upper:.4f}], "
-                 f"z = {self.statistic:.4f}, p = {self.pvalue:.4g}",
-                 f"  tau^2 = {self.tau2:.4f} (SE {self.tau2_se:.4f})"]
+                 f"one-sided p-values, alternative {self.alternative!r}), k = {self.k}, ML", mu,
+                 f"  tau^2 = {self.tau2:.4f}{tau2_se}"]
         if np.isfinite(self.LRT_tau2):
             lines.append(f"  test for heterogeneity: LRT(df = 1) = {self.LRT_tau2:.4f}, p = {self.LRT_tau2_pvalue:.4g}")
         lines.append(f"  test for selection: LRT(df = {self.LRT_df}) = {self.LRT:.4f}, p = {self.LRT_pvalue:.4g}")
         for j, (d, s) in enumerate(zip(self.delta, self.delta_se)):
-            lines.append(f"  delta[{j + 1}] = {d:.4f}" + (f" (SE {s:.4f})" if np.isfinite(s) else " (fixed)"))
+            fixed = self.type == "stepfun" and j == 0
+            lines.append(f"  delta[{j + 1}] = {d:.4f}" + (" (fixed)" if fixed else f" (SE {s:.4f})" if np.isfinite(s)
+                                                            else ""))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -227,6 +232,8 @@ def selmodel(data: EffectData, type: str = "stepfun", steps=None, method: str = 
                       "treat the results with caution", EstimationWarning, stacklevel=2)
     if cov is None:
         notes.append("the Hessian could not be inverted: no standard errors")
+        warnings.warn("selmodel: the Hessian could not be inverted, so there are no standard errors, CIs or Wald "
+                      "tests (the likelihood is flat or the maximum is at a bound)", EstimationWarning, stacklevel=2)
         cov = np.full((len(theta), len(theta)), np.nan)
     sd = np.sqrt(np.diag(cov))
     crit = stats.norm.ppf(0.5 + level / 2)
@@ -256,6 +263,7 @@ def _maximise(loglik, x0, bounds):
     hi = np.array([np.inf if b[1] is None else b[1] for b in bounds])
     half, box = np.isfinite(lo) & ~np.isfinite(hi), np.isfinite(lo) & np.isfinite(hi)
 
+    @np.errstate(over="ignore")  # exp(u) overflows to inf at wild BFGS trial steps: rejected in negll
     def to_natural(u):
         x = u.copy()
         x[half] = lo[half] + np.exp(u[half])
