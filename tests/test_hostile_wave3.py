@@ -47,3 +47,59 @@ def test_pet_peese_with_one_standard_error_refused(call):
     """Was a LinAlgError from the exact engine (fit) or a meaningless 'PET' model weight (average)."""
     with pytest.raises(bm.DataError, match="same standard error"):
         call()
+
+
+# ------------------------------------------------------------------------------------------ frequentist twins
+SAME_Y = data([0.3] * 5, [0.1, 0.2, 0.15, 0.3, 0.25])
+
+
+@pytest.mark.parametrize("d, what", [(SAME_Y, "same effect"), (data([0.3, 0.1, 0.5, 0.2], [0.1] * 4),
+                                                                "same standard error")])
+def test_ranktest_undefined_tau_refused(d, what):
+    """Kendall's tau against a constant is 0/0: was 'tau = nan, p = nan'."""
+    with pytest.raises(bm.DataError, match=what):
+        bm.ranktest(d)
+
+
+@pytest.mark.parametrize("call", [lambda: bm.regtest(SAME_Y, model="lm"), lambda: bm.pet(SAME_Y), bm.pet_peese])
+def test_lm_regtest_perfect_fit_refused(call):
+    """Identical effects: the WLS residuals are rounding noise and the t-test of the slope was computed from it
+    (t = 0.60, p = 0.59 from nothing, and PET-PEESE 'chose' PEESE with p = 1e-48)."""
+    with pytest.raises(bm.DataError, match="residual variance is 0"):
+        call(SAME_Y) if call is bm.pet_peese else call()
+
+
+def test_trimfill_unestimable_k0_se_says_so():
+    text = repr(bm.trimfill(SAME_Y))
+    assert "nan" not in text.lower() and "SE not estimable" in text
+
+
+def test_selmodel_singular_hessian_warns_and_prints_no_nan():
+    """Every study with one SE under the beta selection model: the Hessian is singular. Was printed as
+    'SE nan, 95% CI [nan, nan], z = nan' with no warning, the free deltas labelled '(fixed)'."""
+    with pytest.warns(bm.EstimationWarning, match="Hessian could not be inverted"):
+        res = bm.selmodel(data([0.3, 0.1, 0.5, 0.2, 0.4], [0.1] * 5), type="beta")
+    text = repr(res)
+    assert "nan" not in text.lower() and "(fixed)" not in text
+    assert np.isnan(res.se) and np.isfinite(res.mu)
+
+
+def test_selmodel_no_numpy_runtime_warnings_leak():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", bm.EstimationWarning)
+        bm.selmodel(data([0.3, 0.1, 0.5, 0.2, 0.4], [1e6, 1e5, 1e7, 1e6, 1e5]), type="beta")
+
+
+@pytest.mark.parametrize("y, se", [(np.linspace(0.1, 0.6, 12), [0.1] * 12),
+                                   ([0.3] * 12, np.linspace(0.1, 0.3, 12))])
+def test_report_small_study_section_survives_degenerate_data(y, se):
+    """fit.report() on 12 studies with one SE for all raised regtest's DataError; now the methods the data
+    cannot support get a 'not estimable' row naming why, and the others still run."""
+    from bayesmeta.reports.small_study import small_study_section
+
+    table = small_study_section(data(y, se)).tables[0][1]
+    assert table["test"].str.contains("not estimable").any()
+    assert table["test"].str.contains("Trim and fill|k0 =").any()
+    assert "nan" not in " ".join(table["test"]).lower()
