@@ -345,8 +345,9 @@ def gosh(fit, max_subsets: int = 1_000_000, seed: int | None = None, threads: in
     if not fit.family.batchable():
         raise ValueError(f"the Bayesian GOSH refits up to 2^k subsets with the batch kernel, which serves the "
                          f"normal-normal random-effects model only, not the {fit.family.name} model")
-    if isinstance(max_subsets, bool) or not isinstance(max_subsets, (int, np.integer)) or max_subsets < 1:
-        raise ValueError(f"max_subsets must be a whole number >= 1, not {max_subsets!r}")
+    from .frequentist_methods.gosh_subsets import subset_count
+
+    subset_count(fit.data.k, max_subsets, seed, minimum=1)
     incl = gosh_subsets(fit.data.k, int(max_subsets), fit.seed if seed is None else seed)
     subsets = [np.flatnonzero(row) for row in incl]
     n = threads or min(2, os.cpu_count() or 1)

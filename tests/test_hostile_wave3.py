@@ -103,3 +103,24 @@ def test_report_small_study_section_survives_degenerate_data(y, se):
     assert table["test"].str.contains("not estimable").any()
     assert table["test"].str.contains("Trim and fill|k0 =").any()
     assert "nan" not in " ".join(table["test"]).lower()
+
+
+# ------------------------------------------------------------------------------------------ GOSH
+D30 = data(np.random.default_rng(0).normal(0.3, 0.2, 30), np.random.default_rng(1).uniform(0.1, 0.3, 30))
+
+
+@pytest.mark.parametrize("gosh", [bm.gosh, lambda d, **kw: bm.fit(d).gosh(**kw)])
+def test_gosh_huge_max_subsets_refused_before_allocating(gosh):
+    """k = 30 with max_subsets=1e12 asked for all 2^30 subsets: a 240 GiB MemoryError (frequentist) or an 8 GiB
+    arange (Bayesian) on a shared machine."""
+    with pytest.raises(bm.DataError, match=r"would not fit in memory; give at most max_subsets="):
+        gosh(D30, max_subsets=10**12)
+
+
+@pytest.mark.parametrize("kw, match", [(dict(max_subsets=0), "max_subsets must be"),
+                                       (dict(max_subsets=-5), "max_subsets must be"),
+                                       (dict(max_subsets="100"), "max_subsets must be"),
+                                       (dict(max_subsets=100, seed="x"), "seed must be")])
+def test_gosh_bad_arguments_one_line(kw, match):
+    with pytest.raises(bm.DataError, match=match):
+        bm.gosh(D30, **kw)
