@@ -124,3 +124,28 @@ def test_gosh_huge_max_subsets_refused_before_allocating(gosh):
 def test_gosh_bad_arguments_one_line(kw, match):
     with pytest.raises(bm.DataError, match=match):
         bm.gosh(D30, **kw)
+
+
+# ------------------------------------------------------------------------------------------ options
+@pytest.mark.parametrize("call, match", [
+    (lambda: bm.regtest(D5, level=95), "level must be a probability"),  # printed '9500% CI nan to nan'
+    (lambda: bm.regtest(D5, level="0.9"), "level must be a probability"),  # TypeError
+    (lambda: bm.pet(D5, level=2), "level must be a probability"),
+    (lambda: bm.regtest(D5, ci="t"), "ci must be 'z' or 'hksj'"),  # silently a z test
+    (lambda: bm.regtest(D5, model="lm", ci="hksj"), "applies to model='rma' only"),  # silently ignored
+    (lambda: bm.regtest(D5, control={"bogus": 1}), "unknown setting"),  # silently ignored
+    (lambda: bm.frequentist(D5, control={"treshold": 1e-9}), "unknown setting"),
+    (lambda: bm.regtest(D5, method="XYZ"), "unknown method"),
+    (lambda: bm.ranktest(D5, exact="no"), "exact must be True or False"),  # 'no' was truthy: exact
+    (lambda: bm.pet_peese(D5, alpha="0.05"), "alpha must be between 0 and 1"),  # TypeError
+    (lambda: bm.selmodel(D5, steps=(0.1, 1), level=95), "level must be a probability"),  # CI [nan, nan]
+    (lambda: bm.selmodel(D5, steps=(0, 1)), r"steps must be p-values in \(0, 1\]"),  # zero-width interval
+])
+def test_bad_options_one_line(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_selmodel_prints_its_own_level():
+    res = bm.selmodel(D5, steps=(0.1, 1), level=0.9)
+    assert "90% CI" in repr(res) and "95% CI" not in repr(res)

@@ -27,7 +27,7 @@ from scipy import optimize, special, stats
 
 from ..effects import EffectData
 from ..errors import DataError, EstimationWarning
-from .rma import _fit, _inputs
+from .rma import _check_options, _fit, _inputs
 from .small_study import check_choice
 from .tau2 import METHODS
 
@@ -142,9 +142,10 @@ class SelmodelResult:
     loglik_re: float
     alternative: str = "greater"
     notes: list = field(default_factory=list)
+    level: float = 0.95
 
     def __repr__(self):
-        mu = (f"  mu = {self.mu:.4f} (SE {self.se:.4f}), 95% CI [{self.lower:.4f}, {self.upper:.4f}], "
+        mu = (f"  mu = {self.mu:.4f} (SE {self.se:.4f}), {100 * self.level:g}% CI [{self.lower:.4f}, {self.upper:.4f}], "
               f"z = {self.statistic:.4f}, p = {self.pvalue:.4g}" if np.isfinite(self.se) else
               f"  mu = {self.mu:.4f} (no SE, CI or test: see the note)")
         tau2_se = f" (SE {self.tau2_se:.4f})" if np.isfinite(self.tau2_se) else ""
@@ -174,8 +175,8 @@ def _check_steps(kind, steps, pvals):
             raise DataError("selmodel(type='stepfun') needs steps, e.g. steps=(0.025, 1)")
         return None
     steps = np.unique(np.asarray(steps, float).ravel())
-    if len(steps) == 0 or not np.all(np.isfinite(steps)) or steps.min() < 0 or steps.max() > 1:
-        raise DataError(f"steps must be p-values between 0 and 1, not {list(steps)}")
+    if len(steps) == 0 or not np.all(np.isfinite(steps)) or steps.min() <= 0 or steps.max() > 1:
+        raise DataError(f"steps must be p-values in (0, 1], not {[float(s) for s in steps]}")
     if steps[-1] != 1:
         steps = np.append(steps, 1.0)
     if kind != "stepfun" and len(steps) != 2:
@@ -196,6 +197,7 @@ def selmodel(data: EffectData, type: str = "stepfun", steps=None, method: str = 
     check_choice("type", type, TYPES)
     check_choice("alternative", alternative, ALTERNATIVES)
     check_choice("method", method, METHODS)  # every random-effects method is refitted by ML, as metafor does
+    _check_options("ML", "z", level, "common")
     y, se = _inputs(data)
     sign = 1.0 if alternative == "greater" else -1.0  # "less" is "greater" for -y
     n_delta, h0, start, dmin, dmax, p_min = _SPEC[type]
@@ -253,7 +255,7 @@ def selmodel(data: EffectData, type: str = "stepfun", steps=None, method: str = 
         tau2=tau2, tau2_se=np.nan if fixed_tau else sd[1], delta=d, delta_se=d_se,
         delta_pvalue=2 * stats.norm.sf(np.abs(d - h0) / d_se), steps=steps, LRT=lrt, LRT_df=len(free),
         LRT_pvalue=float(stats.chi2.sf(lrt, len(free))), LRT_tau2=lrt_tau, LRT_tau2_pvalue=lrt_tau_p, loglik=ll,
-        loglik_re=ll0, alternative=alternative, notes=notes)
+        loglik_re=ll0, alternative=alternative, notes=notes, level=level)
 
 
 def _maximise(loglik, x0, bounds):

@@ -27,7 +27,7 @@ from scipy import stats
 
 from ..effects import EffectData
 from ..errors import DataError
-from .rma import _fit, _inputs
+from .rma import _check_options, _fit, _inputs
 from .wls import WeightedFit
 
 PREDICTORS = {"sei": "standard error", "vi": "sampling variance", "ni": "sample size",
@@ -99,6 +99,9 @@ def regtest(data: EffectData, model: str = "rma", predictor: str = "sei", method
     """Regression test for funnel-plot asymmetry as metafor `regtest(rma(yi, vi, method=method), model=...,
     predictor=...)`; ci="hksj" is metafor's test="knha" (model="rma" only)."""
     check_choice("model", model, REGTEST_MODELS)
+    _check_options(method, ci, level, "common")
+    if model == "lm" and ci != "z":
+        raise DataError(f"regtest: ci={ci!r} applies to model='rma' only (model='lm' always uses t with k - 2 df)")
     x = predictor_values(data, predictor)
     y, se = _inputs(data)
     k = len(y)
@@ -161,6 +164,8 @@ def ranktest(data: EffectData, exact: bool = True) -> RanktestResult:
     As metafor (which calls cor.test with exact=TRUE), the p-value is exact whenever there are no ties (up to
     k = 500, where R's own exact computation runs out of memory long before); exact=False asks for the normal
     approximation."""
+    if not isinstance(exact, (bool, np.bool_)):
+        raise DataError(f"ranktest: exact must be True or False, not {exact!r}")
     y, se = _inputs(data)
     k = len(y)
     if k < 3:
@@ -218,7 +223,7 @@ def peese(data: EffectData, level: float = 0.95) -> RegtestResult:
 
 def pet_peese(data: EffectData, alpha: float = 0.05, level: float = 0.95) -> PetPeeseResult:
     """PEESE's estimate if PET's intercept is significant (two-sided p < alpha), else PET's."""
-    if not 0 < alpha < 1:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise DataError(f"alpha must be between 0 and 1, not {alpha!r}")
     first, second = pet(data, level), peese(data, level)
     return PetPeeseResult(first, second, "PEESE" if first.intercept_pvalue < alpha else "PET", alpha)
