@@ -149,3 +149,30 @@ def test_bad_options_one_line(call, match):
 def test_selmodel_prints_its_own_level():
     res = bm.selmodel(D5, steps=(0.1, 1), level=0.9)
     assert "90% CI" in repr(res) and "95% CI" not in repr(res)
+
+
+# ------------------------------------------------------------------------------------------ robustness
+@pytest.fixture(scope="module")
+def fit5():
+    return bm.fit(D5)
+
+
+def test_sensitivity_one_prior_string_is_a_list_of_one(fit5):
+    """A bare string was read letter by letter: "tau prior 'h': unknown tau prior"."""
+    table = fit5.sensitivity(tau_priors="halfnormal(0.5)", mu_priors="normal(0, 1)")
+    assert list(table["tau_prior"]) == ["halfnormal(0.5)"] and list(table["mu_prior"]) == ["normal(0, 1)"]
+
+
+@pytest.mark.parametrize("kw, match", [(dict(tau_priors=[]), "tau_priors is empty"),  # was an empty table
+                                       (dict(tau_priors={"a": "halfnormal(1)"}), "tau_priors must be a list"),
+                                       (dict(mu_priors=0.5), "mu_priors must be a list"),
+                                       (dict(tau_priors=["halfnormal(-1)"]), "scale must be a positive"),
+                                       (dict(mu_priors=["normal(0)"]), "needs 2 argument")])
+def test_sensitivity_bad_priors_one_line(fit5, kw, match):
+    with pytest.raises(ValueError, match=match):
+        fit5.sensitivity(**kw)
+
+
+def test_compare_models_names_the_entry_that_is_not_a_fit(fit5):
+    with pytest.raises(ValueError, match="'b' is not a fit"):  # was AttributeError: 'int' object has no 'idata'
+        bm.compare_models({"a": fit5, "b": 3})
