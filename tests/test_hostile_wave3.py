@@ -176,3 +176,52 @@ def test_sensitivity_bad_priors_one_line(fit5, kw, match):
 def test_compare_models_names_the_entry_that_is_not_a_fit(fit5):
     with pytest.raises(ValueError, match="'b' is not a fit"):  # was AttributeError: 'int' object has no 'idata'
         bm.compare_models({"a": fit5, "b": 3})
+
+
+# ------------------------------------------------------------------------------------------ summary of findings
+@pytest.fixture(scope="module")
+def fit_higher():
+    return bm.fit(EffectData(y=D5.y, se=D5.se, study=D5.study, benefit="higher"))
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(reasons=["few events"]), "reasons must map domains to text"),  # AttributeError: 'list' has no 'items'
+    (dict(control_risk=0.2, smd_as_risk="yes"), "smd_as_risk must be True or False"),  # 'yes' was truthy
+    (dict(optimal_information_size=2.7), "whole number"),  # silently truncated to 2
+    (dict(follow_up="12\x00 weeks"), r"control character '\\x00' at position 3"),  # NUL reached every exporter
+    (dict(units="points\x1b[31m"), "control character"),
+])
+def test_outcome_bad_arguments_one_line(fit_higher, kw, match):
+    with pytest.raises(bm.DataError, match=match):
+        bm.Outcome("Pain", fit_higher, **kw)
+
+
+def test_outcome_of_a_bias_adjusted_fit_says_why():
+    """The message said 'none or several pooled effects (fit each subgroup as an outcome of its own)' for a
+    PET fit, which has one: the bias-corrected effect at se = 0."""
+    with pytest.raises(bm.DataError, match="effect at se = 0.*publication_bias"):
+        bm.Outcome("Pain", bm.fit(D5, bias="PET"))
+
+
+HOSTILE = ["<script>alert(1)</script>", "a | b | c", "line1\nline2", "=cmd|' /C calc'!A0", "@SUM(A1)", "+1+1",
+           "**bold** [l](http://x)", "\r\n=evil"]
+
+
+@pytest.mark.parametrize("label", HOSTILE)
+def test_hostile_labels_through_every_exporter(fit_higher, label, tmp_path):
+    import csv
+
+    sof = bm.summary_of_findings([bm.Outcome(label, fit_higher, mid=0.2, follow_up=label,
+                                             reasons={"imprecision": label}, certainty={"imprecision": "serious"})],
+                                 intervention=label, comparison=label)
+    assert "<script>" not in sof.to_html()
+    rows = [line for line in sof.to_markdown().splitlines() if line.startswith("|")]
+    assert len(rows) == 3 and all(line.count(" | ") + line.count("|---") >= 6 for line in rows)  # header, rule, row
+    sof.to_csv(tmp_path / "sof.csv")
+    with open(tmp_path / "sof.csv", newline="", encoding="utf-8") as fh:
+        cells = [c for row in csv.reader(fh) for c in row]
+    for c in cells:  # a cell a spreadsheet would run as a formula, unless it is a plain number
+        if c[:1] in ("=", "+", "-", "@", "\t", "\r"):
+            float(c)
+    sof.to_docx(tmp_path / "sof.docx")
+    assert (tmp_path / "sof.docx").stat().st_size > 0
