@@ -225,3 +225,35 @@ def test_hostile_labels_through_every_exporter(fit_higher, label, tmp_path):
             float(c)
     sof.to_docx(tmp_path / "sof.docx")
     assert (tmp_path / "sof.docx").stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------------------ review files
+REVIEW = '[review]\nintervention = "X"\ncomparison = "Y"\n'
+OUTCOME_BODY = 'name = "Pain"\nfile = "data.csv"\ncolumns = { y = "yi", se = "sei", study = "study" }\n'
+
+
+def _review(tmp_path, text):
+    (tmp_path / "data.csv").write_text("study,yi,sei\nA,0.3,0.1\nB,0.1,0.2\nC,0.5,0.15\n", encoding="utf-8")
+    path = tmp_path / "review.toml"
+    path.write_text(REVIEW + text, encoding="utf-8")
+    return path
+
+
+def test_review_file_with_outcome_table_not_list_says_so(tmp_path):
+    """[outcome] instead of [[outcome]] was read as an analysis file: 'unknown section [review] (allowed:
+    analysis, data, model, ...)'."""
+    from bayesmeta.analysis import AnalysisError, run_analysis
+
+    path = _review(tmp_path, "[outcome]\n" + OUTCOME_BODY)
+    with pytest.raises((bm.DataError, AnalysisError), match=r"list the outcomes as \[\[outcome\]\] tables"):
+        run_analysis(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_review_file_select_with_a_table_value_refused(tmp_path):
+    """select = { study = { a = 1 } } said "'select' keeps no rows"."""
+    from bayesmeta.findings.review_file import summary_of_findings_from_file
+
+    path = _review(tmp_path, "[[outcome]]\n" + OUTCOME_BODY + "select = { study = { a = 1 } }\n")
+    with pytest.raises(bm.DataError, match=r"'select.study' must be a value or a list of values"):
+        summary_of_findings_from_file(path)
