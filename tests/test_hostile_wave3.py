@@ -257,3 +257,66 @@ def test_review_file_select_with_a_table_value_refused(tmp_path):
     path = _review(tmp_path, "[[outcome]]\n" + OUTCOME_BODY + "select = { study = { a = 1 } }\n")
     with pytest.raises(bm.DataError, match=r"'select.study' must be a value or a list of values"):
         summary_of_findings_from_file(path)
+
+
+# ------------------------------------------------------------------------------------------ random inputs
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("selction()PETS-0123456789.,; eE+-inftwod")), max_size=30))
+def test_random_bias_strings_parse_or_one_line(spec):
+    """Any bias string gives PET, PEESE, a WeightFunction with cut points strictly inside (0, 1), or a
+    ValueError that says what a bias string looks like."""
+    from bayesmeta.families.bias import WeightFunction, parse_bias
+
+    try:
+        out = parse_bias(spec)
+    except ValueError as err:
+        assert "\n" not in str(err) and ("bias" in str(err) or "cut points" in str(err))
+        return
+    assert out in ("PET", "PEESE") or (isinstance(out, WeightFunction)
+                                       and all(0 < c < 1 for c in out.cuts) and np.isfinite(out.edges([1.0])[:, 1:-1]).all())
+
+
+effects = st.floats(-3, 3, allow_nan=False)
+ses = st.floats(1e-3, 10, allow_nan=False)
+datasets_ = st.integers(3, 8).flatmap(lambda k: st.tuples(st.lists(effects, min_size=k, max_size=k),
+                                                          st.lists(ses, min_size=k, max_size=k)))
+
+
+def _finite_numbers(obj, names):
+    for name in names:
+        value = getattr(obj, name)
+        assert np.isfinite(value), f"{name} = {value}"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(datasets_)
+def test_random_small_data_through_regtest_and_trimfill(ys):
+    """Every printed number finite, or one clear DataError (identical effects or SEs, rounding to one value)."""
+    d = data(*ys)
+    for call, names in ((lambda: bm.regtest(d), ("statistic", "pvalue", "limit_estimate", "limit_lower")),
+                        (lambda: bm.regtest(d, model="lm"), ("statistic", "pvalue", "limit_estimate")),
+                        (lambda: bm.trimfill(d), ("mu", "se", "lower", "upper", "tau2")),
+                        (lambda: bm.ranktest(d), ("tau", "pvalue"))):
+        try:
+            res = call()
+        except bm.DataError as err:
+            assert "\n" not in str(err)
+            continue
+        _finite_numbers(res, names)
+        assert "nan" not in repr(res).lower()
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(2, 5).flatmap(lambda k: st.tuples(st.lists(st.floats(-2, 2), min_size=k, max_size=k),
+                                                     st.lists(st.floats(0.05, 2), min_size=k, max_size=k))),
+       st.sampled_from([None, ["PET"], ["PEESE"], ["PET", "PEESE"]]))
+def test_random_small_data_through_average(ys, bias):
+    """Posterior model probabilities sum to 1 and the averaged summary is finite (or one clear error)."""
+    try:
+        avg = bm.average(data(*ys), bias=bias)
+    except bm.DataError as err:
+        assert "same standard error" in str(err)
+        return
+    assert np.isclose(avg.models["post_prob"].sum(), 1.0) and np.isfinite(avg.models["log_marginal"]).all()
+    assert np.isfinite(avg.summary().to_numpy()).all()
+    assert np.isfinite(avg.inclusion[["prior_prob", "post_prob"]].to_numpy()).all()
