@@ -320,3 +320,11 @@ def test_random_small_data_through_average(ys, bias):
     assert np.isclose(avg.models["post_prob"].sum(), 1.0) and np.isfinite(avg.models["log_marginal"]).all()
     assert np.isfinite(avg.summary().to_numpy()).all()
     assert np.isfinite(avg.inclusion[["prior_prob", "post_prob"]].to_numpy()).all()
+
+
+def test_tiny_selection_cut_point_keeps_a_finite_threshold():
+    """'selection(1e-20)': the threshold was ndtri(1 - 1e-20) = ndtri(1) = inf, an interval no study can reach."""
+    from bayesmeta.families.bias import parse_bias
+
+    edges = parse_bias("selection(1e-20)").edges([1.0])
+    assert edges[0, 1] == pytest.approx(9.262340089798408, rel=1e-12)  # scipy.stats.norm.isf(1e-20)

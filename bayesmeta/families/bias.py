@@ -143,7 +143,7 @@ class WeightFunction:
         most significant interval down: +inf, thresholds, then -inf (one-sided) or 0 (two-sided)."""
         se = np.asarray(se, float)[:, None]
         cuts = np.array(self.cuts)
-        z = special.ndtri(1 - (cuts / 2 if self.two_sided else cuts))
+        z = -special.ndtri(cuts / 2 if self.two_sided else cuts)  # not ndtri(1 - c): 1 - 1e-20 rounds to 1 (z = inf)
         low = 0.0 if self.two_sided else -np.inf
         return np.column_stack([np.full(len(se), np.inf), se * z, np.full(len(se), low)])
 
