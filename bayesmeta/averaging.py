@@ -133,6 +133,23 @@ def _proper_priors(mu_prior, tau_prior, pet_prior, peese_prior):
     return mu, tau, slopes
 
 
+def _check_scales(data, mu, slopes, kinds):
+    """Refuse priors that are a point mass for these data (as TauPrior.bind does for tau): a mu prior with sd
+    below a millionth of the smallest SE, or a PET / PEESE slope prior whose 99.9% quantile moves no study's
+    mean by a millionth of its SE; their quadrature is ill-posed (a division by zero, a log marginal of -4000).
+    PET and PEESE also need SEs that vary (families.bias.check_slope_identified)."""
+    se = np.asarray(data.se, float)
+    if mu.s < 1e-6 * se.min():
+        raise ValueError(f"mu_prior {mu}: its sd is less than a millionth of the smallest standard error "
+                         f"({se.min():.3g}), a point mass at {mu.m:g}; the no-effect model covers mu = 0")
+    for kind in sorted(kinds):
+        check_slope_identified(data, kind)
+        shift = float(slopes[kind].ppf(0.999)) * (1.0 if kind == "PET" else se.max())
+        if shift < 1e-6:
+            raise ValueError(f"{kind.lower()}_prior {slopes[kind]}: 99.9% of its mass moves no study's mean by a "
+                             "millionth of its standard error: that is the model without bias")
+
+
 def average(data, mu_prior="normal(0, 1)", tau_prior="invgamma_tau(1, 0.15)", bias=None,
             pet_prior="halfcauchy(1)", peese_prior="halfcauchy(5)", workers: int = 2) -> "Average":
     """Bayesian model average of effect (mu = 0 or mu ~ mu_prior) x heterogeneity (tau = 0 or tau ~ tau_prior)
@@ -146,10 +163,9 @@ def average(data, mu_prior="normal(0, 1)", tau_prior="invgamma_tau(1, 0.15)", bi
         raise ValueError(f"workers must be a whole number >= 1, not {workers!r}")
     mu, tau, slopes = _proper_priors(mu_prior, tau_prior, pet_prior, peese_prior)
     tau = tau.bind(data)
-    setup = Setup.of(data, mu, tau, slopes)
     biases = _components(bias)
-    for kind in set(biases) & set(SLOPE):
-        check_slope_identified(data, kind)
+    _check_scales(data, mu, slopes, set(biases) & set(SLOPE))
+    setup = Setup.of(data, mu, tau, slopes)
     bias_prior = _bias_prior(biases)
     start = time.perf_counter()
     components = [Component(effect, het, b) for b in biases for effect in (False, True) for het in (False, True)]

@@ -328,3 +328,20 @@ def test_tiny_selection_cut_point_keeps_a_finite_threshold():
 
     edges = parse_bias("selection(1e-20)").edges([1.0])
     assert edges[0, 1] == pytest.approx(9.262340089798408, rel=1e-12)  # scipy.stats.norm.isf(1e-20)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(mu_prior="normal(0, 1e-300)"), "mu_prior normal.*a point mass"),  # ZeroDivisionError
+    (dict(bias=["PET"], pet_prior="halfnormal(1e-12)"), "pet_prior.*model without bias"),  # log marginal -4087
+    (dict(bias=["PEESE"], peese_prior="halfnormal(1e-9)"), "peese_prior.*model without bias"),
+])
+def test_average_point_mass_priors_refused(kw, match):
+    with pytest.raises(ValueError, match=match):
+        bm.average(D5, **kw)
+
+
+def test_average_tiny_but_accepted_slope_prior_is_the_no_bias_model():
+    """At the smallest accepted scale the PET models' evidence equals the no-bias models' (bias BF 1, to 1e-3:
+    the quadrature's relative accuracy at this scale, measured 7e-5)."""
+    avg = bm.average(D5, bias=["PET"], pet_prior="halfnormal(1e-5)")
+    assert avg.inclusion.loc["bias", "BF"] == pytest.approx(1.0, abs=1e-3)
