@@ -291,7 +291,11 @@ def _finite_numbers(obj, names):
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(datasets_)
 def test_random_small_data_through_regtest_and_trimfill(ys):
-    """Every printed number finite, or one clear DataError (identical effects or SEs, rounding to one value)."""
+    """Every printed number finite, or one clear DataError (identical effects or SEs), or metafor's own stop
+    (EstimationError: Fisher scoring did not converge, e.g. y = 0,0,1,0,0,0,-1 with se = 2,2,1,2,2,3,1, where
+    metafor 3.8-1's regtest stops with the same message)."""
+    from bayesmeta.frequentist_methods.wls import EstimationError
+
     d = data(*ys)
     for call, names in ((lambda: bm.regtest(d), ("statistic", "pvalue", "limit_estimate", "limit_lower")),
                         (lambda: bm.regtest(d, model="lm"), ("statistic", "pvalue", "limit_estimate")),
@@ -299,7 +303,7 @@ def test_random_small_data_through_regtest_and_trimfill(ys):
                         (lambda: bm.ranktest(d), ("tau", "pvalue"))):
         try:
             res = call()
-        except bm.DataError as err:
+        except (bm.DataError, EstimationError) as err:
             assert "\n" not in str(err)
             continue
         _finite_numbers(res, names)
