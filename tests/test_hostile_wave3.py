@@ -41,11 +41,15 @@ def test_average_workers_checked(workers):
         bm.average(D5, workers=workers)
 
 
-@pytest.mark.parametrize("call", [lambda: bm.average(SAME_SE, bias=["PET"]), lambda: bm.fit(SAME_SE, bias="PEESE"),
-                                  lambda: bm.fit(data([0.3], [0.1]), bias="PET")])
-def test_pet_peese_with_one_standard_error_refused(call):
-    """Was a LinAlgError from the exact engine (fit) or a meaningless 'PET' model weight (average)."""
-    with pytest.raises(bm.DataError, match="same standard error"):
+@pytest.mark.parametrize("call, match", [(lambda: bm.average(SAME_SE, bias=["PET"]), "same standard error"),
+                                         (lambda: bm.fit(SAME_SE, bias="PEESE"), "same standard error"),
+                                         (lambda: bm.fit(data([0.3], [0.1]), bias="PET"), r"at least 2 studies.*k = 1"),
+                                         (lambda: bm.fit(data([0.3, 0.1, 0.5], [0.1, 0.2, 0.15]), bias="PET")
+                                          .cumulative(), r"at least 2 studies.*k = 1")])
+def test_pet_peese_with_one_standard_error_refused(call, match):
+    """Was a LinAlgError from the exact engine (fit, and fit.cumulative's first step) or a meaningless 'PET'
+    model weight (average)."""
+    with pytest.raises(bm.DataError, match=match):
         call()
 
 

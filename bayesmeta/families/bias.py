@@ -42,6 +42,8 @@ def benefit_direction(data) -> int:
 def check_slope_identified(data, kind):
     """DataError unless the standard errors vary: with one SE for all studies (or k = 1) the PET / PEESE slope
     cannot be told apart from the effect mu."""
+    if data.k < 2:
+        raise DataError(f"bias={kind!r} needs at least 2 studies with different standard errors (k = {data.k})")
     if np.ptp(np.asarray(data.se, float)) == 0:
         raise DataError(f"bias={kind!r}: every study has the same standard error ({data.se[0]:g}, k = {data.k}), "
                         f"so the {kind} slope on {SLOPE[kind][1]} cannot be told apart from the effect mu")
