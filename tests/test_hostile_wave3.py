@@ -353,3 +353,13 @@ def test_average_tiny_but_accepted_slope_prior_is_the_no_bias_model():
     the quadrature's relative accuracy at this scale, measured 7e-5)."""
     avg = bm.average(D5, bias=["PET"], pet_prior="halfnormal(1e-5)")
     assert avg.inclusion.loc["bias", "BF"] == pytest.approx(1.0, abs=1e-3)
+
+
+def test_analysis_model_average_skipped_when_every_se_is_the_same():
+    """`bayesmeta run` on 12 studies with one SE stopped with regtest's error on main, then with PEESE's: the
+    RoBMA ensemble needs PET and PEESE. Now the averaging is left out (the small-study section says why)."""
+    from bayesmeta.analysis import _model_average
+
+    fit = bm.fit(EffectData(y=np.linspace(0.05, 0.6, 12), se=[0.1] * 12, study=[f"S{i}" for i in range(12)],
+                            benefit="higher"))
+    assert _model_average(fit, {}) is None
