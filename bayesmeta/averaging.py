@@ -76,6 +76,10 @@ class Mixture:
             mid = (a + b) / 2
             below = self.cdf(mid) < q
             a, b = np.where(below, mid, a), np.where(below, b, mid)
+        for _, atom in self.parts:  # a quantile at a point mass is its location (0, not 1.7e-20)
+            if atom.kind == "point":
+                for loc in np.atleast_1d(atom.loc):
+                    b = np.where(np.abs(b - loc) <= 1e-12 * (hi - lo), loc, b)
         return b
 
     def row(self, ci) -> dict:

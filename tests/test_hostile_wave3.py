@@ -363,3 +363,11 @@ def test_analysis_model_average_skipped_when_every_se_is_the_same():
     fit = bm.fit(EffectData(y=np.linspace(0.05, 0.6, 12), se=[0.1] * 12, study=[f"S{i}" for i in range(12)],
                             benefit="higher"))
     assert _model_average(fit, {}) is None
+
+
+def test_average_quantile_at_a_point_mass_is_exactly_there():
+    """k = 2: the 2.5% quantiles of mu and tau sit on the point masses at 0 of the models without them; they
+    printed as 2.6e-24 and 2.8e-19 (the bisection's last step)."""
+    s = bm.average(data([0.3, 0.1], [0.1, 0.2])).summary()
+    assert s.loc["mu", "lower"] == 0.0 and s.loc["tau", "lower"] == 0.0
+    assert s.loc["mu", "upper"] > 0.1
