@@ -328,7 +328,12 @@ def _model_average(fit, rep):
     `[report] average` is not false: the model-averaged answer on effect, heterogeneity and publication bias."""
     from .averaging import average
 
-    return average(fit.data, bias="RoBMA") if rep.get("average", True) and _small_study_tests_apply(fit) else None
+    if not (rep.get("average", True) and _small_study_tests_apply(fit)):
+        return None
+    try:
+        return average(fit.data, bias="RoBMA")
+    except DataError:  # e.g. one SE for every study: no PET / PEESE (the small-study section says why)
+        return None
 
 
 GOSH_MAX_K = 15  # the Bayesian GOSH plot of every subset (2^15 exact fits) in a report: up to 15 studies

@@ -26,7 +26,7 @@ from scipy import special
 from . import priors as _priors
 from .effects import EffectData, benefit_operator
 from .engines.evidence import Component, Setup, evidence
-from .families.bias import WeightFunction, parse_bias
+from .families.bias import SLOPE, WeightFunction, check_slope_identified, parse_bias
 from .posterior import check_ci, parse_event
 
 ROBMA_BIAS = (WeightFunction((0.05,), two_sided=True), WeightFunction((0.05, 0.1), two_sided=True),
@@ -76,6 +76,10 @@ class Mixture:
             mid = (a + b) / 2
             below = self.cdf(mid) < q
             a, b = np.where(below, mid, a), np.where(below, b, mid)
+        for _, atom in self.parts:  # a quantile at a point mass is its location (0, not 1.7e-20)
+            if atom.kind == "point":
+                for loc in np.atleast_1d(atom.loc):
+                    b = np.where(np.abs(b - loc) <= 1e-12 * (hi - lo), loc, b)
         return b
 
     def row(self, ci) -> dict:
@@ -105,7 +109,8 @@ def _bias_prior(models) -> dict:
     1/4 each, the weight functions sharing 1/2), normalised to 1/2."""
     if models == [None]:
         return {None: 1.0}
-    rel = {m: _RELATIVE.get(m, 0.5 / sum(isinstance(x, WeightFunction) for x in models)) for m in models[1:]}
+    n_weights = sum(isinstance(x, WeightFunction) for x in models)
+    rel = {m: _RELATIVE[m] if m in _RELATIVE else 0.5 / n_weights for m in models[1:]}
     total = sum(rel.values())
     return {None: 0.5, **{m: 0.5 * r / total for m, r in rel.items()}}
 
@@ -125,7 +130,28 @@ def _proper_priors(mu_prior, tau_prior, pet_prior, peese_prior):
     if not tau.proper:
         raise ValueError(f"tau_prior must be proper for Bayes factors (e.g. 'invgamma_tau(1, 0.15)'), not {tau}")
     slopes = {"PET": _priors.tau_prior(pet_prior), "PEESE": _priors.tau_prior(peese_prior)}
+    for name, prior in slopes.items():
+        if not prior.proper:
+            raise ValueError(f"{name.lower()}_prior must be proper for Bayes factors (e.g. 'halfcauchy(1)'), "
+                             f"not {prior}")
     return mu, tau, slopes
+
+
+def _check_scales(data, mu, slopes, kinds):
+    """Refuse priors that are a point mass for these data (as TauPrior.bind does for tau): a mu prior with sd
+    below a millionth of the smallest SE, or a PET / PEESE slope prior whose 99.9% quantile moves no study's
+    mean by a millionth of its SE; their quadrature is ill-posed (a division by zero, a log marginal of -4000).
+    PET and PEESE also need SEs that vary (families.bias.check_slope_identified)."""
+    se = np.asarray(data.se, float)
+    if mu.s < 1e-6 * se.min():
+        raise ValueError(f"mu_prior {mu}: its sd is less than a millionth of the smallest standard error "
+                         f"({se.min():.3g}), a point mass at {mu.m:g}; the no-effect model covers mu = 0")
+    for kind in sorted(kinds):
+        check_slope_identified(data, kind)
+        shift = float(slopes[kind].ppf(0.999)) * (1.0 if kind == "PET" else se.max())
+        if shift < 1e-6:
+            raise ValueError(f"{kind.lower()}_prior {slopes[kind]}: 99.9% of its mass moves no study's mean by a "
+                             "millionth of its standard error: that is the model without bias")
 
 
 def average(data, mu_prior="normal(0, 1)", tau_prior="invgamma_tau(1, 0.15)", bias=None,
@@ -137,10 +163,13 @@ def average(data, mu_prior="normal(0, 1)", tau_prior="invgamma_tau(1, 0.15)", bi
     half-Cauchy(5)). The priors apply to y and se directly (RoBMA's y= route); see the module docstring.
     workers: threads computing the models' marginal likelihoods (the same numbers for any number)."""
     _check_data(data)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a whole number >= 1, not {workers!r}")
     mu, tau, slopes = _proper_priors(mu_prior, tau_prior, pet_prior, peese_prior)
     tau = tau.bind(data)
-    setup = Setup.of(data, mu, tau, slopes)
     biases = _components(bias)
+    _check_scales(data, mu, slopes, set(biases) & set(SLOPE))
+    setup = Setup.of(data, mu, tau, slopes)
     bias_prior = _bias_prior(biases)
     start = time.perf_counter()
     components = [Component(effect, het, b) for b in biases for effect in (False, True) for het in (False, True)]

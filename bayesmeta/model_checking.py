@@ -90,6 +90,9 @@ def compare_models(fits: dict, **kwargs) -> pd.DataFrame:
 
     if not isinstance(fits, dict) or len(fits) < 2:
         raise ValueError("compare_models takes a dict of at least two fits by name, e.g. {'normal': f1, 't': f2}")
+    for name, f in fits.items():
+        if not hasattr(f, "idata") or not hasattr(f, "data"):
+            raise ValueError(f"compare_models: {name!r} is not a fit (bm.fit(...)) but {type(f).__name__}")
     dims = {name: psis_loo(f) for name, f in fits.items()}
     shapes = {name: int(d.n_data_points) for name, d in dims.items()}
     if len(set(shapes.values())) > 1:

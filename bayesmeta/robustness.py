@@ -283,14 +283,28 @@ def default_tau_priors(data) -> list:
     return [*grid, f"uniform(0, {2 * scale:g})"]
 
 
+def _prior_list(priors, name) -> list:
+    """A list of priors: one prior string (or object) is a list of one; a dict, a number or an empty list is
+    refused (a string used to be read letter by letter: "tau prior 'h'")."""
+    if isinstance(priors, (str, _priors.TauPrior, _priors.MuPrior)):
+        return [priors]
+    if isinstance(priors, (dict, int, float)) or not hasattr(priors, "__iter__"):
+        raise ValueError(f"{name} must be a list of priors such as ['halfnormal(0.5)', 'halfcauchy(1)'], "
+                         f"not {priors!r}")
+    out = list(priors)
+    if not out:
+        raise ValueError(f"{name} is empty: give at least one prior, or None for the defaults")
+    return out
+
+
 def sensitivity(fit, tau_priors=None, mu_priors=None, ci: float = CI) -> pd.DataFrame:
     """Refits under every pair of a tau prior and a mu prior (strings or prior objects; defaults
     `default_tau_priors` plus the fit's own, and the fit's mu prior). One row per pair: tau_prior, mu_prior (the
     code of each), own (the fit's priors), tau_label and mu_label (each named for a reader), then the _SUMMARY
     columns (mu, tau, theta_new medians and `ci` intervals,
     p_benefit = P(mu on the benefit side of 0), p_new_benefit for a new study, log_evidence)."""
-    taus = default_tau_priors(fit.data) if tau_priors is None else list(tau_priors)
-    mus = [fit.spec.mu_prior] if mu_priors is None else list(mu_priors)
+    taus = default_tau_priors(fit.data) if tau_priors is None else _prior_list(tau_priors, "tau_priors")
+    mus = [fit.spec.mu_prior] if mu_priors is None else _prior_list(mu_priors, "mu_priors")
     tau_objs = [_priors.tau_prior(t) for t in taus]
     if tau_priors is None and str(fit.spec.tau_prior) not in [str(t) for t in tau_objs]:
         tau_objs.insert(0, fit.spec.tau_prior)
@@ -349,8 +363,9 @@ def gosh(fit, max_subsets: int = 1_000_000, seed: int | None = None, threads: in
     if not fit.family.batchable():
         raise ValueError(f"the Bayesian GOSH refits up to 2^k subsets with the batch kernel, which serves the "
                          f"normal-normal random-effects model only, not the {fit.family.name} model")
-    if isinstance(max_subsets, bool) or not isinstance(max_subsets, (int, np.integer)) or max_subsets < 1:
-        raise ValueError(f"max_subsets must be a whole number >= 1, not {max_subsets!r}")
+    from .frequentist_methods.gosh_subsets import subset_count
+
+    subset_count(fit.data.k, max_subsets, seed, minimum=1)
     incl = gosh_subsets(fit.data.k, int(max_subsets), fit.seed if seed is None else seed)
     subsets = [np.flatnonzero(row) for row in incl]
     n = threads or min(2, os.cpu_count() or 1)

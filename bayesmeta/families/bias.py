@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
+from ..errors import DataError
 from .base import HyperFunction, Linear, LinearFamily, PooledEffect
 
 SLOPE = {"PET": ("se", "the standard error"), "PEESE": ("se2", "the sampling variance")}
@@ -36,6 +37,16 @@ SLOPE = {"PET": ("se", "the standard error"), "PEESE": ("se2", "the sampling var
 def benefit_direction(data) -> int:
     """+1 where positive effects are favourable (or no direction is given, as RoBMA), -1 for benefit='lower'."""
     return -1 if data.benefit == "lower" else 1
+
+
+def check_slope_identified(data, kind):
+    """DataError unless the standard errors vary: with one SE for all studies (or k = 1) the PET / PEESE slope
+    cannot be told apart from the effect mu."""
+    if data.k < 2:
+        raise DataError(f"bias={kind!r} needs at least 2 studies with different standard errors (k = {data.k})")
+    if np.ptp(np.asarray(data.se, float)) == 0:
+        raise DataError(f"bias={kind!r}: every study has the same standard error ({data.se[0]:g}, k = {data.k}), "
+                        f"so the {kind} slope on {SLOPE[kind][1]} cannot be told apart from the effect mu")
 
 
 @dataclass
@@ -49,6 +60,7 @@ class PETPEESE(LinearFamily):
     def __post_init__(self):
         if self.kind not in SLOPE:
             raise ValueError(f"bias must be 'PET', 'PEESE' or 'selection(...)', not {self.kind!r}")
+        check_slope_identified(self.data, self.kind)
         se = self.data.se
         x = se if self.kind == "PET" else se**2
         self.terms = ("intercept", SLOPE[self.kind][0])
@@ -133,7 +145,7 @@ class WeightFunction:
         most significant interval down: +inf, thresholds, then -inf (one-sided) or 0 (two-sided)."""
         se = np.asarray(se, float)[:, None]
         cuts = np.array(self.cuts)
-        z = special.ndtri(1 - (cuts / 2 if self.two_sided else cuts))
+        z = -special.ndtri(cuts / 2 if self.two_sided else cuts)  # not ndtri(1 - c): 1 - 1e-20 rounds to 1 (z = inf)
         low = 0.0 if self.two_sided else -np.inf
         return np.column_stack([np.full(len(se), np.inf), se * z, np.full(len(se), low)])
 

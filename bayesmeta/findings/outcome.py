@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -34,11 +35,18 @@ def _positive(value, name, below=math.inf):
     return float(value)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline and carriage return are text
+
+
 def _text(value, name, required=False):
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
         raise DataError(f"{name} must be non-empty text, not {value!r}")
+    bad = _CONTROL.search(value)
+    if bad:  # a NUL or other control character reaches no exporter intact (XML, CSV, Markdown readers)
+        raise DataError(f"{name} holds the control character {bad.group()!r} at position {bad.start() + 1}: "
+                        f"{value!r}")
     return value.strip()
 
 
@@ -80,9 +88,14 @@ class Outcome:
         fit = self.fit
         if not all(hasattr(fit, a) for a in ("family", "data", "prob", "summary")):
             raise DataError(f"{where}: fit must be a fitted model (bm.fit(...)), not {type(fit).__name__}")
-        if fit.family.pooled() != [("", "mu", "theta_new")]:
-            raise DataError(f"{where}: a summary of findings needs one pooled effect mu; the {fit.family.name} "
-                            "model has none or several (fit each subgroup as an outcome of its own)")
+        pooled = fit.family.pooled()
+        if pooled != [("", "mu", "theta_new")]:
+            why = (f"its mu is the effect {pooled[0][0]}: summarise the unadjusted fit and rate publication_bias "
+                   "in certainty" if len(pooled) == 1 else
+                   "it has none (a meta-regression)" if not pooled else
+                   "it has several (fit each subgroup as an outcome of its own)")
+            raise DataError(f"{where}: a summary of findings needs one pooled effect mu, not the {fit.family.name} "
+                            f"model's: {why}")
         measure = fit.data.measure
         self.mid = _positive(self.mid, f"{where}: mid")
         self.control_sd = _positive(self.control_sd, f"{where}: control_sd")
@@ -98,6 +111,12 @@ class Outcome:
                             f"smd_as_risk=True), not {measure}")
         self.design = check_design(self.design)
         self.certainty = check_judgements(self.certainty, f"{where}: certainty")
+        if not isinstance(self.reasons or {}, dict):
+            raise DataError(f"{where}: reasons must map domains to text, e.g. {{'imprecision': 'few events'}}, "
+                            f"not {self.reasons!r}")
+        for flag in ("smd_as_risk", "or_as_smd"):
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise DataError(f"{where}: {flag} must be True or False, not {getattr(self, flag)!r}")
         self.reasons = {k: _text(v, f"{where}: reasons[{k!r}]") for k, v in (self.reasons or {}).items()}
         for domain in self.reasons:
             if domain not in DOMAINS:
@@ -108,8 +127,11 @@ class Outcome:
         if self.optimal_information_size is None and measure in (*STANDARDISED, "MD"):
             self.optimal_information_size = OPTIMAL_INFORMATION_SIZE
         if self.optimal_information_size is not None:
-            self.optimal_information_size = int(_positive(self.optimal_information_size,
-                                                          f"{where}: optimal_information_size"))
+            ois = _positive(self.optimal_information_size, f"{where}: optimal_information_size")
+            if ois != int(ois):
+                raise DataError(f"{where}: optimal_information_size is a number of participants (a whole "
+                                f"number), not {self.optimal_information_size!r}")
+            self.optimal_information_size = int(ois)
         self.risk_of_bias_column = self._rob_column()
 
     def _rob_column(self):

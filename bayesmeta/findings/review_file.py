@@ -52,9 +52,11 @@ def _read(path) -> dict:
 
 
 def is_review_file(path) -> bool:
-    """Whether the TOML file at `path` is a review file (an [[outcome]] list) rather than an analysis file."""
+    """Whether the TOML file at `path` is a review file (an [[outcome]] list, or a [review] or [outcome] table
+    that `_outcomes` then checks) rather than an analysis file."""
     try:
-        return isinstance(_read(path).get("outcome"), list)
+        spec = _read(path)
+        return "outcome" in spec or "review" in spec
     except DataError:
         return False
 
@@ -106,6 +108,8 @@ def _select(table, o, where):
         if column not in table.columns:
             raise DataError(f"{where}: 'select.{column}': no such column in the data")
         values = value if isinstance(value, list) else [value]
+        if any(isinstance(v, (dict, list)) for v in values):
+            raise DataError(f"{where}: 'select.{column}' must be a value or a list of values, got {value!r}")
         table = table[table[column].isin(values)]
     if o.get("per_study") is not None:
         if o["per_study"] != "first":

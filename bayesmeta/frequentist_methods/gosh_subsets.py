@@ -54,6 +54,24 @@ class GoshResult:
                 f"{self.results.describe().loc[['mean', 'min', 'max']].to_string()}")
 
 
+MAX_CELLS = 10**8  # subsets x studies a GOSH may hold at once (metafor's default 1e6 subsets of up to 100 studies)
+
+
+def subset_count(k: int, max_subsets, seed=None, minimum: int = 2) -> int:
+    """How many subsets a GOSH of k studies fits: all 2^k - 1, or max_subsets random ones. DataError naming the
+    argument for a max_subsets that is not a whole number >= minimum, for more subsets than fit in memory
+    (MAX_CELLS subset-study cells), or for a seed that is not a whole number."""
+    if isinstance(max_subsets, bool) or not isinstance(max_subsets, (int, np.integer)) or max_subsets < minimum:
+        raise DataError(f"max_subsets must be a whole number >= {minimum}, not {max_subsets!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise DataError(f"seed must be a whole number >= 0 or None, not {seed!r}")
+    n = min(2**k - 1, int(max_subsets))
+    if n * k > MAX_CELLS:
+        raise DataError(f"max_subsets={max_subsets}: {n} subsets of {k} studies would not fit in memory; give at "
+                        f"most max_subsets={MAX_CELLS // k} (metafor's default is 1e6, a random sample)")
+    return n
+
+
 def all_subsets(k: int) -> np.ndarray:
     """Every non-empty subset in metafor's order: by size, and within a size as expand.grid lists them (the
     first study varies fastest)."""
@@ -163,8 +181,7 @@ def gosh(data: EffectData, max_subsets: int = 10**6, method: str = "REML", seed=
     k, v = len(y), se**2
     if k < 2:
         raise DataError(f"gosh needs at least 2 studies (k = {k})")
-    if not (isinstance(max_subsets, (int, np.integer)) and max_subsets >= 2):
-        raise DataError(f"max_subsets must be a whole number >= 2, not {max_subsets!r}")
+    subset_count(k, max_subsets, seed)
     exact = k < 63 and 2**k - 1 <= max_subsets
     incl = all_subsets(k) if exact else random_subsets(k, int(max_subsets), np.random.default_rng(seed))
     parts = [_summaries(y, v, incl[i:i + _CHUNK].astype(float), method, threshold, maxiter)

@@ -165,6 +165,12 @@ def _scaled_control(control, c):
     for data in very small units they would stop before the first step, so in scaled units the convergence
     threshold is at most 1e-3, the root-finding tolerance at most 1e-2 and the first bracket of the root search
     within [1, 1e4] (never binding for effects on the usual scales: c >= 0.1, so results stay metafor's)."""
+    if control is not None and not isinstance(control, dict):
+        raise ValueError(f"control must be a dict of {', '.join(DEFAULT_CONTROL)}, not {control!r}")
+    unknown = sorted(set(control or {}) - set(DEFAULT_CONTROL))
+    if unknown:
+        raise ValueError(f"control: unknown setting(s) {', '.join(map(repr, unknown))}; the settings are "
+                         f"{', '.join(DEFAULT_CONTROL)}")
     out = {**DEFAULT_CONTROL, **(control or {})}
     out["threshold"] = min(out["threshold"] / c**2, 1e-3)
     out["tol"] = min(out["tol"] / c**2, 1e-2)

@@ -27,7 +27,7 @@ from scipy import optimize, special, stats
 
 from ..effects import EffectData
 from ..errors import DataError, EstimationWarning
-from .rma import _fit, _inputs
+from .rma import _check_options, _fit, _inputs
 from .small_study import check_choice
 from .tau2 import METHODS
 
@@ -102,6 +102,7 @@ class _Problem:
         f = self.weight(p, d) * np.exp(-z**2 / 2) / np.sqrt(2 * np.pi)
         return np.sum(f * (b - a) / 2 * _GL_W, axis=(1, 2))
 
+    @np.errstate(all="ignore")  # overflow and log(0) at extreme trial points give -inf or NaN: rejected
     def loglik(self, mu, tau2, d):
         tau2 = 0.0 if tau2 < 10 * np.finfo(float).eps else tau2
         var = self.v + tau2
@@ -141,18 +142,23 @@ class SelmodelResult:
     loglik_re: float
     alternative: str = "greater"
     notes: list = field(default_factory=list)
+    level: float = 0.95
 
     def __repr__(self):
+        mu = (f"  mu = {self.mu:.4f} (SE {self.se:.4f}), {100 * self.level:g}% CI [{self.lower:.4f}, {self.upper:.4f}], "
+              f"z = {self.statistic:.4f}, p = {self.pvalue:.4g}" if np.isfinite(self.se) else
+              f"  mu = {self.mu:.4f} (no SE, CI or test: see the note)")
+        tau2_se = f" (SE {self.tau2_se:.4f})" if np.isfinite(self.tau2_se) else ""
         lines = [f"Selection model ({self.type}{'' if self.steps is None else f', steps {[float(x) for x in self.steps]}'}; "
-                 f"one-sided p-values, alternative {self.alternative!r}), k = {self.k}, ML",
-                 f"  mu = {self.mu:.4f} (SE {self.se:.4f}), 95% CI [{self.lower:.4f}, {self.upper:.4f}], "
-                 f"z = {self.statistic:.4f}, p = {self.pvalue:.4g}",
-                 f"  tau^2 = {self.tau2:.4f} (SE {self.tau2_se:.4f})"]
+                 f"one-sided p-values, alternative {self.alternative!r}), k = {self.k}, ML", mu,
+                 f"  tau^2 = {self.tau2:.4f}{tau2_se}"]
         if np.isfinite(self.LRT_tau2):
             lines.append(f"  test for heterogeneity: LRT(df = 1) = {self.LRT_tau2:.4f}, p = {self.LRT_tau2_pvalue:.4g}")
         lines.append(f"  test for selection: LRT(df = {self.LRT_df}) = {self.LRT:.4f}, p = {self.LRT_pvalue:.4g}")
         for j, (d, s) in enumerate(zip(self.delta, self.delta_se)):
-            lines.append(f"  delta[{j + 1}] = {d:.4f}" + (f" (SE {s:.4f})" if np.isfinite(s) else " (fixed)"))
+            fixed = self.type == "stepfun" and j == 0
+            lines.append(f"  delta[{j + 1}] = {d:.4f}" + (" (fixed)" if fixed else f" (SE {s:.4f})" if np.isfinite(s)
+                                                            else ""))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -169,8 +175,8 @@ def _check_steps(kind, steps, pvals):
             raise DataError("selmodel(type='stepfun') needs steps, e.g. steps=(0.025, 1)")
         return None
     steps = np.unique(np.asarray(steps, float).ravel())
-    if len(steps) == 0 or not np.all(np.isfinite(steps)) or steps.min() < 0 or steps.max() > 1:
-        raise DataError(f"steps must be p-values between 0 and 1, not {list(steps)}")
+    if len(steps) == 0 or not np.all(np.isfinite(steps)) or steps.min() <= 0 or steps.max() > 1:
+        raise DataError(f"steps must be p-values in (0, 1], not {[float(s) for s in steps]}")
     if steps[-1] != 1:
         steps = np.append(steps, 1.0)
     if kind != "stepfun" and len(steps) != 2:
@@ -191,6 +197,7 @@ def selmodel(data: EffectData, type: str = "stepfun", steps=None, method: str = 
     check_choice("type", type, TYPES)
     check_choice("alternative", alternative, ALTERNATIVES)
     check_choice("method", method, METHODS)  # every random-effects method is refitted by ML, as metafor does
+    _check_options("ML", "z", level, "common")
     y, se = _inputs(data)
     sign = 1.0 if alternative == "greater" else -1.0  # "less" is "greater" for -y
     n_delta, h0, start, dmin, dmax, p_min = _SPEC[type]
@@ -227,6 +234,8 @@ def selmodel(data: EffectData, type: str = "stepfun", steps=None, method: str = 
                       "treat the results with caution", EstimationWarning, stacklevel=2)
     if cov is None:
         notes.append("the Hessian could not be inverted: no standard errors")
+        warnings.warn("selmodel: the Hessian could not be inverted, so there are no standard errors, CIs or Wald "
+                      "tests (the likelihood is flat or the maximum is at a bound)", EstimationWarning, stacklevel=2)
         cov = np.full((len(theta), len(theta)), np.nan)
     sd = np.sqrt(np.diag(cov))
     crit = stats.norm.ppf(0.5 + level / 2)
@@ -246,7 +255,7 @@ def selmodel(data: EffectData, type: str = "stepfun", steps=None, method: str = 
         tau2=tau2, tau2_se=np.nan if fixed_tau else sd[1], delta=d, delta_se=d_se,
         delta_pvalue=2 * stats.norm.sf(np.abs(d - h0) / d_se), steps=steps, LRT=lrt, LRT_df=len(free),
         LRT_pvalue=float(stats.chi2.sf(lrt, len(free))), LRT_tau2=lrt_tau, LRT_tau2_pvalue=lrt_tau_p, loglik=ll,
-        loglik_re=ll0, alternative=alternative, notes=notes)
+        loglik_re=ll0, alternative=alternative, notes=notes, level=level)
 
 
 def _maximise(loglik, x0, bounds):
@@ -256,6 +265,7 @@ def _maximise(loglik, x0, bounds):
     hi = np.array([np.inf if b[1] is None else b[1] for b in bounds])
     half, box = np.isfinite(lo) & ~np.isfinite(hi), np.isfinite(lo) & np.isfinite(hi)
 
+    @np.errstate(over="ignore")  # exp(u) overflows to inf at wild BFGS trial steps: rejected in negll
     def to_natural(u):
         x = u.copy()
         x[half] = lo[half] + np.exp(u[half])

@@ -27,7 +27,7 @@ from scipy import stats
 
 from ..effects import EffectData
 from ..errors import DataError
-from .rma import _fit, _inputs
+from .rma import _check_options, _fit, _inputs
 from .wls import WeightedFit
 
 PREDICTORS = {"sei": "standard error", "vi": "sampling variance", "ni": "sample size",
@@ -99,6 +99,9 @@ def regtest(data: EffectData, model: str = "rma", predictor: str = "sei", method
     """Regression test for funnel-plot asymmetry as metafor `regtest(rma(yi, vi, method=method), model=...,
     predictor=...)`; ci="hksj" is metafor's test="knha" (model="rma" only)."""
     check_choice("model", model, REGTEST_MODELS)
+    _check_options(method, ci, level, "common")
+    if model == "lm" and ci != "z":
+        raise DataError(f"regtest: ci={ci!r} applies to model='rma' only (model='lm' always uses t with k - 2 df)")
     x = predictor_values(data, predictor)
     y, se = _inputs(data)
     k = len(y)
@@ -134,6 +137,9 @@ def _lm(y, v, X):
     """R's lm(y ~ X - 1, weights = 1/v): coefficients, their SEs (residual variance estimated), df."""
     fit = WeightedFit(X, 1 / v, y)
     df = len(y) - X.shape[1]
+    if fit.rss <= 1e-20 * np.sum(y**2 / v):
+        raise DataError("regtest(model='lm'): the effects lie exactly on a line in the predictor (e.g. identical "
+                        "effects), so the residual variance is 0 and the test is undefined")
     sigma2 = fit.rss / df
     return fit.b, np.sqrt(np.diag(fit.vcov) * sigma2), df
 
@@ -158,10 +164,15 @@ def ranktest(data: EffectData, exact: bool = True) -> RanktestResult:
     As metafor (which calls cor.test with exact=TRUE), the p-value is exact whenever there are no ties (up to
     k = 500, where R's own exact computation runs out of memory long before); exact=False asks for the normal
     approximation."""
+    if not isinstance(exact, (bool, np.bool_)):
+        raise DataError(f"ranktest: exact must be True or False, not {exact!r}")
     y, se = _inputs(data)
     k = len(y)
     if k < 3:
         raise DataError(f"ranktest needs at least 3 studies (k = {k})")
+    for values, what in ((y, "effect"), (se, "standard error")):
+        if np.ptp(values) == 0:
+            raise DataError(f"ranktest: every study has the same {what}, so Kendall's tau is undefined")
     v = se**2
     w = 1 / v
     mu = float(np.sum(w * y) / np.sum(w))
@@ -212,7 +223,7 @@ def peese(data: EffectData, level: float = 0.95) -> RegtestResult:
 
 def pet_peese(data: EffectData, alpha: float = 0.05, level: float = 0.95) -> PetPeeseResult:
     """PEESE's estimate if PET's intercept is significant (two-sided p < alpha), else PET's."""
-    if not 0 < alpha < 1:
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
         raise DataError(f"alpha must be between 0 and 1, not {alpha!r}")
     first, second = pet(data, level), peese(data, level)
     return PetPeeseResult(first, second, "PEESE" if first.intercept_pvalue < alpha else "PET", alpha)

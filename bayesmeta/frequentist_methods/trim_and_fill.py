@@ -52,8 +52,9 @@ class TrimfillResult:
 
     def __repr__(self):
         p = f", p = {self.p_k0:.4g}" if np.isfinite(self.p_k0) else ""
+        se = f"SE {self.k0_se:.4f}" if np.isfinite(self.k0_se) else "SE not estimable"
         return (f"Trim and fill ({self.estimator}): {self.k0} studies estimated missing on the {self.side} side "
-                f"(SE {self.k0_se:.4f}{p})\n"
+                f"({se}{p})\n"
                 f"  after filling (k = {self.result.k}, {self.result.method}): mu = {self.mu:.4f} (SE {self.se:.4f}), "
                 f"95% CI [{self.lower:.4f}, {self.upper:.4f}], tau^2 = {self.tau2:.4f}")
 
