@@ -22,7 +22,7 @@ def run_models():
             md = summary_of_findings_from_file(model).to_markdown().split("\n", 1)[1]
             (out / "results.snippet").write_text(md, encoding="utf-8")
             continue
-        run_analysis(model, out)
+        run_analysis(model, out, overwrite=True)  # a rebuild replaces what the last build wrote
         md = (out / "report.md").read_text(encoding="utf-8")
         md = md.split("\n", 1)[1]  # the page has its own title
         md = re.sub(r"^## ", "### ", md, flags=re.M)
