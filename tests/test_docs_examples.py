@@ -73,3 +73,16 @@ def test_api_page_reads_as_markdown():
     table = page.split(":::", 1)[0]
     for name in bm.__all__:
         assert f"bm.{name}" in table, name
+
+
+@pytest.mark.slow
+def test_readme_main_command_runs_twice(tmp_path):
+    """`bash scripts/example.sh` (the README's main command) runs again over its own output: the rerun replaces
+    what the first wrote and keeps a file of the user's."""
+    out = tmp_path / "clbp"
+    for _ in range(2):
+        done = subprocess.run(["bash", str(ROOT / "scripts" / "example.sh"), str(out)], capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        (out / "notes.txt").write_text("mine", encoding="utf-8")
+    assert (out / "report.html").exists() and (out / "notes.txt").read_text(encoding="utf-8") == "mine"
