@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +12,7 @@ from ..effects import EffectData
 from ..errors import DataError
 from .result import FrequentistResult
 from .rma import frequentist
+from .small_study import regtest
 
 
 def leave_one_out(data: EffectData, **kwargs) -> pd.DataFrame:
@@ -43,22 +43,16 @@ class EggerResult:
 
 
 def egger_test(data: EffectData) -> EggerResult:
-    """Egger et al. (1997) regression test for funnel-plot asymmetry (metafor `regtest(model="lm")`)."""
-    y, se = np.asarray(data.y, float), np.asarray(data.se, float)
-    k = len(y)
-    if k < 3:
-        raise DataError(f"Egger's test needs at least 3 studies (k = {k})")
+    """Egger et al. (1997) regression test for funnel-plot asymmetry, as Egger wrote it: the OLS of y_i / se_i on
+    1 / se_i. It is `regtest(data, model="lm")` (metafor's weighted regression of y_i on se_i) with the roles
+    swapped: Egger's intercept is that regression's slope on se, and its slope the limit estimate."""
+    se = np.asarray(data.se, float)
+    if data.k < 3:
+        raise DataError(f"Egger's test needs at least 3 studies (k = {data.k})")
     if np.allclose(se, se[0]):
         raise DataError("Egger's test is undefined when all standard errors are equal (column se)")
-    X = np.column_stack([np.ones(k), 1 / se])
-    z = y / se
-    coef, *_ = np.linalg.lstsq(X, z, rcond=None)
-    resid = z - X @ coef
-    sigma2 = resid @ resid / (k - 2)
-    cov = sigma2 * np.linalg.inv(X.T @ X)
-    b0, se0 = coef[0], math.sqrt(cov[0, 0])
-    t = b0 / se0
-    return EggerResult(float(b0), se0, float(t), k - 2, float(2 * stats.t.sf(abs(t), k - 2)), float(coef[1]))
+    r = regtest(data, model="lm", predictor="sei")
+    return EggerResult(r.slope, r.slope_se, r.statistic, r.df, r.pvalue, r.limit_estimate)
 
 
 def funnel_data(data: EffectData, result: FrequentistResult | None = None, level: float = 0.95) -> dict:
