@@ -60,6 +60,29 @@ def test_same_seed_same_draws_and_refit_reuses_compiled_model():
     assert d.summary().loc["mu", "mean"] == pytest.approx(a.summary().loc["mu", "mean"] + 1, abs=0.05)
 
 
+def test_quick_and_fast_tiers_give_the_same_draws(monkeypatch):
+    """The first fits of a model run through the quick tier (PyTensor's cached numba functions called from
+    Python), later refits through nutpie's compiled cfuncs; the same seed gives the same draws either way, to the
+    bit, and to data of another size (so a result does not depend on how many fits the script made before)."""
+    from bayesmeta.engines import nutpie_model
+
+    monkeypatch.setattr(mcmc, "_COMPILED", {})
+    monkeypatch.setattr(nutpie_model, "QUICK_FITS", 1)
+    data = bm.datasets.effect_data("thirdwave")
+    small = bm.EffectData.from_dataframe(data.to_dataframe().iloc[:9], y="y", se="se", study="study")
+    quick = bm.fit(data, engine="mcmc", seed=7, tau_prior="halfnormal(0.5)")
+    (prepared,) = mcmc._COMPILED.values()
+    assert prepared.fast is None and quick.settings["sampler"] == "nutpie"
+    fast = bm.fit(data, engine="mcmc", seed=7, tau_prior="halfnormal(0.5)")
+    assert prepared.fast is not None
+    fast_small = bm.fit(small, engine="mcmc", seed=8, tau_prior="halfnormal(0.5)")
+    monkeypatch.setattr(mcmc, "_COMPILED", {})
+    quick_small = bm.fit(small, engine="mcmc", seed=8, tau_prior="halfnormal(0.5)")
+    for a, b in ((quick, fast), (quick_small, fast_small)):
+        for q in ("mu", "tau"):
+            assert np.array_equal(a.draws(q), b.draws(q)), q
+
+
 def test_mcmc_student_t_mu_prior_and_common_model():
     data = bm.datasets.effect_data("thirdwave")
     fit = bm.fit(data, tau_prior="bartos()", mu_prior="bartos()", engine="mcmc", seed=2)

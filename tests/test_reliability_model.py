@@ -131,9 +131,9 @@ def test_warnings_point_at_the_users_line():
 def test_the_first_mcmc_compile_says_what_it_is_doing(capsys):
     from bayesmeta.engines.mcmc import _say
 
-    _say("compiling the model (first time only in this session; about 10 s)...", progressbar=True)
+    _say("preparing the model (compiled once per machine and cached)...", progressbar=True)
     _say("not shown", progressbar=False)  # no terminal under pytest
-    assert capsys.readouterr().err == "compiling the model (first time only in this session; about 10 s)...\n"
+    assert capsys.readouterr().err == "preparing the model (compiled once per machine and cached)...\n"
 
 
 @pytest.mark.slow

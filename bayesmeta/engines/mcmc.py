@@ -37,7 +37,8 @@ def _nutpie():
 
 
 class NutpieSampler:
-    """nutpie: compiles the model once per (family layout, priors), refits with new data."""
+    """nutpie: the model prepared once per (family layout, priors) in a process (`nutpie_model.PreparedModel`:
+    quick to prepare, compiled harder when refitted often), refitted with new data."""
 
     name = "nutpie"
 
@@ -45,11 +46,16 @@ class NutpieSampler:
         self.nutpie = nutpie
 
     def sample(self, spec, key, seed, draws, tune, chains, target_accept, progressbar):
+        from . import nutpie_model
+
+        def say(message):
+            _say(message, progressbar)
+
         if key not in _COMPILED:
-            _say("compiling the model (first time only in this session; about 10 s)...", progressbar)
-            _COMPILED[key] = self.nutpie.compile_pymc_model(spec.family.pymc_model(spec))
-        compiled = _COMPILED[key].with_data(**spec.family.pymc_data())
-        tree = self.nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed,
+            say("preparing the model (compiled once per machine and cached)...")
+            _COMPILED[key] = nutpie_model.PreparedModel(spec.family.pymc_model(spec))
+        compiled, cores = _COMPILED[key].with_data(say, **spec.family.pymc_data())
+        tree = self.nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, cores=cores,
                                   progress_bar=progressbar, target_accept=target_accept, save_warmup=False)
         stats = tree["sample_stats"].to_dataset()
         return tree["posterior"].to_dataset(), stats["diverging"].values, stats.get("depth")
