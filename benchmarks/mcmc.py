@@ -1,7 +1,7 @@
 """PyMC engine at k = 18 (ThirdWave): first fit including PyMC import and compilation, then a refit of
-other data of the same shape (reuses the compiled model), 4 chains x 1000 draws after 1000 tuning steps;
+other data of the same shape (reuses the prepared model), 4 chains x 1000 draws after 1000 tuning steps;
 with nutpie (the default install) and with PyMC's own NUTS (the fallback where nutpie is missing).
-Goal: first under 10 s, refit at most half of that."""
+mcmc_cold_start.py splits nutpie's first fit into imports, preparation and sampling, and times many refits."""
 
 import subprocess
 import sys
