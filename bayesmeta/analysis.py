@@ -211,10 +211,7 @@ def _check_priors(path, priors_spec):
                     tau_prior(priors_spec[key], f"'priors.{key}'")
             mu_prior(priors_spec.get("mu"))
             if priors_spec.get("beta") is not None:
-                try:
-                    mu_prior(priors_spec["beta"])
-                except ValueError as err:
-                    raise ValueError(f"'priors.beta' (the prior on the moderators' coefficients): {err}") from None
+                mu_prior(priors_spec["beta"], "'priors.beta' (the prior on the moderators' coefficients)")
     except (ValueError, TypeError) as err:
         raise AnalysisError(f"{path}: [priors] {err}") from None
 

@@ -123,13 +123,13 @@ def _check_data(data):
 
 
 def _proper_priors(mu_prior, tau_prior, pet_prior, peese_prior):
-    mu = _priors.mu_prior(mu_prior)
+    mu = _priors.mu_prior(mu_prior, "mu_prior")
     if not mu.proper:
         raise ValueError("mu_prior must be proper for Bayes factors (e.g. 'normal(0, 1)', RoBMA's), not flat")
-    tau = _priors.tau_prior(tau_prior)
+    tau = _priors.tau_prior(tau_prior, "tau_prior")
     if not tau.proper:
         raise ValueError(f"tau_prior must be proper for Bayes factors (e.g. 'invgamma_tau(1, 0.15)'), not {tau}")
-    slopes = {"PET": _priors.tau_prior(pet_prior), "PEESE": _priors.tau_prior(peese_prior)}
+    slopes = {"PET": _priors.tau_prior(pet_prior, "pet_prior"), "PEESE": _priors.tau_prior(peese_prior, "peese_prior")}
     for name, prior in slopes.items():
         if not prior.proper:
             raise ValueError(f"{name.lower()}_prior must be proper for Bayes factors (e.g. 'halfcauchy(1)'), "

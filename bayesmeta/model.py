@@ -47,7 +47,7 @@ class Model:
             warnings.warn(f"the data group {data.k} effects into {len(set(data.cluster))} clusters, but the "
                           f"{model} model treats them as independent; model='three-level' accounts for the "
                           "dependence", EstimationWarning, skip_file_prefixes=PACKAGE_DIR)
-        mu, beta = _priors.mu_prior(mu_prior), _priors.mu_prior(beta_prior)
+        mu, beta = _priors.mu_prior(mu_prior), _priors.mu_prior(beta_prior, "beta_prior")
         nu = None if nu_prior is None else _priors.tau_prior(nu_prior, "nu_prior (the prior on nu - 1)")
         family = build_family(data, model, moderators, subgroup, subgroup_tau, drop_missing, mu, beta, effects, nu,
                               bias)

@@ -691,23 +691,30 @@ def tau_prior(spec, name: str = "tau prior") -> TauPrior:
         spec = DEFAULT_TAU_PRIOR
     if isinstance(spec, MuPrior):
         raise PriorError(f"{name}: {spec} is a prior on mu; accepted: {_accepted(_TAU_FORMS)}")
-    try:
-        return parse_prior(spec, "tau")
-    except PriorError as err:
-        if name == "tau prior":
-            raise
-        raise PriorError(re.sub(r"^tau prior", name, str(err)).replace("unknown tau prior", "unknown prior")) from None
+    return _named(spec, "tau", name)
 
 
-def mu_prior(spec) -> MuPrior:
-    """A MuPrior from 'flat', 'normal(m, s)', 'student_t(nu, m, s)', 'bartos(subfield)' or a MuPrior."""
+def mu_prior(spec, name: str = "mu prior") -> MuPrior:
+    """A MuPrior from 'flat', 'normal(m, s)', 'student_t(nu, m, s)', 'bartos(subfield)' or a MuPrior; `name` as in
+    tau_prior (e.g. "beta_prior" where the same kind of prior serves the coefficients)."""
     if isinstance(spec, MuPrior):
         return spec
     if spec is None:
         spec = DEFAULT_MU_PRIOR
     if isinstance(spec, TauPrior):
-        raise PriorError(f"mu prior: {spec} is a prior on tau; accepted: {_accepted(_MU_FORMS)}")
-    return parse_prior(spec, "mu")
+        raise PriorError(f"{name}: {spec} is a prior on tau; accepted: {_accepted(_MU_FORMS)}")
+    return _named(spec, "mu", name)
+
+
+def _named(spec, kind: str, name: str):
+    """parse_prior(spec, kind), its errors calling the prior `name`."""
+    try:
+        return parse_prior(spec, kind)
+    except PriorError as err:
+        if name == f"{kind} prior":
+            raise
+        raise PriorError(re.sub(rf"^{kind} prior", name, str(err)).replace(f"unknown {kind} prior", "unknown prior")
+                         ) from None
 
 
 # --------------------------------------------------------------------------- default prior on tau

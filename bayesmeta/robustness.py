@@ -216,7 +216,7 @@ def _bf_prior(fit, bf_mu_prior):
         if fit.spec.mu_prior.kind == "normal":
             return fit.spec.mu_prior
         bf_mu_prior = "normal(0, 1)"
-    prior = _priors.mu_prior(bf_mu_prior)
+    prior = _priors.mu_prior(bf_mu_prior, "bf_mu_prior")
     if prior.kind != "normal":
         raise ValueError(f"bf_mu_prior must be a normal prior on mu (a Bayes factor needs a proper prior), "
                          f"not {bf_mu_prior!r}")

@@ -346,6 +346,8 @@ def test_bad_fits_and_tables(fibro):
         bm.summary_of_findings([], intervention="X", comparison="Y")
     with pytest.raises(DataError, match="intervention must be non-empty"):
         bm.summary_of_findings([bm.Outcome("Pain", fibro)], intervention="", comparison="Y")
+    with pytest.raises(DataError, match="outcome 'Pain' is listed twice with the same follow_up"):
+        bm.summary_of_findings([bm.Outcome("Pain", fibro), bm.Outcome("pain ", fibro)], intervention="X")
 
 
 # ------------------------------------------------------------------ published estimates

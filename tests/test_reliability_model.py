@@ -1,6 +1,7 @@
 """Reliability round 3 on the model side: every failure a user can cause is one clear line (classes 4 and 5),
 and no option is silently ignored (class 6); warnings point at the user's own line."""
 
+import re
 import warnings
 
 import numpy as np
@@ -78,6 +79,21 @@ def test_prior_errors_name_the_prior(tmp_path):
         res = runner.invoke(app, ["run", str(toml), "--out", str(tmp_path / key)])
         assert res.exit_code != 0 and words in res.output, res.output
         assert not (tmp_path / key).exists()
+
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda d: bm.fit(d, bias="PET", beta_prior="normal(0"), "beta_prior 'normal(0': unbalanced"),
+    (lambda d: bm.fit(d, moderators="~ 1", beta_prior="halfnormal(1)"), "beta_prior 'halfnormal(1)': unknown prior"),
+    (lambda d: bm.fit(d, mu_prior="bogus(1)"), "mu prior 'bogus(1)': unknown mu prior"),
+    (lambda d: bm.average(d, pet_prior="normal(0"), "pet_prior 'normal(0'"),
+    (lambda d: bm.average(d, peese_prior="bogus(1)"), "peese_prior 'bogus(1)': unknown prior"),
+    (lambda d: bm.average(d, tau_prior="halfnormal(-1)"), "tau_prior 'halfnormal(-1)'"),
+    (lambda d: bm.average(d, mu_prior="normal(0,"), "mu_prior 'normal(0,'"),
+])
+def test_every_prior_error_names_the_argument_it_came_from(call, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        call(bm.datasets.effect_data("thirdwave"))
 
 
 def test_options_that_would_be_ignored_are_refused(tmp_path):

@@ -42,6 +42,12 @@ class SummaryOfFindings:
         outcomes = list(outcomes) if isinstance(outcomes, (list, tuple)) else None
         if not outcomes or not all(isinstance(o, Outcome) for o in outcomes):
             raise DataError("outcomes must be a non-empty list of bm.Outcome(...)")
+        rows = [tuple(" ".join(str(v or "").split()).casefold() for v in (o.name, o.follow_up, o.subgroup))
+                for o in outcomes]
+        twice = next((o for o, r in zip(outcomes, rows) if rows.count(r) > 1), None)
+        if twice is not None:
+            raise DataError(f"outcome {twice.name!r} is listed twice with the same follow_up and subgroup: a summary "
+                            "of findings has one row per outcome (tell them apart by name, follow_up or subgroup)")
         self.outcomes = outcomes
         self.intervention = _text(intervention, "intervention", required=True)
         self.comparison = _text(comparison, "comparison", required=True)
