@@ -419,6 +419,8 @@ def test_review_file(tmp_path):
     (lambda t: t.replace('intervention = "third-wave CBT"', ''), "'review.intervention' is required"),
     (lambda t: t.replace('dataset = "thirdwave"', 'dataset = "nope"'), "'dataset' 'nope' is not a bundled"),
     (lambda t: t + "\n[extra]\n", "unknown section \\[extra\\]"),
+    (lambda t: t.replace('dataset = "thirdwave"', 'file = ".."'), r"outcome\[0\] .*'file' '\.\.': .* is a folder"),
+    (lambda t: t.replace('dataset = "thirdwave"', 'file = "none.csv"'), r"'file' 'none.csv': .*none.csv: no such file"),
     (lambda t: t.replace('[review]', '[review'), "not valid TOML"),
 ])
 def test_bad_review_files(tmp_path, edit, needle):

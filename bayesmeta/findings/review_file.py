@@ -137,7 +137,10 @@ def _effect_data(path, o, where):
         table = datasets.load(o["dataset"])
         columns = o.get("columns") or datasets.REGISTRY[o["dataset"]]["columns"]
     else:
-        table = read_table(Path(path).parent / o["file"], sep=o.get("sep"), decimal=o.get("decimal"))
+        try:  # a relative path is read from the review file's folder
+            table = read_table(Path(path).parent / o["file"], sep=o.get("sep"), decimal=o.get("decimal"))
+        except DataError as err:
+            raise DataError(f"{where}: 'file' {o['file']!r}: {err}") from None
         columns = o.get("columns", {})
     table = _select(table, o, where)
     opts = {k: o[k] for k in ("measure", "benefit", "cluster") if k in o}
